@@ -1,0 +1,17 @@
+/**
+ * Delays: milliseconds as a number, or a CSS2 time string as SCXML uses (`"500ms"`, `"2s"`,
+ * `"1.5s"`), plus `m` and `h` for people writing long timeouts.
+ *
+ * @module
+ */
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds for a delay, or `undefined` when it is not one. */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$/.exec(value);
+  if (m === null) return undefined;
+  return Number(m[1]) * UNITS[m[2] ?? "ms"];
+}

@@ -1,0 +1,378 @@
+/**
+ * The shapes a user writes (machine configs) and the shapes the engine hands back
+ * (instances, snapshots, monitoring records). The vocabulary is XState's; the semantics are
+ * the W3C SCXML recommendation's.
+ *
+ * @module
+ */
+
+/** An event: a `type` (its name, dot-separated: `error.execution`) plus any payload fields. */
+export interface EventObject {
+  /** The event's name. */
+  type: string;
+  [key: string]: unknown;
+}
+
+/** What `send` accepts: an event name, or an event object with a payload. */
+export type EventInput<E extends EventObject = EventObject> = E["type"] | E;
+
+/** A value that is not a function (so a function beside it in a union keeps its typing). */
+export type PlainValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly unknown[]
+  | { readonly [key: string]: unknown };
+
+/** Options for an event sent from an action (`send(...)`). */
+export interface SendOptions {
+  /** Milliseconds (number) or a CSS2 duration string (`"1.5s"`, `"200ms"`); default: now. */
+  delay?: number | string;
+  /** Send id, so that `cancel(id)` can withdraw a delayed send. */
+  id?: string;
+  /**
+   * Where it goes: omitted (this instance's external queue), `"#_parent"` (the machine that
+   * invoked this one), `"#_<invokeId>"` or an invoke id (a child machine), or any other target,
+   * handed to the instance's `onSend` option (the runtime routes those to plugins).
+   */
+  to?: string;
+}
+
+/** The tools an action receives. Valid only during the call: do not keep it. */
+export interface ActionArgs<C = Record<string, unknown>, E extends EventObject = EventObject> {
+  /** The instance's context; actions may change it in place or through `assign`. */
+  context: C;
+  /** The event being processed (for entry actions: the event of the transition). */
+  event: E;
+  /** Puts an event on the internal queue: processed before any external event. */
+  raise(event: EventInput<EventObject>): void;
+  /** Sends an event to the external queue (or another target), now or after a delay. */
+  send(event: EventInput<EventObject>, options?: SendOptions): void;
+  /** Cancels a delayed send by its id; unknown ids are ignored, as SCXML says. */
+  cancel(sendId: string): void;
+  /** Records a log line (delivered to subscribers and the instance's `log` option). */
+  log(...values: unknown[]): void;
+  /** Shallow-merges `patch` into the context. */
+  assign(patch: Partial<C>): void;
+  /** Whether the state with this id is active now (SCXML `In()`). */
+  matches(stateId: string): boolean;
+}
+
+/** An action: a function, or the name of one in the machine's `actions` map. */
+export type Action<C = Record<string, unknown>, E extends EventObject = EventObject> =
+  | ((args: ActionArgs<C, E>) => void)
+  | string;
+
+/** One action or several, run in order. */
+export type Actions<C = Record<string, unknown>, E extends EventObject = EventObject> =
+  | Action<C, E>
+  | ReadonlyArray<Action<C, E>>;
+
+/** What a guard receives. */
+export interface GuardArgs<C = Record<string, unknown>, E extends EventObject = EventObject> {
+  context: C;
+  event: E;
+  /** Whether the state with this id is active now (SCXML `In()`). */
+  matches(stateId: string): boolean;
+}
+
+/** A guard: a predicate, or the name of one in the machine's `guards` map. */
+export type Guard<C = Record<string, unknown>, E extends EventObject = EventObject> =
+  | ((args: GuardArgs<C, E>) => boolean)
+  | string;
+
+/** A transition as written in `on`, `always`, `after`, `onDone`... */
+export interface TransitionConfig<
+  C = Record<string, unknown>,
+  E extends EventObject = EventObject,
+> {
+  /**
+   * Target state(s): a sibling's key (`"open"`), a child of the source (`".child"`), a dotted
+   * path from the parent (`"open.locked"`) or an id (`"#door.open"`). Several targets enter
+   * several regions of a parallel state. Omitted: a targetless transition (actions only).
+   */
+  target?: string | readonly string[];
+  /** Taken only when this returns true. */
+  guard?: Guard<C, E>;
+  /** Run between the exits and the entries. */
+  actions?: Actions<C, E>;
+  /**
+   * `true`: an external transition (SCXML `type="external"`): the source is exited and
+   * re-entered even when every target is its descendant. Default `false` (SCXML internal).
+   */
+  reenter?: boolean;
+  /** Free text, shown in diagrams. */
+  description?: string;
+}
+
+/** A target string, one transition, or several tried in document order. */
+export type TransitionsConfig<
+  C = Record<string, unknown>,
+  E extends EventObject = EventObject,
+> =
+  | string
+  | TransitionConfig<C, E>
+  | ReadonlyArray<string | TransitionConfig<C, E>>;
+
+/** A change event: a transition taken once each time `condition` becomes true. */
+export interface WhenConfig<C = Record<string, unknown>, E extends EventObject = EventObject>
+  extends TransitionConfig<C, E> {
+  /** Evaluated after every step while the state is active. */
+  condition: Guard<C, E>;
+}
+
+/** What an invoked function receives. */
+export interface InvokeArgs<C = Record<string, unknown>, E extends EventObject = EventObject> {
+  context: C;
+  event: E;
+  /** The invocation's input (`input` in the invoke config, evaluated at start). */
+  input: unknown;
+  /** Aborted when the invoking state exits or the instance stops. */
+  signal: AbortSignal;
+  /** Sends an event to the invoking instance (its external queue). */
+  sendParent(event: EventInput<EventObject>): void;
+}
+
+/** A do-activity: an async function, or a child machine. */
+export interface InvokeConfig<C = Record<string, unknown>, E extends EventObject = EventObject> {
+  /** The invocation's id (default: `<stateId>:invoke<N>`); events come back as `done.invoke.<id>`. */
+  id?: string;
+  /** An async function (resolves: `done.invoke.<id>`, rejects: `error.platform.<id>`) or a machine. */
+  // deno-lint-ignore no-explicit-any
+  src: ((args: InvokeArgs<C, E>) => unknown) | MachineLike<any>;
+  /** Value or function of context and event, handed to the function / the child's context. */
+  input?: PlainValue | ((args: { context: C; event: E }) => unknown);
+  /** Transition(s) on `done.invoke.<id>`. */
+  onDone?: TransitionsConfig<C, E>;
+  /** Transition(s) on `error.platform.<id>`. */
+  onError?: TransitionsConfig<C, E>;
+  /** Forward every external event this instance receives to the child machine. */
+  autoForward?: boolean;
+}
+
+/** The kinds of state. */
+export type StateType = "atomic" | "compound" | "parallel" | "final" | "history" | "choice";
+
+/** A state. */
+export interface StateConfig<C = Record<string, unknown>, E extends EventObject = EventObject> {
+  /** Inferred when omitted: compound with `states`, atomic without. */
+  type?: StateType;
+  /** An id other than the dotted path, for `#id` targets. */
+  id?: string;
+  /** Initial child key (default: the first child), or descendant ids for a deep initial. */
+  initial?: string | readonly string[];
+  /** Child states, in document order. */
+  states?: Record<string, StateConfig<C, E>>;
+  /** Transitions by event descriptor (`"OPEN"`, `"error"`, `"error.*"`, `"*"`, `"A B"`). */
+  on?: Record<string, TransitionsConfig<C, E>>;
+  /** Compound and parallel states: transition(s) on `done.state.<id>` (a final child reached). */
+  onDone?: TransitionsConfig<C, E>;
+  /** Eventless transitions, taken as soon as their guard holds. */
+  always?: TransitionsConfig<C, E>;
+  /** Delayed transitions: key is milliseconds or a duration string (`"2s"`). */
+  after?: Record<string | number, TransitionsConfig<C, E>>;
+  /** Change events. */
+  when?: WhenConfig<C, E> | ReadonlyArray<WhenConfig<C, E>>;
+  /** Entry actions. */
+  entry?: Actions<C, E>;
+  /** Exit actions. */
+  exit?: Actions<C, E>;
+  /** Do-activities started when the state is entered, cancelled when it exits. */
+  invoke?: InvokeConfig<C, E> | ReadonlyArray<InvokeConfig<C, E>>;
+  /** Event descriptors kept queued while this state is active. */
+  defer?: readonly string[];
+  /** History states: `"shallow"` (default) or `"deep"`. */
+  history?: "shallow" | "deep";
+  /** History states: the default target when no history was recorded. */
+  target?: string | readonly string[];
+  /** Final states: the done data (`done.state.<parent>` payload, or the machine's output). */
+  output?: PlainValue | ((args: { context: C; event: E }) => unknown);
+  /** Free text. */
+  description?: string;
+  /** Anything the user wants kept with the state. */
+  meta?: Record<string, unknown>;
+}
+
+/** A Standard Schema (zod 4, valibot, arktype...): used for optional event payload checks. */
+export interface StandardSchema {
+  readonly "~standard": {
+    validate(value: unknown): StandardResult | Promise<StandardResult>;
+  };
+}
+
+/** The result of a Standard Schema validation. */
+export type StandardResult =
+  | { readonly value: unknown; readonly issues?: undefined }
+  | {
+    readonly issues: ReadonlyArray<
+      {
+        readonly message: string;
+        readonly path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
+      }
+    >;
+  };
+
+/** A machine: the root state plus what belongs to the whole machine. */
+export interface MachineConfig<C = Record<string, unknown>, E extends EventObject = EventObject>
+  extends Omit<StateConfig<C, E>, "type" | "history" | "target" | "output" | "defer"> {
+  /** The machine's id (its name in the runtime, the REPL and diagrams). */
+  id: string;
+  /** `"parallel"` makes the root a parallel state; default compound. */
+  type?: "compound" | "parallel";
+  /** A version label, recorded in snapshots. */
+  version?: string | number;
+  /** The initial context (copied per instance), or a function making it. */
+  context?: C | (() => C);
+  /** Named guards, referenced by string. */
+  guards?: Record<string, (args: GuardArgs<C, E>) => boolean>;
+  /** Named actions, referenced by string. */
+  actions?: Record<string, (args: ActionArgs<C, E>) => void>;
+  /** Payload schemas by event type: `send` rejects a malformed event before it is processed. */
+  schemas?: { events?: Record<string, StandardSchema> };
+}
+
+/** The part of a machine an invoke needs; `Machine` implements it. */
+export interface MachineLike<C = Record<string, unknown>> {
+  readonly id: string;
+  /** Starts an instance. */
+  start(options?: StartOptions<C>): MachineInstance<C>;
+}
+
+/** A timer source. The engine never reads the time or sets timers except through one. */
+export interface Clock {
+  /** Milliseconds since the epoch (or since the clock's start, for virtual clocks). */
+  now(): number;
+  /** Calls `fn` after `ms` milliseconds; returns a handle for `clearTimer`. */
+  setTimer(fn: () => void, ms: number): unknown;
+  /** Cancels a timer set by `setTimer`. */
+  clearTimer(handle: unknown): void;
+}
+
+/** Options for `machine.start()` and `machine.restore()`. */
+export interface StartOptions<C = Record<string, unknown>> {
+  /** The time source (default: a `SystemClock`). */
+  clock?: Clock;
+  /** Overrides (is shallow-merged into) the machine's initial context. */
+  context?: Partial<C>;
+  /** The instance id (default: the machine id plus a counter). */
+  id?: string;
+  /** Receives `send`s whose `to` is neither this instance, its parent, nor a child. */
+  onSend?: (target: string, event: EventObject, from: MachineInstance<C>) => void;
+  /** Receives `log` action output (default: none; subscribers get it as a record too). */
+  log?: (instanceId: string, values: unknown[]) => void;
+  /** Most events processed in one macrostep's eventless loop before it is reported as a livelock. */
+  maxMicrosteps?: number;
+  /** Internal: the parent instance of an invoked child. */
+  parent?: MachineInstance;
+  /** Internal: the invoke id under which the parent knows this instance. */
+  invokeId?: string;
+}
+
+/** `"active"` while running, `"done"` after a top-level final state, `"stopped"` after `stop()`. */
+export type InstanceStatus = "active" | "done" | "stopped";
+
+/** A monitoring record, handed to `subscribe` listeners. */
+export type MonitorRecord =
+  | { kind: "event"; time: number; instance: string; event: EventObject }
+  | {
+    kind: "transition";
+    time: number;
+    instance: string;
+    event: string;
+    source: string;
+    targets: string[];
+  }
+  | { kind: "enter"; time: number; instance: string; state: string }
+  | { kind: "exit"; time: number; instance: string; state: string }
+  | { kind: "error"; time: number; instance: string; event: string; error: string }
+  | { kind: "log"; time: number; instance: string; values: unknown[] }
+  | { kind: "macrostep"; time: number; instance: string; configuration: string[] };
+
+/** Counters an instance keeps from its start. */
+export interface InstanceStats {
+  events: number;
+  transitions: number;
+  errors: number;
+  microsteps: number;
+}
+
+/** A pending delayed send, as stored in a snapshot. */
+export interface SnapshotTimer {
+  sendId: string;
+  event: EventObject;
+  /** Clock time at which it fires. */
+  due: number;
+  /** `SendOptions.to`, when not this instance. */
+  to?: string;
+}
+
+/** Everything needed to continue an instance exactly where it stopped; plain JSON. */
+export interface Snapshot {
+  format: "statecraft.snapshot/1";
+  machine: string;
+  /** The definition hash the snapshot was taken under. */
+  hash: string;
+  version?: string | number;
+  id: string;
+  status: InstanceStatus;
+  /** Active state ids, document order. */
+  configuration: string[];
+  /** Recorded history by history-state id. */
+  history: Record<string, string[]>;
+  context: unknown;
+  timers: SnapshotTimer[];
+  /** External events queued but not yet processed, in order. */
+  queue: EventObject[];
+  /** Deferred events, in order of arrival. */
+  deferred: EventObject[];
+  /** Change-event memory: ids of `when` transitions whose condition was last seen true. */
+  when: string[];
+  /** Snapshots of invoked child machines, by invoke id. */
+  children: Record<string, Snapshot>;
+  output?: unknown;
+  stats: InstanceStats;
+  /** Counter for generated send ids. */
+  nextId: number;
+  /** Clock time when the snapshot was taken. */
+  time: number;
+}
+
+/** Options for `instance.acceptedEvents()`. */
+export interface AcceptedEventsOptions {
+  /** List events with a transition even when its guard is false for a payload-less event. */
+  ignoreGuards?: boolean;
+}
+
+/** A running machine: the object `machine.start()` returns. */
+export interface MachineInstance<
+  C = Record<string, unknown>,
+  E extends EventObject = EventObject,
+> {
+  readonly id: string;
+  readonly machineId: string;
+  /** Every active state id, in document order. */
+  readonly configuration: string[];
+  /** The active atomic states only, in document order. */
+  readonly atomicConfiguration: string[];
+  /** The live context. */
+  readonly context: C;
+  readonly status: InstanceStatus;
+  /** The done data of the top-level final state, once `status` is `"done"`. */
+  readonly output: unknown;
+  readonly stats: InstanceStats;
+  /** Runs one macrostep for this event (and any it queues); synchronous. */
+  send(event: EventInput<E>): void;
+  /** Whether the state with this id is active. */
+  matches(stateId: string): boolean;
+  /** Whether this event would take a transition now (guards evaluated with it). */
+  can(event: EventInput<E>): boolean;
+  /** Event types that would take a transition now, sorted. */
+  acceptedEvents(options?: AcceptedEventsOptions): string[];
+  /** Plain JSON data to continue from with `machine.restore`. */
+  snapshot(): Snapshot;
+  /** Receives monitoring records; returns the unsubscribe function. */
+  subscribe(listener: (record: MonitorRecord) => void): () => void;
+  /** Cancels timers and invocations; no further events are processed. */
+  stop(): void;
+}

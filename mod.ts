@@ -1,0 +1,36 @@
+/**
+ * Statecraft: statecharts with exact SCXML semantics, in the vocabulary XState users know.
+ *
+ * @example
+ * ```ts
+ * import { defineMachine, VirtualClock } from "./mod.ts";
+ * const light = defineMachine({
+ *   id: "light",
+ *   initial: "green",
+ *   states: {
+ *     green: { after: { 1000: "yellow" } },
+ *     yellow: { after: { 500: "red" } },
+ *     red: { on: { RESET: "green" } },
+ *   },
+ * });
+ * const clock = new VirtualClock();
+ * const l = light.start({ clock });
+ * clock.advance(1500);
+ * // l.configuration is ["red"]
+ * ```
+ *
+ * @module
+ */
+export * from "./lib/core/types.ts";
+export { defineMachine, Machine, validateMachine } from "./lib/core/machine.ts";
+export { Instance, LivelockError } from "./lib/core/interpreter.ts";
+export {
+  DefinitionError,
+  type DefinitionProblem,
+  EventError,
+  formatPath,
+  SnapshotError,
+} from "./lib/core/errors.ts";
+export { SystemClock, VirtualClock } from "./lib/core/clock.ts";
+export { assign, cancel, log, raise, send, sendParent } from "./lib/core/actions.ts";
+export { parseDuration } from "./lib/core/duration.ts";
