@@ -73,6 +73,8 @@ export interface MachineHandle {
 }
 
 const NO_TRANSITIONS: Transition[] = [];
+/** The event before the first one: what entry actions of the initial states see. */
+const NO_EVENT: EventObject = Object.freeze({ type: "" }) as EventObject;
 const DEFAULT_MAX_MICROSTEPS = 10_000;
 let instanceCounter = 0;
 
@@ -103,7 +105,7 @@ class Tools implements ActionArgs<Record<string, unknown>, EventObject> {
   constructor(instance: Instance<any, any>, context: Record<string, unknown>) {
     this.#i = instance;
     this.context = context;
-    this.event = { type: "" };
+    this.event = NO_EVENT;
   }
   get raise(): ActionArgs["raise"] {
     return this.#raise ??= (event) => this.#i.internalRaise(toEvent(event, "raise"));
@@ -162,14 +164,14 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   readonly #m: CompiledMachine;
   readonly #clock: Clock;
   readonly #options: StartOptions<C>;
-  readonly #tools: Tools;
+  #toolsObject: Tools | null = null;
   #context: Record<string, unknown>;
   /** The configuration: active states (root excluded), sorted by document order. */
   #config: StateNode[] = [];
   #status: InstanceStatus = "active";
   #done = false;
   #running = false;
-  #event: EventObject = { type: "" };
+  #event: EventObject = NO_EVENT;
   #internal: EventObject[] | null = null;
   #external: EventObject[] | null = null;
   #deferred: EventObject[] | null = null;
@@ -198,7 +200,11 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     this.#clock = clock;
     this.#options = options;
     this.#context = {};
-    this.#tools = new Tools(this, this.#context);
+  }
+
+  /** Made on the first action or guard call: idle instances stay small. */
+  get #tools(): Tools {
+    return this.#toolsObject ??= new Tools(this, this.#context);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -360,12 +366,11 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   /** @internal Enters the initial configuration and runs the first macrostep. */
   start(context: Record<string, unknown>): this {
     this.#context = context;
-    this.#tools.context = context;
+    if (this.#toolsObject !== null) this.#toolsObject.context = context;
     const root = this.#m.root;
     this.#running = true;
     let error: Error | null = null;
     try {
-      this.#event = { type: "" };
       this.#runActions(root.entry, this.#event);
       this.#scheduleAfter(root);
       if (root.invokes.length > 0) (this.#toInvoke ??= []).push(root);
@@ -401,7 +406,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     this.#config = nodes;
     this.#status = snap.status;
     this.#context = snap.context as Record<string, unknown>;
-    this.#tools.context = this.#context;
+    if (this.#toolsObject !== null) this.#toolsObject.context = this.#context;
     for (const [hid, ids] of Object.entries(snap.history)) {
       const h = m.byId.get(hid);
       if (h === undefined || h.kind !== "history") {
@@ -677,16 +682,24 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     return now && !before;
   }
 
+  /**
+   * SCXML removeConflictingTransitions. Two transitions conflict when their exit sets
+   * intersect; an exit set is the active part of the domain's document-order range, and
+   * ranges of a tree are nested or disjoint, so they intersect exactly when one domain
+   * contains the other and the inner one has an active descendant. That makes each test O(1)
+   * instead of building and intersecting two sets.
+   */
   #removeConflictingTransitions(enabled: Transition[]): Transition[] {
     const filtered: Transition[] = [];
     for (const t1 of enabled) {
       let preempted = false;
-      const toRemove: Transition[] = [];
-      const exit1 = this.#computeExitSet([t1]);
-      for (const t2 of filtered) {
-        const exit2 = this.#computeExitSet([t2]);
-        if (exit1.some((s) => exit2.includes(s))) {
-          if (isDescendant(t1.source, t2.source)) toRemove.push(t2);
+      let toRemove: Transition[] | null = null;
+      const d1 = this.#getTransitionDomain(t1);
+      if (d1 !== null) {
+        for (const t2 of filtered) {
+          const d2 = this.#getTransitionDomain(t2);
+          if (d2 === null || !this.#exitSetsIntersect(d1, d2)) continue;
+          if (isDescendant(t1.source, t2.source)) (toRemove ??= []).push(t2);
           else {
             preempted = true;
             break;
@@ -694,11 +707,32 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         }
       }
       if (!preempted) {
-        for (const t3 of toRemove) filtered.splice(filtered.indexOf(t3), 1);
+        if (toRemove !== null) {
+          for (const t3 of toRemove) filtered.splice(filtered.indexOf(t3), 1);
+        }
         filtered.push(t1);
       }
     }
     return filtered;
+  }
+
+  #exitSetsIntersect(d1: StateNode, d2: StateNode): boolean {
+    let inner: StateNode;
+    if (d1 === d2 || isDescendant(d2, d1)) inner = d2;
+    else if (isDescendant(d1, d2)) inner = d1;
+    else return false;
+    return this.#hasActiveDescendant(inner);
+  }
+
+  #hasActiveDescendant(s: StateNode): boolean {
+    const config = this.#config;
+    let lo = 0, hi = config.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (config[mid].index <= s.index) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < config.length && config[lo].index <= s.end;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -748,7 +782,10 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     for (const t of transitions) {
       const domain = this.#getTransitionDomain(t);
       if (domain === null) continue;
-      for (const s of config) if (isDescendant(s, domain) && !out.includes(s)) out.push(s);
+      for (let i = config.length - 1; i >= 0; i--) {
+        const s = config[i];
+        if (s.index > domain.index && s.index <= domain.end && !out.includes(s)) out.push(s);
+      }
     }
     return out.sort((a, b) => b.index - a.index);
   }
@@ -808,7 +845,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       const t = enabled[0];
       if (t.targets === null) return;
       entry = t.entryCache ?? this.#computeEntrySet(enabled);
-    } else entry = this.#computeEntrySet(enabled);
+    } else entry = this.#mergeEntrySets(enabled);
     const root = this.#m.root;
     for (const s of entry.states) {
       this.#insertIntoConfig(s);
@@ -865,6 +902,37 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       transitions[0].entryCache = set;
     }
     return set;
+  }
+
+  /**
+   * The entry set of several transitions taken together. Transitions left after
+   * removeConflictingTransitions have disjoint domains, and computeEntrySet only adds states
+   * inside a transition's domain, so the joint entry set is the union of each one's: the
+   * cached sets merge instead of being recomputed.
+   */
+  #mergeEntrySets(enabled: Transition[]): EntrySet {
+    const states: StateNode[] = [];
+    let defaultEntry: Set<StateNode> | null = null;
+    let historyContent: Map<StateNode, ActionFn[]> | null = null;
+    for (const t of enabled) {
+      if (t.targets === null) continue;
+      const one = t.entryCache ?? this.#computeEntrySet([t]);
+      for (const s of one.states) states.push(s);
+      if (one.defaultEntry.size > 0) {
+        defaultEntry ??= new Set();
+        for (const s of one.defaultEntry) defaultEntry.add(s);
+      }
+      if (one.historyContent.size > 0) {
+        historyContent ??= new Map();
+        for (const [k, v] of one.historyContent) historyContent.set(k, v);
+      }
+    }
+    states.sort((a, b) => a.index - b.index);
+    return {
+      states,
+      defaultEntry: defaultEntry ?? EMPTY_SET,
+      historyContent: historyContent ?? EMPTY_MAP,
+    };
   }
 
   #addDescendantStatesToEnter(state: StateNode, set: EntrySet, used: { history: boolean }): void {
@@ -1276,6 +1344,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 }
 
 const NO_STATES: StateNode[] = [];
+const EMPTY_SET: Set<StateNode> = new Set();
+const EMPTY_MAP: Map<StateNode, ActionFn[]> = new Map();
 
 function describeTransition(t: Transition): string {
   const on = t.events === null ? (t.when ? "when" : "always") : t.events.join(" ");
