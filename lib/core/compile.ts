@@ -175,6 +175,7 @@ const ROOT_KEYS = new Set([
   "guards",
   "actions",
   "schemas",
+  "migrations",
 ]);
 const TRANSITION_KEYS = new Set(["target", "guard", "actions", "reenter", "description"]);
 const WHEN_KEYS = new Set([...TRANSITION_KEYS, "condition"]);
@@ -239,6 +240,17 @@ export function compileMachine<C, E extends EventObject>(
   }
   if (config.context !== undefined && typeof config.context !== "function") {
     if (!isObject(config.context)) error(["context"], "context must be an object or a function");
+  }
+  if (config.migrations !== undefined) {
+    if (!isObject(config.migrations)) {
+      error(["migrations"], "migrations must be an object of from-version -> function");
+    } else {
+      for (const [from, fn] of Object.entries(config.migrations)) {
+        if (typeof fn !== "function") {
+          error(["migrations", from], "a migration must be a function (snapshot) => snapshot");
+        }
+      }
+    }
   }
   if (config.schemas !== undefined) {
     const events = (config.schemas as { events?: unknown }).events;

@@ -13,6 +13,7 @@
 import type {
   AcceptedEventsOptions,
   ActionArgs,
+  AsyncDelivery,
   Clock,
   EventInput,
   EventObject,
@@ -1148,11 +1149,77 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     (this.#timers ??= new Map()).set(key, entry);
     entry.handle = this.#clock.setTimer(() => {
       if (this.#timers?.get(key) !== entry) return;
-      this.#timers.delete(key);
-      if (this.#status !== "active") return;
-      if (to === undefined) this.deliver(event);
-      else this.#dispatch(event, to);
+      this.#async("timer", event, () => this.#fireTimer(key, entry), sendId, due);
     }, due - now);
+  }
+
+  #fireTimer(key: number, entry: TimerEntry): boolean {
+    if (this.#timers?.get(key) !== entry) return false; // cancelled meanwhile
+    this.#timers.delete(key);
+    if (this.#status !== "active") return false;
+    if (entry.to === undefined) this.deliver(entry.event);
+    else this.#dispatch(entry.event, entry.to);
+    return true;
+  }
+
+  /**
+   * Every event that arrives from outside a send (a timer, an invocation's result or message)
+   * goes through here: straight in, or, when the host gave a `schedule` hook (the durable
+   * store), handed to the host to run in its own order and record.
+   */
+  #async(
+    kind: AsyncDelivery["kind"],
+    event: EventObject,
+    run: () => boolean,
+    sendId?: string,
+    due?: number,
+  ): void {
+    const hook = this.#options.schedule;
+    if (hook === undefined) {
+      run();
+      return;
+    }
+    const delivery: AsyncDelivery = { kind, event, path: this.internalPath(), run };
+    if (sendId !== undefined) delivery.sendId = sendId;
+    if (due !== undefined) delivery.due = due;
+    hook(delivery);
+  }
+
+  /** @internal Invoke ids from the root instance down to this one. */
+  internalPath(): string[] {
+    const parent = this.#options.parent as Instance | undefined;
+    if (parent === undefined || this.#options.invokeId === undefined) return [];
+    return [...parent.internalPath(), this.#options.invokeId];
+  }
+
+  /**
+   * Replays a recorded asynchronous delivery (journal replay): a timer is fired by its send id
+   * (removed from the pending timers, as when it fired live); anything else is delivered.
+   * Returns false when the path or the timer no longer exists.
+   */
+  replayDelivery(
+    path: readonly string[],
+    kind: AsyncDelivery["kind"],
+    event: EventObject,
+    sendId?: string,
+  ): boolean {
+    if (path.length > 0) {
+      const child = this.#invokes?.get(path[0])?.child as Instance | undefined | null;
+      if (child === undefined || child === null) return false;
+      return child.replayDelivery(path.slice(1), kind, event, sendId);
+    }
+    if (kind === "timer" && sendId !== undefined && this.#timers !== null) {
+      let best: [number, TimerEntry] | undefined;
+      for (const [key, t] of this.#timers) {
+        if (t.sendId === sendId && (best === undefined || t.due < best[1].due)) best = [key, t];
+      }
+      if (best === undefined) return false;
+      this.#clock.clearTimer(best[1].handle);
+      this.#fireTimer(best[0], best[1]);
+      return true;
+    }
+    this.deliver({ ...event });
+    return true;
   }
 
   #teardown(): void {
@@ -1194,8 +1261,13 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       (this.#invokes ??= new Map()).set(inv.id, running);
       const fail = (e: unknown) => {
         if (controller.signal.aborted || this.#invokes?.get(inv.id) !== running) return;
-        this.#invokes.delete(inv.id);
-        this.deliver({ type: `error.platform.${inv.id}`, error: plainError(e), invokeId: inv.id });
+        const event = { type: `error.platform.${inv.id}`, error: plainError(e), invokeId: inv.id };
+        this.#async("invoke", event, () => {
+          if (this.#invokes?.get(inv.id) !== running || this.#status !== "active") return false;
+          this.#invokes.delete(inv.id);
+          this.deliver(event);
+          return true;
+        });
       };
       if (inv.isMachine) {
         const machine = inv.src as {
@@ -1209,6 +1281,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
           onSend: this.#options.onSend as StartOptions["onSend"],
           log: this.#options.log,
           id: `${this.id}/${inv.id}`,
+          schedule: this.#options.schedule,
+          replay: this.#options.replay,
         };
         try {
           const snap = childSnapshots?.[inv.id];
@@ -1225,6 +1299,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         }
         continue;
       }
+      // Replaying a journal: the results are in the journal; do not run side effects again.
+      if (this.#options.replay === true) continue;
       try {
         const result = (inv.src as (a: unknown) => unknown)({
           context: this.#context,
@@ -1232,15 +1308,25 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
           input,
           signal: controller.signal,
           sendParent: (ev: EventInput<EventObject>) => {
-            if (!controller.signal.aborted) this.deliver(toEvent(ev, "sendParent"));
+            if (controller.signal.aborted) return;
+            const event = toEvent(ev, "sendParent");
+            this.#async("invoke", event, () => {
+              if (controller.signal.aborted || this.#status !== "active") return false;
+              this.deliver(event);
+              return true;
+            });
           },
         });
         Promise.resolve(result).then((output) => {
           if (controller.signal.aborted || this.#invokes?.get(inv.id) !== running) return;
-          this.#invokes.delete(inv.id);
           const done: EventObject = { type: `done.invoke.${inv.id}`, invokeId: inv.id };
           if (output !== undefined) done.output = output;
-          this.deliver(done);
+          this.#async("invoke", done, () => {
+            if (this.#invokes?.get(inv.id) !== running || this.#status !== "active") return false;
+            this.#invokes.delete(inv.id);
+            this.deliver(done);
+            return true;
+          });
         }, fail);
       } catch (e) {
         // A synchronous throw fails the invocation like a rejection does.

@@ -230,6 +230,12 @@ export interface MachineConfig<C = Record<string, unknown>, E extends EventObjec
   actions?: Record<string, (args: ActionArgs<C, E>) => void>;
   /** Payload schemas by event type: `send` rejects a malformed event before it is processed. */
   schemas?: { events?: Record<string, StandardSchema> };
+  /**
+   * Snapshot migrations, keyed by the version they migrate *from*: each returns the snapshot
+   * under the next version. The durable store runs the chain from a stored snapshot's version
+   * to this machine's `version`.
+   */
+  migrations?: Record<string, (snapshot: Snapshot) => Snapshot>;
 }
 
 /** The part of a machine an invoke needs; `Machine` implements it. */
@@ -263,10 +269,31 @@ export interface StartOptions<C = Record<string, unknown>> {
   log?: (instanceId: string, values: unknown[]) => void;
   /** Most events processed in one macrostep's eventless loop before it is reported as a livelock. */
   maxMicrosteps?: number;
+  /**
+   * Hands every asynchronous delivery (a timer firing, an invocation's result or message) to
+   * the host, which calls `delivery.run()` when it is ready (the durable store runs it in the
+   * instance's mailbox and journals it). Default: run at once.
+   */
+  schedule?: (delivery: AsyncDelivery) => void;
+  /** Journal replay: invoked functions are not called (their results come from the journal). */
+  replay?: boolean;
   /** Internal: the parent instance of an invoked child. */
   parent?: MachineInstance;
   /** Internal: the invoke id under which the parent knows this instance. */
   invokeId?: string;
+}
+
+/** An event arriving from outside a `send`, handed to a `schedule` hook. */
+export interface AsyncDelivery {
+  kind: "timer" | "invoke";
+  event: EventObject;
+  /** Invoke ids from the root instance down to the receiving instance (empty: the root). */
+  path: string[];
+  /** Timers: the send id and due time. */
+  sendId?: string;
+  due?: number;
+  /** Applies the delivery; false when it no longer applies (cancelled, stale, stopped). */
+  run(): boolean;
 }
 
 /** `"active"` while running, `"done"` after a top-level final state, `"stopped"` after `stop()`. */
