@@ -34,3 +34,5 @@ export {
 export { SystemClock, VirtualClock } from "./lib/core/clock.ts";
 export { assign, cancel, log, raise, send, sendParent } from "./lib/core/actions.ts";
 export { parseDuration } from "./lib/core/duration.ts";
+export { type DiagramSource, toDot, toMermaid } from "./lib/core/diagram.ts";
+export type { CompiledMachine, StateNode, Transition } from "./lib/core/compile.ts";

@@ -201,6 +201,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     this.#clock = clock;
     this.#options = options;
     this.#context = {};
+    if (options.listener !== undefined) this.#listeners = [options.listener];
   }
 
   /** Made on the first action or guard call: idle instances stay small. */
@@ -656,7 +657,12 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   /** The eventful transitions of a state matching an event name; cached per name (bounded). */
   #candidates(s: StateNode, name: string): Transition[] {
     const list: Transition[] = [];
-    for (const t of s.eventful) if (matchesAny(t.events!, name)) list.push(t);
+    for (const t of s.eventful) {
+      // Names the engine generates (onDone, after, invoke results) are exact: a state's id is
+      // a prefix of its descendants' ids, so SCXML prefix matching would let
+      // "done.state.p" fire on "done.state.p.region". Descriptors users write match by prefix.
+      if (t.generated !== null ? t.events![0] === name : matchesAny(t.events!, name)) list.push(t);
+    }
     if (s.candidates.size < 1024) s.candidates.set(name, list);
     return list;
   }

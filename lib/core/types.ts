@@ -265,6 +265,8 @@ export interface StartOptions<C = Record<string, unknown>> {
   id?: string;
   /** Receives `send`s whose `to` is neither this instance, its parent, nor a child. */
   onSend?: (target: string, event: EventObject, from: MachineInstance<C>) => void;
+  /** Subscribed before the first macrostep, so it also sees what happens during start. */
+  listener?: (record: MonitorRecord) => void;
   /** Receives `log` action output (default: none; subscribers get it as a record too). */
   log?: (instanceId: string, values: unknown[]) => void;
   /** Most events processed in one macrostep's eventless loop before it is reported as a livelock. */

@@ -668,3 +668,52 @@ Deno.test("onSend receives sends to external targets", () => {
   i.send("GO");
   assert.deepEqual(sent, [["plugin:x", "PING"]]);
 });
+
+Deno.test("onDone of a parallel state waits for every region (exact, not prefix)", () => {
+  const i = defineMachine({
+    id: "m",
+    states: {
+      p: {
+        type: "parallel",
+        onDone: "end",
+        states: {
+          a: { states: { a1: { on: { A: "a2" } }, a2: { type: "final" } } },
+          b: { states: { b1: { on: { B: "b2" } }, b2: { type: "final" } } },
+        },
+      },
+      end: { type: "final" },
+    },
+  }).start();
+  i.send("A");
+  assert.deepEqual(i.atomicConfiguration, ["p.a.a2", "p.b.b1"]);
+  i.send("B");
+  assert.equal(i.status, "done");
+});
+
+Deno.test("after of a parent is not taken by a child's timer of the same delay", () => {
+  const clock = new VirtualClock();
+  let parentTaken = 0;
+  const i = defineMachine({
+    id: "m",
+    states: {
+      a: {
+        after: { 1000: { actions: () => parentTaken++ } },
+        states: {
+          x: { on: { GO: "y" } },
+          y: { after: { 1000: { target: "z", guard: () => false } } },
+          z: {},
+        },
+      },
+    },
+  }).start({ clock });
+  clock.advance(500);
+  i.send("GO");
+  clock.advance(500);
+  assert.equal(parentTaken, 1);
+  clock.advance(1000);
+  assert.equal(
+    parentTaken,
+    1,
+    "the child's after.1000.a.y must not match the parent's after.1000.a",
+  );
+});

@@ -1,0 +1,308 @@
+/**
+ * `statecraft run <machine.ts>`: starts a machine in memory, feeds it events from `--events`
+ * or `--events-file`, lets time pass (virtual or real), prints one line per processed event
+ * (`OPEN: closed -> open`, atomic configuration before and after) and, at the end, the
+ * status, configuration and context.
+ *
+ * @module
+ */
+import type { MachineInstance, MonitorRecord } from "../core/types.ts";
+import type { Machine } from "../core/machine.ts";
+import { SystemClock, VirtualClock } from "../core/clock.ts";
+import { EventError } from "../core/errors.ts";
+import { parseDuration } from "../core/duration.ts";
+import { CliError } from "./cli_error.ts";
+import { loadMachine } from "./load.ts";
+import { parseEventList, readEventFile, type ScriptStep } from "./event_script.ts";
+
+/** Options of `statecraft run`, as commander parses them. */
+export interface RunOptions {
+  /** Comma-separated event names and `wait:<duration>` tokens. */
+  events?: string;
+  /** A JSONL file of events and waits. */
+  eventsFile?: string;
+  /** Drive timers with a `VirtualClock` instead of the wall clock. */
+  virtualTime?: boolean;
+  /** How long to let time pass after the events (virtual default `1m`, real default `0`). */
+  for?: string;
+  /** The machine id to run when the script exports several. */
+  machine?: string;
+}
+
+/** Where `run` writes: transitions and the final state go to `line`, warnings to `warn`. */
+export interface RunOutput {
+  /** Receives a line for stdout. */
+  line(text: string): void;
+  /** Receives a warning or error line for stderr. */
+  warn(text: string): void;
+}
+
+const CONSOLE: RunOutput = {
+  line: (text) => console.log(text),
+  warn: (text) => console.error(text),
+};
+
+/** More timer firings than this in one run means a timer loop, not a simulation. */
+const MAX_TIMER_FIRINGS = 100_000;
+
+/**
+ * Runs a machine script; returns the process exit code: 0 when the events ran out or the
+ * machine is done, 1 when an event was rejected or the machine failed. User mistakes (bad
+ * options, a script that does not load, a malformed events file) throw a `CliError`.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCommand } from "./run.ts";
+ * const code = await runCommand("examples/door.ts", { events: "OPEN,CLOSE" });
+ * ```
+ */
+export async function runCommand(
+  file: string,
+  options: RunOptions,
+  out: RunOutput = CONSOLE,
+): Promise<number> {
+  if (options.events !== undefined && options.eventsFile !== undefined) {
+    throw new CliError("use either --events or --events-file, not both");
+  }
+  const virtual = options.virtualTime === true;
+  let forMs = virtual ? 60_000 : 0;
+  if (options.for !== undefined) {
+    const ms = parseDuration(options.for);
+    if (ms === undefined) {
+      throw new CliError(
+        `--for: "${options.for}" is not a duration (milliseconds, or 500ms, 2s, 1m, 1h)`,
+      );
+    }
+    forMs = ms;
+  }
+  const steps: ScriptStep[] = options.events !== undefined
+    ? parseEventList(options.events)
+    : options.eventsFile !== undefined
+    ? await readEventFile(options.eventsFile)
+    : [];
+  const { machine } = await loadMachine(file, options.machine);
+
+  const clock = virtual ? new VirtualClock() : new SystemClock();
+  const instance = startInstance(machine, clock);
+  if (instance.stats.errors > 0) {
+    out.warn(
+      `warning: ${instance.stats.errors} execution error(s) while starting "${machine.id}" ` +
+        `(error.execution was raised)`,
+    );
+  }
+  out.line(`start: ${formatStates(instance.atomicConfiguration)}`);
+  const printer = new Printer(instance, out);
+  const unsubscribe = instance.subscribe((record) => printer.record(record));
+
+  let code = 0;
+  try {
+    for (const step of steps) {
+      if (step.kind === "wait") {
+        out.line(`wait ${formatDuration(step.ms)}`);
+        if (clock instanceof VirtualClock) await advanceVirtual(clock, step.ms);
+        else await printer.sleep(step.ms);
+        continue;
+      }
+      try {
+        instance.send(step.event);
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        if (e instanceof EventError) {
+          // The engine's message names the event and why it was rejected.
+          out.warn(`error: ${step.origin}: ${message}`);
+        } else {
+          out.warn(
+            `error: ${step.origin}: machine "${machine.id}" failed on event ` +
+              `"${step.event.type}": ${message}`,
+          );
+        }
+        code = 1;
+        break;
+      }
+      await settle(false);
+    }
+    if (code === 0 && instance.status === "active") {
+      if (clock instanceof VirtualClock) await runVirtual(clock, instance, forMs);
+      else if (forMs > 0) await printer.sleep(forMs);
+    }
+  } finally {
+    unsubscribe();
+    printer.dispose();
+  }
+
+  out.line(`status: ${instance.status}`);
+  out.line(`configuration: ${formatStates(instance.configuration)}`);
+  out.line(`context: ${show(instance.context)}`);
+  if (instance.status === "done" && instance.output !== undefined) {
+    out.line(`output: ${show(instance.output)}`);
+  }
+  instance.stop();
+  return code;
+}
+
+function startInstance(
+  machine: Machine,
+  clock: SystemClock | VirtualClock,
+): MachineInstance {
+  try {
+    return machine.start({ clock });
+  } catch (e) {
+    throw new CliError(
+      `machine "${machine.id}" failed to start: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+/** Turns monitoring records into one line per processed event, and warnings. */
+class Printer {
+  readonly #instance: MachineInstance;
+  readonly #out: RunOutput;
+  #pending: { event: string; before: string[]; transitions: number } | null = null;
+  #wake: (() => void) | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(instance: MachineInstance, out: RunOutput) {
+    this.#instance = instance;
+    this.#out = out;
+  }
+
+  record(r: MonitorRecord): void {
+    switch (r.kind) {
+      case "event":
+        this.#pending = {
+          event: r.event.type,
+          before: this.#instance.atomicConfiguration,
+          transitions: 0,
+        };
+        break;
+      case "transition":
+        if (this.#pending !== null) this.#pending.transitions++;
+        break;
+      case "macrostep": {
+        const p = this.#pending;
+        this.#pending = null;
+        if (p === null) break;
+        const status = this.#instance.status;
+        const suffix = status === "active" ? "" : ` (${status})`;
+        if (p.transitions === 0) {
+          this.#out.line(`${p.event}: ${formatStates(p.before)} (no transition)${suffix}`);
+        } else {
+          const after = formatStates(this.#instance.atomicConfiguration);
+          this.#out.line(`${p.event}: ${formatStates(p.before)} -> ${after}${suffix}`);
+        }
+        if (status !== "active") this.#wake?.();
+        break;
+      }
+      case "error":
+        this.#out.warn(`warning: error while processing "${r.event}": ${r.error}`);
+        break;
+      case "log":
+        this.#out.line(
+          `log: ${r.values.map((v) => typeof v === "string" ? v : show(v)).join(" ")}`,
+        );
+        break;
+    }
+  }
+
+  /** Waits `ms` of real time, or until the machine is no longer active. */
+  sleep(ms: number): Promise<void> {
+    if (this.#instance.status !== "active") return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+        this.#wake = null;
+        resolve();
+      };
+      this.#wake = wake;
+      this.#timer = setTimeout(wake, ms);
+    });
+  }
+
+  dispose(): void {
+    this.#wake?.();
+  }
+}
+
+/** Advances virtual time by `ms`, firing due timers in order and letting promises settle. */
+async function advanceVirtual(clock: VirtualClock, ms: number): Promise<void> {
+  const end = clock.now() + ms;
+  let fired = 0;
+  for (;;) {
+    const next = clock.nextDue();
+    if (next === undefined || next > end) break;
+    fired += clock.advance(next - clock.now());
+    checkFirings(fired, clock);
+    await settle(false);
+  }
+  clock.advance(end - clock.now());
+  await settle(true);
+}
+
+/** After the events: fire timers until the machine is done or `forMs` of virtual time passed. */
+async function runVirtual(
+  clock: VirtualClock,
+  instance: MachineInstance,
+  forMs: number,
+): Promise<void> {
+  const end = clock.now() + forMs;
+  let fired = 0;
+  while (instance.status === "active") {
+    let next = clock.nextDue();
+    if (next === undefined) {
+      // An invocation may still be about to deliver: let every pending promise settle once.
+      await settle(true);
+      next = clock.nextDue();
+      if (next === undefined) break;
+    }
+    if (next > end) break;
+    fired += clock.advance(next - clock.now());
+    checkFirings(fired, clock);
+    await settle(false);
+  }
+}
+
+function checkFirings(fired: number, clock: VirtualClock): void {
+  if (fired > MAX_TIMER_FIRINGS) {
+    throw new CliError(
+      `more than ${MAX_TIMER_FIRINGS} timers fired (virtual time ${
+        formatDuration(clock.now())
+      }): the machine looks stuck in a timer loop; stopped`,
+    );
+  }
+}
+
+/**
+ * Lets promise callbacks run (an invocation that already resolved delivers its done event).
+ * `full` also lets one macrotask turn pass, which is slower.
+ */
+async function settle(full: boolean): Promise<void> {
+  for (let i = 0; i < 20; i++) await null;
+  if (full) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function formatStates(ids: readonly string[]): string {
+  return ids.length === 0 ? "(none)" : ids.join(", ");
+}
+
+/** `1500` -> `1.5s`, `60000` -> `1m`, `250` -> `250ms`. */
+export function formatDuration(ms: number): string {
+  if (ms >= 3_600_000 && ms % 60_000 === 0) return `${trim(ms / 3_600_000)}h`;
+  if (ms >= 60_000 && ms % 1000 === 0) return `${trim(ms / 60_000)}m`;
+  if (ms >= 1000) return `${trim(ms / 1000)}s`;
+  return `${trim(ms)}ms`;
+}
+
+function trim(n: number): string {
+  return String(Number(n.toFixed(3)));
+}
+
+function show(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch {
+    // Cycles, BigInt: fall back to the inspector.
+  }
+  return Deno.inspect(value, { depth: 4, colors: false, compact: true, breakLength: Infinity });
+}

@@ -1,0 +1,62 @@
+/**
+ * Runs the `statecraft` CLI as a subprocess from the repository root, the way a user runs it.
+ *
+ * @module
+ */
+
+/** The repository root (the CLI's working directory in the tests). */
+export const ROOT: URL = new URL("../../", import.meta.url);
+
+/** What one CLI run produced. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno run --allow-read --allow-env cli.ts ...args` and collects its output. */
+export async function runCli(...args: string[]): Promise<CliResult> {
+  const output = await new Deno.Command("deno", {
+    args: ["run", "--allow-read", "--allow-env", "cli.ts", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** The text at `line:col` of a file under the repository root (for "points at" checks). */
+export async function textAt(file: string, line: number, col: number): Promise<string> {
+  const source = await Deno.readTextFile(new URL(file, ROOT));
+  return source.split("\n")[line - 1].slice(col - 1);
+}
+
+/** Writes a throwaway script into a fresh directory under /tmp, runs `fn` on it, removes it. */
+export async function withTempScript<T>(
+  name: string,
+  text: string,
+  fn: (path: string) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_cli_" });
+  try {
+    const path = `${dir}/${name}`;
+    await Deno.writeTextFile(path, text);
+    return await fn(path);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The `file:` URL of the library entry point, for throwaway scripts to import. */
+export const MOD_URL: string = new URL("mod.ts", ROOT).href;
+
+/** Asserts that no stack trace leaked into the output. */
+export function noStackTrace(text: string): boolean {
+  return !/^\s+at .+:\d+:\d+\)?$/m.test(text);
+}
