@@ -36,3 +36,17 @@ export { assign, cancel, log, raise, send, sendParent } from "./lib/core/actions
 export { parseDuration } from "./lib/core/duration.ts";
 export { type DiagramSource, toDot, toMermaid } from "./lib/core/diagram.ts";
 export type { CompiledMachine, StateNode, Transition } from "./lib/core/compile.ts";
+export {
+  type CheckpointInfo,
+  type ExportRecord,
+  type InstanceInfo,
+  type JournalEntry,
+  type ListOptions,
+  type ListPage,
+  openStore,
+  type OpenStoreOptions,
+  type SendResult,
+  Store,
+  StoreError,
+} from "./lib/persist/store.ts";
+export { StoreDataError } from "./lib/persist/codec.ts";

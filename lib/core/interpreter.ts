@@ -320,6 +320,15 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   }
 
   snapshot(): Snapshot {
+    return this.internalSnapshot(true);
+  }
+
+  /**
+   * @internal The snapshot; with `copy` false, context and events are the live objects, for a
+   * caller that serialises it at once (the store: it saves a deep copy per event).
+   */
+  internalSnapshot(copy: boolean): Snapshot {
+    const json = copy ? toJson : identity;
     const history: Record<string, string[]> = {};
     if (this.#history !== null) {
       for (const [h, states] of this.#history) history[h.id] = states.map((s) => s.id);
@@ -327,7 +336,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     const timers: SnapshotTimer[] = [];
     if (this.#timers !== null) {
       for (const t of this.#timers.values()) {
-        const timer: SnapshotTimer = { sendId: t.sendId, event: toJson(t.event), due: t.due };
+        const timer: SnapshotTimer = { sendId: t.sendId, event: json(t.event), due: t.due };
         if (t.to !== undefined) timer.to = t.to;
         timers.push(timer);
       }
@@ -336,7 +345,9 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     const children: Record<string, Snapshot> = {};
     if (this.#invokes !== null) {
       for (const inv of this.#invokes.values()) {
-        if (inv.child !== null) children[inv.id] = inv.child.snapshot();
+        if (inv.child !== null) {
+          children[inv.id] = (inv.child as unknown as Instance).internalSnapshot(copy);
+        }
       }
     }
     const snap: Snapshot = {
@@ -347,10 +358,10 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       status: this.#status,
       configuration: this.configuration,
       history,
-      context: toJson(this.#context, "context"),
+      context: json(this.#context, "context"),
       timers,
-      queue: (this.#external ?? []).map((e) => toJson(e)),
-      deferred: (this.#deferred ?? []).map((e) => toJson(e)),
+      queue: (this.#external ?? []).map((e) => json(e)),
+      deferred: (this.#deferred ?? []).map((e) => json(e)),
       when: this.#whenTrue === null ? [] : [...this.#whenTrue].map((t) => t.id).sort(),
       children,
       stats: this.stats,
@@ -358,7 +369,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       time: this.#clock.now(),
     };
     if (this.#machine.version !== undefined) snap.version = this.#machine.version;
-    if (this.#output !== undefined) snap.output = toJson(this.#output, "output");
+    if (this.#output !== undefined) snap.output = json(this.#output, "output");
     return snap;
   }
 
@@ -1461,6 +1472,10 @@ function checkPayload(schema: StandardSchema, event: EventObject): void {
     });
     throw new EventError(`event "${event.type}" rejected: ${details.join("; ")}`);
   }
+}
+
+function identity<T>(value: T, _what?: string): T {
+  return value;
 }
 
 function toJson<T>(value: T, what = "event"): T {

@@ -149,6 +149,31 @@ export interface CheckpointInfo {
   time: number;
 }
 
+/** One line of an export (`kv export`): an instance, one of its journal entries, a checkpoint. */
+export type ExportRecord =
+  | {
+    type: "instance";
+    format: "statecraft.export/1";
+    id: string;
+    machine: string;
+    status: "active" | "done" | "stopped";
+    archived: boolean;
+    seq: number;
+    createdAt: number;
+    updatedAt: number;
+    version?: string | number;
+    snapshot: Snapshot;
+  }
+  | { type: "journal"; id: string; entry: JournalEntry }
+  | {
+    type: "checkpoint";
+    id: string;
+    seq: number;
+    label?: string;
+    time: number;
+    snapshot: Snapshot;
+  };
+
 /** Errors a caller can act on: unknown instance, archived, conflicts, bad input. */
 export class StoreError extends Error {
   /** `not_found`, `exists`, `archived`, `conflict`, `invalid`, `incompatible`, `too_large`. */
@@ -682,6 +707,177 @@ export class Store {
     });
   }
 
+  /** The current snapshot of an instance (what `machine.restore` takes). */
+  snapshot(instanceId: string): Promise<Snapshot> {
+    return this.#enqueue(
+      instanceId,
+      async () => (await this.#load(instanceId)).instance.snapshot(),
+    );
+  }
+
+  /**
+   * Every stored instance as export records, in order: its `instance` record (with the
+   * current snapshot), then its `journal` entries, then its `checkpoint`s. Values come out
+   * decrypted: an export of an encrypted store is plaintext.
+   */
+  async *export(options: { machine?: string } = {}): AsyncGenerator<ExportRecord> {
+    const selector = options.machine === undefined
+      ? { prefix: K.instPrefix() }
+      : { prefix: ["sc", "ixm", options.machine] };
+    const idAt = options.machine === undefined ? 2 : 3;
+    for await (const e of this.#kv.list<unknown>(selector)) {
+      const id = e.key[idAt] as string;
+      const recEntry = await withLockRetry(() => this.#kv.get<InstanceRecord>(K.inst(id)));
+      const rec = recEntry.value;
+      if (rec === null) continue;
+      const machine = this.#machines.get(rec.machine);
+      let snapshot: Snapshot;
+      try {
+        snapshot = await this.#readSnapshot(rec);
+      } catch (err) {
+        if (!(err instanceof StoreDataError) || machine === undefined) throw err;
+        snapshot = await this.#stateAt(id, machine, rec.seq);
+      }
+      const head: ExportRecord = {
+        type: "instance",
+        format: "statecraft.export/1",
+        id,
+        machine: rec.machine,
+        status: rec.status,
+        archived: rec.archived,
+        seq: rec.seq,
+        createdAt: rec.createdAt,
+        updatedAt: rec.updatedAt,
+        snapshot,
+      };
+      if (rec.version !== undefined) head.version = rec.version;
+      yield head;
+      for await (const j of this.#kv.list<unknown>({ prefix: K.journalPrefix(id) })) {
+        yield { type: "journal", id, entry: await this.#openJournal(j.value, id) };
+      }
+      for await (const c of this.#kv.list<CheckpointRecord>({ prefix: K.ckptPrefix(id) })) {
+        const rec2: ExportRecord = {
+          type: "checkpoint",
+          id,
+          seq: c.value.seq,
+          time: c.value.time,
+          snapshot: await this.#readCheckpoint(id, c.value),
+        };
+        if (c.value.label !== undefined) rec2.label = c.value.label;
+        yield rec2;
+      }
+    }
+  }
+
+  /**
+   * Writes export records back (into this store, which may be encrypted differently). An
+   * instance that already exists is an error naming it; nothing of it is written.
+   */
+  async import(
+    records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>,
+    onProgress?: (done: { instances: number; records: number }) => void,
+  ): Promise<{ instances: number; journal: number; checkpoints: number }> {
+    const counts = { instances: 0, journal: 0, checkpoints: 0 };
+    let pending: Mutation[] = [];
+    let current: InstanceRecord | null = null;
+    let records_ = 0;
+    const flush = async () => {
+      for (let i = 0; i < pending.length; i += 500) {
+        const op = this.#kv.atomic();
+        for (const m of pending.slice(i, i + 500)) {
+          if (m.type === "set") op.set(m.key, m.value);
+          else op.delete(m.key);
+        }
+        await withLockRetry(() => op.commit());
+      }
+      pending = [];
+    };
+    for await (const r of records) {
+      records_++;
+      if (r.type === "instance") {
+        await flush();
+        if (r.format !== "statecraft.export/1") {
+          throw new StoreError(
+            "invalid",
+            `record ${records_}: unknown export format ${JSON.stringify(r.format)}`,
+          );
+        }
+        const machine = this.#machines.get(r.machine);
+        if (machine === undefined) {
+          throw new StoreError(
+            "invalid",
+            `record ${records_}: instance "${r.id}" runs unknown machine "${r.machine}"`,
+          );
+        }
+        const rec: InstanceRecord = {
+          id: r.id,
+          machine: r.machine,
+          status: r.status,
+          archived: r.archived,
+          seq: r.seq,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+          hash: r.snapshot.hash,
+          configuration: r.snapshot.configuration,
+          sha256: "",
+          chunks: 0,
+          timers: [],
+          lastCheckpoint: 0,
+        };
+        if (r.version !== undefined) rec.version = r.version;
+        const mutations: Mutation[] = [];
+        await this.#writeSnapshot(rec, null, r.snapshot, mutations);
+        this.#indexChanges(null, rec, mutations);
+        const result = await withLockRetry(() => {
+          const op = this.#kv.atomic().check({ key: K.inst(r.id), versionstamp: null });
+          for (const m of mutations) {
+            if (m.type === "set") op.set(m.key, m.value);
+            else op.delete(m.key);
+          }
+          return op.commit();
+        });
+        if (!result.ok) {
+          throw new StoreError(
+            "exists",
+            `record ${records_}: instance "${r.id}" already exists in this store`,
+          );
+        }
+        current = rec;
+        counts.instances++;
+      } else if (current === null || r.id !== current.id) {
+        throw new StoreError(
+          "invalid",
+          `record ${records_}: a ${r.type} record for "${r.id}" must follow its instance record`,
+        );
+      } else if (r.type === "journal") {
+        pending.push({
+          type: "set",
+          key: K.journal(r.id, r.entry.seq),
+          value: await this.#sealJournal(r.entry),
+        });
+        counts.journal++;
+      } else if (r.type === "checkpoint") {
+        await this.#writeCheckpoint(r.id, r.seq, r.label, r.time, r.snapshot, pending);
+        if (r.seq > current.lastCheckpoint && r.seq <= current.seq) {
+          current.lastCheckpoint = r.seq;
+          pending.push({ type: "set", key: K.inst(r.id), value: { ...current } });
+        }
+        counts.checkpoints++;
+      } else {
+        throw new StoreError(
+          "invalid",
+          `record ${records_}: unknown record type ${
+            JSON.stringify((r as { type: unknown }).type)
+          }`,
+        );
+      }
+      if (pending.length >= 500) await flush();
+      onProgress?.({ instances: counts.instances, records: records_ });
+    }
+    await flush();
+    return counts;
+  }
+
   /** Waits for queued work, stops the instances in memory and closes KV. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -768,7 +964,8 @@ export class Store {
           duplicate: false,
         };
       }
-      const snap = instance.snapshot();
+      // Serialised at once below: no need for the engine's deep copy.
+      const snap = (instance as unknown as Replayable).internalSnapshot(false);
       const seq = rec.seq + 1;
       const entry: JournalEntry = {
         seq,
@@ -1280,6 +1477,7 @@ export class Store {
     mutations: Mutation[],
   ): void {
     const id = (old ?? next)!.id;
+    if (old !== null && next !== null && sameIndexes(old, next)) return;
     const before = indexKeys(old, id);
     const after = indexKeys(next, id);
     for (const [name, key] of before) {
@@ -1346,6 +1544,22 @@ function collectTimers(snap: Snapshot, path: string[]): TimerRef[] {
   return out;
 }
 
+/** Whether two records of one instance have the same index entries (most events). */
+function sameIndexes(a: InstanceRecord, b: InstanceRecord): boolean {
+  if (
+    a.status !== b.status || a.archived !== b.archived ||
+    Math.floor(a.updatedAt / 1000) !== Math.floor(b.updatedAt / 1000) ||
+    a.configuration.length !== b.configuration.length || a.timers.length !== b.timers.length
+  ) return false;
+  for (let i = 0; i < a.configuration.length; i++) {
+    if (a.configuration[i] !== b.configuration[i]) return false;
+  }
+  for (let i = 0; i < a.timers.length; i++) {
+    if (a.timers[i].due !== b.timers[i].due || a.timers[i].ref !== b.timers[i].ref) return false;
+  }
+  return true;
+}
+
 /** The index entries of an instance record, by a string name for cheap diffing. */
 function indexKeys(r: InstanceRecord | null, id: string): Map<string, Deno.KvKey> {
   const keys = new Map<string, Deno.KvKey>();
@@ -1365,6 +1579,7 @@ function indexKeys(r: InstanceRecord | null, id: string): Map<string, Deno.KvKey
 
 /** The engine's journal-replay entry point (not part of the public instance type). */
 interface Replayable {
+  internalSnapshot(copy: boolean): Snapshot;
   replayDelivery(
     path: readonly string[],
     kind: string,
