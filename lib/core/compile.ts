@@ -145,6 +145,8 @@ export interface CompiledMachine {
   hasDefer: boolean;
   /** Whether any state has `when` transitions. */
   hasWhen: boolean;
+  /** Whether any state has eventless (`always`, `when`) transitions: else selection skips them. */
+  hasEventless: boolean;
   hash: string;
 }
 
@@ -217,6 +219,7 @@ export function compileMachine<C, E extends EventObject>(
       problems,
       hasDefer: false,
       hasWhen: false,
+      hasEventless: false,
       hash: "0",
     };
   }
@@ -786,6 +789,7 @@ export function compileMachine<C, E extends EventObject>(
     problems,
     hasDefer,
     hasWhen,
+    hasEventless: states.some((s) => s.eventless.length > 0),
     hash: hashDefinition(states),
   };
 }

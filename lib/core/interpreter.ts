@@ -180,6 +180,10 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   #timerSeq = 0;
   #invokes: Map<string, RunningInvoke> | null = null;
   #history: Map<StateNode, StateNode[]> | null = null;
+  /** Bumped whenever a recorded history changes: the key of #historyCache entries. */
+  #historyVersion = 0;
+  /** Entry set and domain of each history-target transition, for one history version. */
+  #historyCache: Map<Transition, HistoryCacheEntry> | null = null;
   #whenTrue: Set<Transition> | null = null;
   #toInvoke: StateNode[] | null = null;
   #listeners: ((record: MonitorRecord) => void)[] | null = null;
@@ -252,9 +256,14 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     }
     const schema = this.#machine.schemas?.[event.type];
     if (schema !== undefined) checkPayload(schema, event);
-    (this.#external ??= []).push(event);
-    if (this.#running) return;
-    const error = this.#drain();
+    const queue = (this.#external ??= []);
+    if (this.#running) {
+      queue.push(event);
+      return;
+    }
+    // Idle with nothing queued (the usual case): process it without a push and a shift.
+    if (queue.length > 0) queue.push(event);
+    const error = this.#drain(queue.length > 0 ? undefined : event);
     if (error !== null) throw error;
   }
 
@@ -400,6 +409,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       const e = this.#drain();
       if (e !== null) throw e;
     }
+    // Pushes left spare capacity in the configuration; an idle instance keeps it exact.
+    this.#config = this.#config.slice();
     return this;
   }
 
@@ -530,12 +541,14 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   // The event loop (SCXML mainEventLoop), made synchronous: a send runs until the external
   // queue is empty; delayed events and invocation results arrive later through deliver().
 
-  #drain(): Error | null {
+  #drain(first?: EventObject): Error | null {
     this.#running = true;
     try {
-      const queue = this.#external!;
-      while (this.#status === "active" && queue.length > 0) {
-        const event = queue.shift()!;
+      const queue = (this.#external ??= []);
+      let next = first;
+      while (this.#status === "active" && (next !== undefined || queue.length > 0)) {
+        const event = next ?? queue.shift()!;
+        next = undefined;
         if (this.#m.hasDefer && this.#isDeferred(event)) {
           (this.#deferred ??= []).push(event);
           continue;
@@ -576,7 +589,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     const limit = this.#options.maxMicrosteps ?? DEFAULT_MAX_MICROSTEPS;
     for (;;) {
       while (!this.#done) {
-        let enabled = this.#selectEventlessTransitions();
+        let enabled = this.#m.hasEventless ? this.#selectEventlessTransitions() : NO_TRANSITIONS;
         let event = this.#event;
         if (enabled.length === 0) {
           if (this.#internal === null || this.#internal.length === 0) break;
@@ -766,6 +779,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   #getTransitionDomain(t: Transition): StateNode | null {
     if (t.targets === null) return null;
     if (!t.historyTarget) return t.domain;
+    const cached = this.#historyCache?.get(t);
+    if (cached !== undefined && cached.version === this.#historyVersion) return cached.domain;
     const targets = this.#getEffectiveTargetStates(t);
     if (targets.length === 0) return null;
     return computeDomain(t, targets, this.#m.root);
@@ -796,16 +811,24 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       }
       return out;
     }
-    const out: StateNode[] = [];
+    // One reverse pass over the sorted configuration: exit order already, no duplicates.
+    const domains: StateNode[] = [];
     for (const t of transitions) {
       const domain = this.#getTransitionDomain(t);
-      if (domain === null) continue;
-      for (let i = config.length - 1; i >= 0; i--) {
-        const s = config[i];
-        if (s.index > domain.index && s.index <= domain.end && !out.includes(s)) out.push(s);
+      if (domain !== null) domains.push(domain);
+    }
+    const out: StateNode[] = [];
+    if (domains.length === 0) return out;
+    for (let i = config.length - 1; i >= 0; i--) {
+      const s = config[i];
+      for (let k = 0; k < domains.length; k++) {
+        if (s.index > domains[k].index && s.index <= domains[k].end) {
+          out.push(s);
+          break;
+        }
       }
     }
-    return out.sort((a, b) => b.index - a.index);
+    return out;
   }
 
   #exitStates(enabled: Transition[], event: EventObject): void {
@@ -822,7 +845,10 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
             recorded.push(s0);
           }
         }
+        const before = this.#history?.get(h);
+        if (before !== undefined && sameStates(before, recorded)) continue;
         (this.#history ??= new Map()).set(h, recorded);
+        this.#historyVersion++;
       }
     }
     for (const s of statesToExit) {
@@ -832,8 +858,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       if (this.#whenTrue !== null) {
         for (const t of s.eventless) if (t.when) this.#whenTrue.delete(t);
       }
-      const i = this.#indexInConfig(s);
-      if (i >= 0) this.#config.splice(i, 1);
+      this.#removeFromConfig(s);
       if (this.#listeners !== null) {
         this.#emit({ kind: "exit", time: this.#clock.now(), instance: this.id, state: s.id });
       }
@@ -862,7 +887,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     if (enabled.length === 1) {
       const t = enabled[0];
       if (t.targets === null) return;
-      entry = t.entryCache ?? this.#computeEntrySet(enabled);
+      entry = t.entryCache ?? this.#cachedHistoryEntry(t) ?? this.#computeEntrySet(enabled);
     } else entry = this.#mergeEntrySets(enabled);
     const root = this.#m.root;
     for (const s of entry.states) {
@@ -872,11 +897,13 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         this.#emit({ kind: "enter", time: this.#clock.now(), instance: this.id, state: s.id });
       }
       if (s.entry.length > 0) this.#runActions(s.entry, event);
-      if (entry.defaultEntry.has(s) && s.initial!.actions.length > 0) {
-        this.#runActions(s.initial!.actions, event);
+      if (s.initial !== null && s.initial.actions.length > 0 && entry.defaultEntry.has(s)) {
+        this.#runActions(s.initial.actions, event);
       }
-      const historyContent = entry.historyContent.get(s);
-      if (historyContent !== undefined) this.#runActions(historyContent, event);
+      if (entry.historyContent.size > 0) {
+        const historyContent = entry.historyContent.get(s);
+        if (historyContent !== undefined) this.#runActions(historyContent, event);
+      }
       if (s.after.length > 0) this.#scheduleAfter(s);
       if (s.kind === "final") {
         const parent = s.parent!;
@@ -916,10 +943,22 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       }
     }
     set.states.sort((a, b) => a.index - b.index);
-    if (transitions.length === 1 && !used.history && !transitions[0].historyTarget) {
-      transitions[0].entryCache = set;
+    if (transitions.length === 1) {
+      const t = transitions[0];
+      if (!used.history && !t.historyTarget) t.entryCache = set;
+      else {
+        // It depends on recorded histories only: valid until one of them changes.
+        const domain = this.#getTransitionDomain(t);
+        (this.#historyCache ??= new Map()).set(t, { version: this.#historyVersion, set, domain });
+      }
     }
     return set;
+  }
+
+  #cachedHistoryEntry(t: Transition): EntrySet | null {
+    if (!t.historyTarget || this.#historyCache === null) return null;
+    const cached = this.#historyCache.get(t);
+    return cached !== undefined && cached.version === this.#historyVersion ? cached.set : null;
   }
 
   /**
@@ -934,7 +973,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     let historyContent: Map<StateNode, ActionFn[]> | null = null;
     for (const t of enabled) {
       if (t.targets === null) continue;
-      const one = t.entryCache ?? this.#computeEntrySet([t]);
+      const one = t.entryCache ?? this.#cachedHistoryEntry(t) ?? this.#computeEntrySet([t]);
       for (const s of one.states) states.push(s);
       if (one.defaultEntry.size > 0) {
         defaultEntry ??= new Set();
@@ -1425,12 +1464,26 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     return this.#indexInConfig(s) >= 0;
   }
 
+  /** Push, then move down to its place: `splice` would allocate a result array each time. */
   #insertIntoConfig(s: StateNode): void {
     const config = this.#config;
     let i = config.length;
-    while (i > 0 && config[i - 1].index > s.index) i--;
-    if (i === config.length) config.push(s);
-    else config.splice(i, 0, s);
+    config.push(s);
+    while (i > 0 && config[i - 1].index > s.index) {
+      config[i] = config[i - 1];
+      i--;
+    }
+    config[i] = s;
+  }
+
+  /** Shift down over it, then pop (no `splice`, no `length =`: both are slow paths). */
+  #removeFromConfig(s: StateNode): void {
+    const config = this.#config;
+    const i = this.#indexInConfig(s);
+    if (i < 0) return;
+    const last = config.length - 1;
+    for (let j = i; j < last; j++) config[j] = config[j + 1];
+    config.pop();
   }
 
   #emit(record: MonitorRecord): void {
@@ -1447,6 +1500,18 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 }
 
 const NO_STATES: StateNode[] = [];
+
+interface HistoryCacheEntry {
+  version: number;
+  set: EntrySet;
+  domain: StateNode | null;
+}
+
+function sameStates(a: StateNode[], b: StateNode[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 const EMPTY_SET: Set<StateNode> = new Set();
 const EMPTY_MAP: Map<StateNode, ActionFn[]> = new Map();
 

@@ -18,6 +18,10 @@ import { DefinitionError, type DefinitionProblem, SnapshotError } from "./errors
 import { Instance, type MachineHandle } from "./interpreter.ts";
 import { SystemClock } from "./clock.ts";
 
+/** SystemClock has no state: one serves every instance started without a clock. */
+const SYSTEM_CLOCK = new SystemClock();
+const NO_OPTIONS: StartOptions = Object.freeze({});
+
 /** A checked machine definition. Immutable; start as many instances as you like. */
 export class Machine<C = Record<string, unknown>, E extends EventObject = EventObject>
   implements MachineLike<C>, MachineHandle {
@@ -59,8 +63,8 @@ export class Machine<C = Record<string, unknown>, E extends EventObject = EventO
    * Starts an instance: its initial configuration is entered and the first macrostep runs
    * before this returns.
    */
-  start(options: StartOptions<C> = {}): MachineInstance<C, E> {
-    const instance = new Instance<C, E>(this, options, options.clock ?? new SystemClock());
+  start(options: StartOptions<C> = NO_OPTIONS as StartOptions<C>): MachineInstance<C, E> {
+    const instance = new Instance<C, E>(this, options, options.clock ?? SYSTEM_CLOCK);
     const context = this.initialContext() as Record<string, unknown>;
     if (typeof context !== "object" || context === null) {
       throw new TypeError(`machine "${this.id}": context must be an object`);

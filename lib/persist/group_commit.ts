@@ -9,7 +9,7 @@
 
 /** A KV mutation as `Deno.AtomicOperation.mutate` takes it, plus `delete`. */
 export type Mutation =
-  | { type: "set"; key: Deno.KvKey; value: unknown; expireIn?: number }
+  | { type: "set"; key: Deno.KvKey; value: unknown; expireIn?: number; size?: number }
   | { type: "delete"; key: Deno.KvKey };
 
 /** One instance's commit. */

@@ -234,6 +234,8 @@ interface Operation {
   path?: string[];
   sendId?: string;
   run?: () => boolean;
+  /** The event's JSON size, when known (sizes the commit without serialising twice). */
+  bytes?: number;
 }
 
 /** A clock for journal replay: time is set per entry; timers never fire. */
@@ -324,7 +326,9 @@ export class Store {
   readonly #live: boolean;
   readonly #machines = new Map<string, AnyMachine>();
   readonly #cache = new Map<string, Loaded>();
-  readonly #mailboxes = new Map<string, Promise<unknown>>();
+  /** Per instance: the jobs waiting; present while the instance's mailbox is being drained. */
+  readonly #mailboxes = new Map<string, (() => Promise<void>)[]>();
+  readonly #running = new Set<Promise<void>>();
   readonly #committer: GroupCommitter;
   #poller: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -463,6 +467,7 @@ export class Store {
         event: ev,
         eventId: options.eventId,
         by: options.by ?? "api",
+        bytes,
       }));
   }
 
@@ -883,7 +888,7 @@ export class Store {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#poller !== undefined) clearTimeout(this.#poller);
-    await Promise.allSettled([...this.#mailboxes.values()]);
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
     for (const loaded of this.#cache.values()) loaded.instance.stop();
     this.#cache.clear();
     this.#kv.close();
@@ -894,14 +899,24 @@ export class Store {
 
   #enqueue<T>(instanceId: string, task: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError("invalid", "the store is closed"));
-    const prev = this.#mailboxes.get(instanceId) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tail = next.then(() => {}, () => {});
-    this.#mailboxes.set(instanceId, tail);
-    tail.then(() => {
-      if (this.#mailboxes.get(instanceId) === tail) this.#mailboxes.delete(instanceId);
+    return new Promise<T>((resolve, reject) => {
+      const job = () => task().then(resolve, reject);
+      const queue = this.#mailboxes.get(instanceId);
+      if (queue !== undefined) {
+        queue.push(job);
+        return;
+      }
+      const fresh = [job];
+      this.#mailboxes.set(instanceId, fresh);
+      const running = this.#drainMailbox(instanceId, fresh);
+      this.#running.add(running);
+      running.finally(() => this.#running.delete(running));
     });
-    return next;
+  }
+
+  async #drainMailbox(instanceId: string, queue: (() => Promise<void>)[]): Promise<void> {
+    while (queue.length > 0) await queue.shift()!();
+    this.#mailboxes.delete(instanceId);
   }
 
   get #maxRetries(): number {
@@ -1003,6 +1018,7 @@ export class Store {
         type: "set",
         key: K.journal(instanceId, seq),
         value: await this.#sealJournal(entry),
+        size: (op.bytes ?? 1024) + 512,
       });
       if (op.eventId !== undefined) {
         checks.push({ key: K.eid(instanceId, op.eventId), versionstamp: null });
@@ -1522,7 +1538,8 @@ function estimate(mutations: Mutation[]): number {
     n += 64;
     if (m.type === "set") {
       const v = m.value;
-      if (v instanceof Uint8Array) n += v.length;
+      if (m.size !== undefined) n += m.size;
+      else if (v instanceof Uint8Array) n += v.length;
       else if (typeof v === "object" && v !== null) {
         const inline = (v as { inline?: Uint8Array }).inline;
         n += (inline?.length ?? 0) + 512;
