@@ -115,6 +115,29 @@ export type TransitionsConfig<
   | TransitionConfig<C, E>
   | ReadonlyArray<string | TransitionConfig<C, E>>;
 
+/**
+ * `on`: for a typed machine, each declared event's transitions see that event's type; the
+ * platform's events (`done.*`, `error.*`, `after.*`) and wildcard or multi-event descriptors
+ * take any event.
+ */
+export type OnConfig<C, E extends EventObject> = string extends E["type"]
+  ? Record<string, TransitionsConfig<C, E>>
+  :
+    & { [K in E["type"]]?: TransitionsConfig<C, Extract<E, { type: K }>> }
+    & {
+      [
+        K in
+          | "*"
+          | "done"
+          | "error"
+          | `done.${string}`
+          | `error.${string}`
+          | `after.${string}`
+          | `${string}.*`
+          | `${string} ${string}`
+      ]?: TransitionsConfig<C, EventObject>;
+    };
+
 /** A change event: a transition taken once each time `condition` becomes true. */
 export interface WhenConfig<C = Record<string, unknown>, E extends EventObject = EventObject>
   extends TransitionConfig<C, E> {
@@ -165,7 +188,7 @@ export interface StateConfig<C = Record<string, unknown>, E extends EventObject 
   /** Child states, in document order. */
   states?: Record<string, StateConfig<C, E>>;
   /** Transitions by event descriptor (`"OPEN"`, `"error"`, `"error.*"`, `"*"`, `"A B"`). */
-  on?: Record<string, TransitionsConfig<C, E>>;
+  on?: OnConfig<C, E>;
   /** Compound and parallel states: transition(s) on `done.state.<id>` (a final child reached). */
   onDone?: TransitionsConfig<C, E>;
   /** Eventless transitions, taken as soon as their guard holds. */

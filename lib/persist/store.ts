@@ -238,6 +238,45 @@ interface Operation {
   bytes?: number;
 }
 
+/** A send waiting in an instance's mailbox. */
+interface QueuedSend {
+  op: Operation;
+  resolve(result: SendResult): void;
+  reject(error: unknown): void;
+  settled: boolean;
+  /** How it was settled, for a later send of the same event id in the same batch. */
+  outcome?: { result?: SendResult; error?: unknown };
+}
+
+/** A mailbox job: a send (batchable) or any other task, run alone. */
+interface Job {
+  send?: QueuedSend;
+  run?: () => Promise<void>;
+}
+
+/** Sends committed together at most (each adds a journal entry and maybe an id record). */
+const MAX_BATCH = 64;
+/** Event bytes committed together at most (KV allows 800 KiB an operation). */
+const MAX_BATCH_BYTES = 300_000;
+
+function settle(item: QueuedSend, error: unknown, result?: SendResult): void {
+  if (item.settled) return;
+  item.settled = true;
+  item.outcome = result !== undefined ? { result } : { error };
+  if (result !== undefined) item.resolve(result);
+  else item.reject(error ?? new Error("send was not applied"));
+}
+
+/** A second send of an event id in one batch gets the first one's outcome. */
+function settleEcho(item: QueuedSend, of: QueuedSend): void {
+  const outcome = of.outcome;
+  if (outcome?.result !== undefined) settle(item, null, { ...outcome.result, duplicate: true });
+  else {settle(
+      item,
+      outcome?.error ?? new StoreError("conflict", "the first send of this id failed"),
+    );}
+}
+
 /** A clock for journal replay: time is set per entry; timers never fire. */
 class ReplayClock implements Clock {
   t = 0;
@@ -327,7 +366,7 @@ export class Store {
   readonly #machines = new Map<string, AnyMachine>();
   readonly #cache = new Map<string, Loaded>();
   /** Per instance: the jobs waiting; present while the instance's mailbox is being drained. */
-  readonly #mailboxes = new Map<string, (() => Promise<void>)[]>();
+  readonly #mailboxes = new Map<string, Job[]>();
   readonly #running = new Set<Promise<void>>();
   readonly #committer: GroupCommitter;
   #poller: ReturnType<typeof setTimeout> | undefined;
@@ -461,14 +500,13 @@ export class Store {
         ),
       );
     }
-    return this.#enqueue(instanceId, () =>
-      this.#apply(instanceId, {
-        kind: "event",
-        event: ev,
-        eventId: options.eventId,
-        by: options.by ?? "api",
-        bytes,
-      }));
+    return this.#enqueueSend(instanceId, {
+      kind: "event",
+      event: ev,
+      eventId: options.eventId,
+      by: options.by ?? "api",
+      bytes,
+    });
   }
 
   /** The instance's state, or `null` if there is no such instance. */
@@ -900,22 +938,55 @@ export class Store {
   #enqueue<T>(instanceId: string, task: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError("invalid", "the store is closed"));
     return new Promise<T>((resolve, reject) => {
-      const job = () => task().then(resolve, reject);
-      const queue = this.#mailboxes.get(instanceId);
-      if (queue !== undefined) {
-        queue.push(job);
-        return;
-      }
-      const fresh = [job];
-      this.#mailboxes.set(instanceId, fresh);
-      const running = this.#drainMailbox(instanceId, fresh);
-      this.#running.add(running);
-      running.finally(() => this.#running.delete(running));
+      this.#push(instanceId, { run: () => task().then(resolve, reject) });
     });
   }
 
-  async #drainMailbox(instanceId: string, queue: (() => Promise<void>)[]): Promise<void> {
-    while (queue.length > 0) await queue.shift()!();
+  /** Queues a send; sends queued together for one instance are committed together. */
+  #enqueueSend(instanceId: string, op: Operation): Promise<SendResult> {
+    if (this.#closed) return Promise.reject(new StoreError("invalid", "the store is closed"));
+    return new Promise<SendResult>((resolve, reject) => {
+      this.#push(instanceId, { send: { op, resolve, reject, settled: false } });
+    });
+  }
+
+  #push(instanceId: string, job: Job): void {
+    const queue = this.#mailboxes.get(instanceId);
+    if (queue !== undefined) {
+      queue.push(job);
+      return;
+    }
+    const fresh = [job];
+    this.#mailboxes.set(instanceId, fresh);
+    const running = this.#drainMailbox(instanceId, fresh);
+    this.#running.add(running);
+    running.finally(() => this.#running.delete(running));
+  }
+
+  async #drainMailbox(instanceId: string, queue: Job[]): Promise<void> {
+    while (queue.length > 0) {
+      const job = queue.shift()!;
+      if (job.send === undefined) {
+        await job.run!();
+        continue;
+      }
+      // Every send waiting behind this one goes into the same commit (bounded).
+      const batch = [job.send];
+      let bytes = job.send.op.bytes ?? 1024;
+      while (
+        queue.length > 0 && queue[0].send !== undefined && batch.length < MAX_BATCH &&
+        bytes < MAX_BATCH_BYTES
+      ) {
+        const next = queue.shift()!.send!;
+        bytes += next.op.bytes ?? 1024;
+        batch.push(next);
+      }
+      try {
+        await this.#applyBatch(instanceId, batch);
+      } catch (e) {
+        for (const item of batch) settle(item, e);
+      }
+    }
     this.#mailboxes.delete(instanceId);
   }
 
@@ -930,77 +1001,127 @@ export class Store {
     );
   }
 
-  /** Applies one event (or timer, or invocation result) and commits it. */
-  async #apply(instanceId: string, op: Operation): Promise<SendResult> {
-    for (let attempt = 0;; attempt++) {
+  /**
+   * Applies queued sends (events, timers, invocation results) in order and commits them in
+   * one atomic operation: one snapshot, one journal entry each, one versionstamp check. Each
+   * send is acknowledged with the configuration it produced, once the commit is durable.
+   */
+  async #applyBatch(instanceId: string, items: QueuedSend[]): Promise<void> {
+    let pending = items;
+    for (let attempt = 0, cuts = 0;;) {
       const loaded = await this.#load(instanceId);
       const { rec, instance } = loaded;
       if (rec.archived) {
-        throw new StoreError(
+        const e = new StoreError(
           "archived",
           `instance "${instanceId}" is archived: unarchive it to send events`,
         );
+        for (const item of pending) settle(item, e);
+        return;
       }
-      if (op.eventId !== undefined) {
+      // Idempotency: ids applied before are acknowledged with their original result.
+      const seenHere = new Map<string, QueuedSend>();
+      const live: QueuedSend[] = [];
+      for (const item of pending) {
+        const eventId = item.op.eventId;
+        if (eventId === undefined) {
+          live.push(item);
+          continue;
+        }
+        if (seenHere.has(eventId)) {
+          live.push(item); // a second send of an id in this very batch: answered below
+          continue;
+        }
         const prior = await withLockRetry(() =>
-          this.#kv.get<SendResult>(K.eid(instanceId, op.eventId!))
+          this.#kv.get<SendResult>(K.eid(instanceId, eventId))
         );
-        if (prior.value !== null) return { ...prior.value, duplicate: true };
+        if (prior.value !== null) settle(item, null, { ...prior.value, duplicate: true });
+        else {
+          seenHere.set(eventId, item);
+          live.push(item);
+        }
       }
       const time = this.#clock.now();
-      let applied = true;
-      try {
-        if (op.kind === "event") instance.send(op.event);
-        else if (attempt === 0 && op.run !== undefined) applied = op.run();
-        else if (op.kind === "timer") {
-          // After a reload: fire the timer only if the stored state still has it pending.
-          applied = (instance as unknown as Replayable).replayDelivery(
-            op.path ?? [],
-            "timer",
-            op.event,
-            op.sendId,
-          );
-        } else {
-          // An invocation result for an instance reloaded meanwhile: the reload restarted the
-          // invocation, whose own result will come; this one is stale.
-          applied = false;
+      const applied: { item: QueuedSend; entry: JournalEntry; result: SendResult }[] = [];
+      const echoes: { item: QueuedSend; of: QueuedSend }[] = [];
+      let seq = rec.seq;
+      let broken: QueuedSend | null = null;
+      for (const item of live) {
+        const op = item.op;
+        if (op.eventId !== undefined && seenHere.get(op.eventId) !== item) {
+          echoes.push({ item, of: seenHere.get(op.eventId)! });
+          continue;
         }
-      } catch (e) {
-        // A rejected event changed nothing; a livelock may have: reload from the store.
-        if (!(e instanceof EventError)) this.#evict(instanceId);
-        throw e;
-      }
-      if (!applied) {
-        return {
-          id: instanceId,
-          seq: rec.seq,
-          configuration: instance.configuration,
+        let ok = true;
+        try {
+          if (op.kind === "event") instance.send(op.event);
+          else if (attempt === 0 && op.run !== undefined) ok = op.run();
+          else if (op.kind === "timer") {
+            // After a reload: fire the timer only if the stored state still has it pending.
+            ok = (instance as unknown as Replayable).replayDelivery(
+              op.path ?? [],
+              "timer",
+              op.event,
+              op.sendId,
+            );
+          } else {
+            // An invocation result for an instance reloaded meanwhile: the reload restarted
+            // the invocation, whose own result will come; this one is stale.
+            ok = false;
+          }
+        } catch (e) {
+          if (e instanceof EventError) {
+            settle(item, e); // rejected before anything changed
+            continue;
+          }
+          // A livelock (or a bug) may have left the instance half-changed: reject this send,
+          // reload, and apply the others again without it.
+          settle(item, e);
+          broken = item;
+          break;
+        }
+        if (!ok) {
+          settle(item, null, {
+            id: instanceId,
+            seq,
+            configuration: instance.configuration,
+            status: instance.status,
+            duplicate: false,
+          });
+          continue;
+        }
+        seq++;
+        const configuration = instance.configuration;
+        const entry: JournalEntry = {
+          seq,
+          time,
+          kind: op.kind,
+          by: op.by,
+          event: op.event,
+          configuration,
           status: instance.status,
-          duplicate: false,
         };
+        if (op.eventId !== undefined) entry.eventId = op.eventId;
+        if (op.path !== undefined && op.path.length > 0) entry.path = op.path;
+        if (op.sendId !== undefined) entry.sendId = op.sendId;
+        applied.push({
+          item,
+          entry,
+          result: { id: instanceId, seq, configuration, status: instance.status, duplicate: false },
+        });
+      }
+      if (broken !== null) {
+        this.#evict(instanceId);
+        pending = pending.filter((x) => !x.settled);
+        if (++cuts > items.length) return;
+        continue;
+      }
+      if (applied.length === 0) {
+        for (const { item, of } of echoes) settleEcho(item, of);
+        return;
       }
       // Serialised at once below: no need for the engine's deep copy.
       const snap = (instance as unknown as Replayable).internalSnapshot(false);
-      const seq = rec.seq + 1;
-      const entry: JournalEntry = {
-        seq,
-        time,
-        kind: op.kind,
-        by: op.by,
-        event: op.event,
-        configuration: snap.configuration,
-        status: snap.status,
-      };
-      if (op.eventId !== undefined) entry.eventId = op.eventId;
-      if (op.path !== undefined && op.path.length > 0) entry.path = op.path;
-      if (op.sendId !== undefined) entry.sendId = op.sendId;
-      const result: SendResult = {
-        id: instanceId,
-        seq,
-        configuration: snap.configuration,
-        status: snap.status,
-        duplicate: false,
-      };
       const newRec: InstanceRecord = {
         ...rec,
         seq,
@@ -1014,21 +1135,23 @@ export class Store {
         versionstamp: loaded.versionstamp,
       }];
       await this.#writeSnapshot(newRec, rec, snap, mutations);
-      mutations.push({
-        type: "set",
-        key: K.journal(instanceId, seq),
-        value: await this.#sealJournal(entry),
-        size: (op.bytes ?? 1024) + 512,
-      });
-      if (op.eventId !== undefined) {
-        checks.push({ key: K.eid(instanceId, op.eventId), versionstamp: null });
+      for (const { item, entry, result } of applied) {
         mutations.push({
           type: "set",
-          key: K.eid(instanceId, op.eventId),
-          value: result,
-          // Timer ids only guard against two processes firing the same timer: a day is plenty.
-          expireIn: op.kind === "timer" ? 86_400_000 : undefined,
+          key: K.journal(instanceId, entry.seq),
+          value: await this.#sealJournal(entry),
+          size: (item.op.bytes ?? 1024) + 512,
         });
+        if (entry.eventId !== undefined) {
+          checks.push({ key: K.eid(instanceId, entry.eventId), versionstamp: null });
+          mutations.push({
+            type: "set",
+            key: K.eid(instanceId, entry.eventId),
+            value: result,
+            // Timer ids only guard against two processes firing the same timer: a day will do.
+            expireIn: entry.kind === "timer" ? 86_400_000 : undefined,
+          });
+        }
       }
       if (seq - rec.lastCheckpoint >= (this.#options.checkpointEvery ?? 500)) {
         await this.#writeCheckpoint(instanceId, seq, undefined, time, snap, mutations);
@@ -1039,11 +1162,18 @@ export class Store {
       if (commit.ok) {
         loaded.rec = newRec;
         loaded.versionstamp = commit.versionstamp;
-        return result;
+        for (const { item, result } of applied) settle(item, null, result);
+        for (const { item, of } of echoes) settleEcho(item, of);
+        return;
       }
-      // Another process moved the instance (or applied this event id): reload and retry.
+      // Another process moved the instance (or applied one of these ids): reload and retry.
       this.#evict(instanceId);
-      if (attempt >= this.#maxRetries) throw this.#conflict(instanceId);
+      pending = pending.filter((x) => !x.settled);
+      if (++attempt > this.#maxRetries) {
+        const e = this.#conflict(instanceId);
+        for (const item of pending) settle(item, e);
+        return;
+      }
     }
   }
 
@@ -1288,7 +1418,7 @@ export class Store {
     if (delivery.kind === "timer") {
       op.eventId = `tm:${delivery.path.join("/")}:${delivery.sendId}:${delivery.due}`;
     }
-    this.#enqueue(instanceId, () => this.#apply(instanceId, op)).catch((e) => {
+    this.#enqueueSend(instanceId, op).catch((e) => {
       if (this.#closed) return;
       const err = e instanceof Error ? e : new Error(String(e));
       if (this.#options.onError !== undefined) this.#options.onError(err, instanceId);

@@ -467,3 +467,77 @@ Deno.test("inspect mode: nothing fires, reads and rollbacks work", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sends queued together commit together; each is acknowledged with its own result", async () => {
+  await withStore(async (store) => {
+    await store.create("counter", "b");
+    const before = store.commitStats;
+    const acks = await Promise.allSettled([
+      store.send("b", "INC", { eventId: "a" }),
+      store.send("b", { type: "ADD", by: "bad" }), // rejected by the schema, alone
+      store.send("b", "INC", { eventId: "a" }), // the same id again in the same batch
+      store.send("b", "STOP"),
+      store.send("b", "INC"), // no transition in "off": applied, nothing changes
+      store.send("b", "START", { eventId: "c" }),
+    ]);
+    const after = store.commitStats;
+    assert.ok(after.commits - before.commits <= 3, `${after.commits - before.commits} commits`);
+    const [a1, bad, a2, stop, inc, start] = acks;
+    assert.equal(a1.status, "fulfilled");
+    assert.equal(bad.status, "rejected");
+    assert.ok(bad.status === "rejected" && bad.reason instanceof EventError);
+    assert.ok(a1.status === "fulfilled" && a2.status === "fulfilled");
+    assert.equal(a2.value.duplicate, true);
+    assert.equal(a2.value.seq, a1.value.seq);
+    assert.ok(
+      stop.status === "fulfilled" && inc.status === "fulfilled" && start.status === "fulfilled",
+    );
+    assert.deepEqual([a1.value.seq, stop.value.seq, inc.value.seq, start.value.seq], [1, 2, 3, 4]);
+    assert.deepEqual(stop.value.configuration, ["off"]);
+    assert.deepEqual(start.value.configuration, ["on"]);
+    const h = await store.history("b");
+    assert.deepEqual(h.map((e) => [e.seq, e.event?.type ?? "-"]), [
+      [0, "-"],
+      [1, "INC"],
+      [2, "STOP"],
+      [3, "INC"],
+      [4, "START"],
+    ]);
+    assert.equal(((await store.get("b"))?.context as { n: number }).n, 1);
+  });
+});
+
+Deno.test("a livelock in one send is rejected without losing the sends around it", async () => {
+  const looping = defineMachine({
+    id: "looping",
+    context: { n: 0 },
+    states: {
+      a: { on: { INC: { actions: ({ context }) => context.n++ }, LOOP: "b" } },
+      b: { always: "c" },
+      c: { always: "b" },
+    },
+  });
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ path: `${dir}/l.kv`, machines: [looping] });
+  try {
+    await store.create("looping", "l");
+    const acks = await Promise.allSettled([
+      store.send("l", "INC"),
+      store.send("l", "LOOP"),
+      store.send("l", "INC"),
+    ]);
+    assert.deepEqual(acks.map((a) => a.status), ["fulfilled", "rejected", "fulfilled"]);
+    assert.match(String((acks[1] as PromiseRejectedResult).reason), /microsteps in one macrostep/);
+    const info = await store.get("l");
+    assert.deepEqual(info?.configuration, ["a"]);
+    assert.equal((info?.context as { n: number }).n, 2);
+    assert.deepEqual((await store.history("l")).map((e) => e.event?.type ?? "-"), [
+      "-",
+      "INC",
+      "INC",
+    ]);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
