@@ -10,12 +10,29 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  InvalidArgumentError,
+  Option,
+  type OptionValues,
+} from "@commander-js/extra-typings";
 import denoJson from "./deno.json" with { type: "json" };
 import { CliError } from "./lib/cli/cli_error.ts";
 import { checkCommand } from "./lib/cli/check.ts";
 import { runCommand } from "./lib/cli/run.ts";
 import { DIAGRAM_FORMATS, diagramCommand } from "./lib/cli/diagram.ts";
+import {
+  DEFAULT_KEY_ENV,
+  DEFAULT_KV_PATH,
+  KV_STATUSES,
+  kvCheckpointCommand,
+  kvExportCommand,
+  kvHistoryCommand,
+  kvImportCommand,
+  kvLsCommand,
+  kvRollbackCommand,
+  kvShowCommand,
+} from "./lib/cli/kv.ts";
 
 /** Builds the `statecraft` program (commander), without parsing anything. */
 function buildProgram(): Command {
@@ -74,7 +91,99 @@ function buildProgram(): Command {
       finish(0);
     });
 
+  addKvCommands(program);
+
   return program;
+}
+
+/** `statecraft kv ...`: inspect and maintain the durable store; bodies in lib/cli/kv.ts. */
+function addKvCommands(program: Command): void {
+  const kv = program
+    .command("kv")
+    .description("inspect and maintain the durable store (nothing runs: timers do not fire)");
+
+  withStoreOptions(
+    kv.command("ls")
+      .description("list instances: a table, or JSON lines with --json")
+      .option("--machine <id>", "only instances of this machine")
+      .option("--state <id>", "only instances with this state active (any level)")
+      .addOption(
+        new Option("--status <status>", "only instances with this status").choices(KV_STATUSES),
+      )
+      .option("--limit <n>", "at most this many rows (default 100)", positiveInt)
+      .option("--json", "one JSON object per line"),
+  ).action(async (options) => finish(await kvLsCommand(options)));
+
+  withStoreOptions(
+    kv.command("show")
+      .description("an instance: status, configuration, context, pending timers, checkpoints")
+      .argument("<id>", "instance id")
+      .option("--json", "one JSON object"),
+  ).action(async (id, options) => finish(await kvShowCommand(id, options)));
+
+  withStoreOptions(
+    kv.command("history")
+      .description("an instance's journal: seq  time  kind  by  event  -> configuration")
+      .argument("<id>", "instance id")
+      .option("--from <seq>", "first journal entry to show (default 0)", nonNegativeInt)
+      .option("--limit <n>", "at most this many entries (default 1000)", positiveInt)
+      .option("--json", "one JSON object per entry"),
+  ).action(async (id, options) => finish(await kvHistoryCommand(id, options)));
+
+  withStoreOptions(
+    kv.command("checkpoint")
+      .description("record a checkpoint of an instance's current state; prints its seq")
+      .argument("<id>", "instance id")
+      .option("--label <label>", "a name to roll back to (not a number)"),
+  ).action(async (id, options) => finish(await kvCheckpointCommand(id, options)));
+
+  withStoreOptions(
+    kv.command("rollback")
+      .description(
+        "move an instance back to a journal entry or checkpoint; prints its configuration",
+      )
+      .argument("<id>", "instance id")
+      .requiredOption("--to <seq|label>", "a seq (a number) or a checkpoint label"),
+  ).action(async (id, options) => finish(await kvRollbackCommand(id, options)));
+
+  withStoreOptions(
+    kv.command("export")
+      .description("write instances, journals and checkpoints as JSON lines")
+      .option("--out <file>", "the file to write (default: stdout)")
+      .option("--machine <id>", "only instances of this machine"),
+  ).action(async (options) => finish(await kvExportCommand(options)));
+
+  withStoreOptions(
+    kv.command("import")
+      .description("read a kv export file into the store (created if missing)")
+      .argument("<file>", "a JSONL file written by kv export"),
+  ).action(async (file, options) => finish(await kvImportCommand(file, options)));
+}
+
+/** Adds the options every `kv` subcommand takes: where the store is, its machines, its key. */
+function withStoreOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
+  return command
+    .option("--kv <store>", "KV file path or KV Connect URL", DEFAULT_KV_PATH)
+    .option("--machines <files...>", "machine scripts to register (default: examples/*.ts)")
+    .option(
+      "--key-env <name>",
+      "environment variable holding the encryption key",
+      DEFAULT_KEY_ENV,
+    );
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new InvalidArgumentError("expected a positive whole number");
+  }
+  return Number(value);
+}
+
+function nonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a whole number, 0 or more");
+  return Number(value);
 }
 
 function finish(code: number): void {

@@ -32,6 +32,7 @@ import {
 import { checkExportFile, LineWriter, readExportRecords, type ReadPosition } from "./kv_jsonl.ts";
 import { progressCounts, ProgressLine } from "./kv_progress.ts";
 
+export { DEFAULT_KEY_ENV, DEFAULT_KV_PATH } from "./kv_store.ts";
 export type { KvOutput, KvStoreOptions } from "./kv_store.ts";
 
 const CONSOLE: KvOutput = {

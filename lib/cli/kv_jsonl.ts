@@ -146,7 +146,11 @@ export class LineWriter {
   #parts: string[] = [];
   #size = 0;
 
-  /** @param sink where the bytes go */
+  /**
+   * Makes a writer.
+   *
+   * @param sink where the bytes go
+   */
   constructor(sink: ByteSink) {
     this.#sink = sink;
   }

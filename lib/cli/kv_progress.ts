@@ -52,7 +52,11 @@ export class ProgressLine {
   #last = 0;
   #shown = false;
 
-  /** @param enabled draw at all (default: when stderr is a terminal) */
+  /**
+   * Makes a progress line.
+   *
+   * @param enabled draw at all (default: when stderr is a terminal)
+   */
   constructor(enabled: boolean = Deno.stderr.isTerminal()) {
     this.#enabled = enabled;
   }

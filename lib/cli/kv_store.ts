@@ -14,8 +14,9 @@ import { StoreDataError } from "../persist/codec.ts";
 import { CliError } from "./cli_error.ts";
 import { formatDiagnostic, loadScript } from "./load.ts";
 
+/** A machine of any context and events. */
 // deno-lint-ignore no-explicit-any
-type AnyMachine = Machine<any, any>;
+export type AnyMachine = Machine<any, any>;
 
 /** Where a `kv` command's store is: the options every `kv` subcommand takes. */
 export interface KvStoreOptions {

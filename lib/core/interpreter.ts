@@ -1258,21 +1258,25 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     kind: AsyncDelivery["kind"],
     event: EventObject,
     sendId?: string,
+    due?: number,
   ): boolean {
     if (path.length > 0) {
       const child = this.#invokes?.get(path[0])?.child as Instance | undefined | null;
       if (child === undefined || child === null) return false;
-      return child.replayDelivery(path.slice(1), kind, event, sendId);
+      return child.replayDelivery(path.slice(1), kind, event, sendId, due);
     }
-    if (kind === "timer" && sendId !== undefined && this.#timers !== null) {
+    if (kind === "timer") {
+      // A timer fires only if this very timer (send id and, when known, due time) is pending:
+      // a timer re-armed since (same id, later due) must not fire early.
+      if (sendId === undefined || this.#timers === null) return false;
       let best: [number, TimerEntry] | undefined;
       for (const [key, t] of this.#timers) {
-        if (t.sendId === sendId && (best === undefined || t.due < best[1].due)) best = [key, t];
+        if (t.sendId !== sendId || (due !== undefined && t.due !== due)) continue;
+        if (best === undefined || t.due < best[1].due) best = [key, t];
       }
       if (best === undefined) return false;
       this.#clock.clearTimer(best[1].handle);
-      this.#fireTimer(best[0], best[1]);
-      return true;
+      return this.#fireTimer(best[0], best[1]);
     }
     this.deliver({ ...event });
     return true;

@@ -138,7 +138,19 @@ export class GroupCommitter {
         }
       }
     } catch (e) {
-      for (const p of batch) p.reject(e);
+      if (batch.length === 1) {
+        batch[0].reject(e);
+        return;
+      }
+      // The shared operation failed as a whole (too large, for one): each member alone.
+      for (const p of batch) {
+        try {
+          const alone = await this.#atomic([p]);
+          p.resolve(alone.ok ? { ok: true, versionstamp: alone.versionstamp } : { ok: false });
+        } catch (err) {
+          p.reject(err);
+        }
+      }
     }
   }
 

@@ -27,7 +27,7 @@ import {
   join,
   StoreDataError,
 } from "./codec.ts";
-import { GroupCommitter, type Mutation, withLockRetry } from "./group_commit.ts";
+import { type CommitResult, GroupCommitter, type Mutation, withLockRetry } from "./group_commit.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyMachine = Machine<any, any>;
@@ -114,6 +114,8 @@ export interface JournalEntry {
   /** Invoke path of the receiving child machine, for timers and invocation results. */
   path?: string[];
   sendId?: string;
+  /** Timers: the due time of the timer that fired. */
+  due?: number;
   /** create: the context overrides. */
   context?: unknown;
   /** rollback: the seq rolled back to; migration: versions. */
@@ -236,6 +238,8 @@ interface Operation {
   run?: () => boolean;
   /** The event's JSON size, when known (sizes the commit without serialising twice). */
   bytes?: number;
+  /** Timers: the due time of the timer that fired. */
+  due?: number;
 }
 
 /** A send waiting in an instance's mailbox. */
@@ -259,6 +263,12 @@ const MAX_BATCH = 64;
 /** Event bytes committed together at most (KV allows 800 KiB an operation). */
 const MAX_BATCH_BYTES = 300_000;
 
+/** Jittered exponential backoff: up to 2^attempt ms, capped at 100 ms. */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(100, 2 ** Math.min(attempt, 7));
+  return new Promise((r) => setTimeout(r, ms));
+}
+
 function settle(item: QueuedSend, error: unknown, result?: SendResult): void {
   if (item.settled) return;
   item.settled = true;
@@ -275,6 +285,33 @@ function settleEcho(item: QueuedSend, of: QueuedSend): void {
       item,
       outcome?.error ?? new StoreError("conflict", "the first send of this id failed"),
     );}
+}
+
+/**
+ * The clock instances of a store run on: the configured clock, except that while a batch is
+ * applied `now()` is frozen at the batch's journal time.
+ */
+class StoreClock implements Clock {
+  readonly #base: Clock;
+  #frozen: number | null = null;
+  constructor(base: Clock) {
+    this.#base = base;
+  }
+  now(): number {
+    return this.#frozen ?? this.#base.now();
+  }
+  setTimer(fn: () => void, ms: number): unknown {
+    return this.#base.setTimer(fn, ms);
+  }
+  clearTimer(handle: unknown): void {
+    this.#base.clearTimer(handle);
+  }
+  freeze(time: number): void {
+    this.#frozen = time;
+  }
+  thaw(): void {
+    this.#frozen = null;
+  }
 }
 
 /** A clock for journal replay: time is set per entry; timers never fire. */
@@ -361,7 +398,7 @@ export class Store {
   readonly #kv: Deno.Kv;
   readonly #key: CryptoKey | null;
   readonly #options: OpenStoreOptions;
-  readonly #clock: Clock;
+  readonly #clock: StoreClock;
   readonly #live: boolean;
   readonly #machines = new Map<string, AnyMachine>();
   readonly #cache = new Map<string, Loaded>();
@@ -378,7 +415,7 @@ export class Store {
     this.#key = key;
     this.#options = options;
     this.path = path;
-    this.#clock = options.clock ?? new SystemClock();
+    this.#clock = new StoreClock(options.clock ?? new SystemClock());
     this.#live = (options.mode ?? "live") === "live";
     this.#committer = new GroupCommitter(kv);
     for (const m of options.machines) {
@@ -424,10 +461,16 @@ export class Store {
     }
     return this.#enqueue(instanceId, async () => {
       const time = this.#clock.now();
-      const instance = machine.start({
-        ...this.#instanceOptions(instanceId),
-        context: options.context,
-      });
+      this.#clock.freeze(time);
+      let instance: AnyInstance;
+      try {
+        instance = machine.start({
+          ...(this.#live ? this.#instanceOptions(instanceId) : this.#inertOptions(instanceId)),
+          context: options.context,
+        });
+      } finally {
+        this.#clock.thaw();
+      }
       const snap = instance.snapshot();
       const rec: InstanceRecord = {
         id: instanceId,
@@ -513,6 +556,12 @@ export class Store {
   async get(instanceId: string): Promise<InstanceInfo | null> {
     try {
       return await this.#enqueue(instanceId, async () => {
+        const cached = this.#cache.get(instanceId);
+        if (cached !== undefined) {
+          // Another process may have moved it: one read tells.
+          const current = await withLockRetry(() => this.#kv.get(K.inst(instanceId)));
+          if (current.versionstamp !== cached.versionstamp) this.#evict(instanceId);
+        }
         const loaded = await this.#load(instanceId);
         return this.#info(loaded.rec, loaded.instance);
       });
@@ -822,7 +871,10 @@ export class Store {
   ): Promise<{ instances: number; journal: number; checkpoints: number }> {
     const counts = { instances: 0, journal: 0, checkpoints: 0 };
     let pending: Mutation[] = [];
-    let current: InstanceRecord | null = null;
+    // The instance being imported: its record is written last, after its journal and
+    // checkpoints, so an import that stops halfway leaves no half-imported instance (only
+    // keys that a retry overwrites).
+    let current: { rec: InstanceRecord; mutations: Mutation[]; at: number } | null = null;
     let records_ = 0;
     const flush = async () => {
       for (let i = 0; i < pending.length; i += 500) {
@@ -835,10 +887,31 @@ export class Store {
       }
       pending = [];
     };
+    const finish = async () => {
+      if (current === null) return;
+      await flush();
+      const { rec, mutations, at } = current;
+      const result = await withLockRetry(() => {
+        const op = this.#kv.atomic().check({ key: K.inst(rec.id), versionstamp: null });
+        for (const m of mutations) {
+          if (m.type === "set") op.set(m.key, m.value);
+          else op.delete(m.key);
+        }
+        return op.commit();
+      });
+      if (!result.ok) {
+        throw new StoreError(
+          "exists",
+          `record ${at}: instance "${rec.id}" already exists in this store`,
+        );
+      }
+      counts.instances++;
+      current = null;
+    };
     for await (const r of records) {
       records_++;
       if (r.type === "instance") {
-        await flush();
+        await finish();
         if (r.format !== "statecraft.export/1") {
           throw new StoreError(
             "invalid",
@@ -850,6 +923,13 @@ export class Store {
           throw new StoreError(
             "invalid",
             `record ${records_}: instance "${r.id}" runs unknown machine "${r.machine}"`,
+          );
+        }
+        const existing = await withLockRetry(() => this.#kv.get(K.inst(r.id)));
+        if (existing.value !== null) {
+          throw new StoreError(
+            "exists",
+            `record ${records_}: instance "${r.id}" already exists in this store`,
           );
         }
         const rec: InstanceRecord = {
@@ -870,24 +950,12 @@ export class Store {
         if (r.version !== undefined) rec.version = r.version;
         const mutations: Mutation[] = [];
         await this.#writeSnapshot(rec, null, r.snapshot, mutations);
-        this.#indexChanges(null, rec, mutations);
-        const result = await withLockRetry(() => {
-          const op = this.#kv.atomic().check({ key: K.inst(r.id), versionstamp: null });
-          for (const m of mutations) {
-            if (m.type === "set") op.set(m.key, m.value);
-            else op.delete(m.key);
-          }
-          return op.commit();
-        });
-        if (!result.ok) {
-          throw new StoreError(
-            "exists",
-            `record ${records_}: instance "${r.id}" already exists in this store`,
-          );
-        }
-        current = rec;
-        counts.instances++;
-      } else if (current === null || r.id !== current.id) {
+        // Chunks of a large snapshot go with the journal; the record (which names them) last.
+        for (const m of mutations) if (m.key[1] === "snap") pending.push(m);
+        const head = mutations.filter((m) => m.key[1] !== "snap");
+        this.#indexChanges(null, rec, head);
+        current = { rec, mutations: head, at: records_ };
+      } else if (current === null || r.id !== current.rec.id) {
         throw new StoreError(
           "invalid",
           `record ${records_}: a ${r.type} record for "${r.id}" must follow its instance record`,
@@ -901,9 +969,9 @@ export class Store {
         counts.journal++;
       } else if (r.type === "checkpoint") {
         await this.#writeCheckpoint(r.id, r.seq, r.label, r.time, r.snapshot, pending);
-        if (r.seq > current.lastCheckpoint && r.seq <= current.seq) {
-          current.lastCheckpoint = r.seq;
-          pending.push({ type: "set", key: K.inst(r.id), value: { ...current } });
+        // The record is written last and is this very object: it will carry this.
+        if (r.seq > current.rec.lastCheckpoint && r.seq <= current.rec.seq) {
+          current.rec.lastCheckpoint = r.seq;
         }
         counts.checkpoints++;
       } else {
@@ -917,7 +985,7 @@ export class Store {
       if (pending.length >= 500) await flush();
       onProgress?.({ instances: counts.instances, records: records_ });
     }
-    await flush();
+    await finish();
     return counts;
   }
 
@@ -1022,6 +1090,7 @@ export class Store {
       // Idempotency: ids applied before are acknowledged with their original result.
       const seenHere = new Map<string, QueuedSend>();
       const live: QueuedSend[] = [];
+      let sawDuplicate = false;
       for (const item of pending) {
         const eventId = item.op.eventId;
         if (eventId === undefined) {
@@ -1035,13 +1104,32 @@ export class Store {
         const prior = await withLockRetry(() =>
           this.#kv.get<SendResult>(K.eid(instanceId, eventId))
         );
-        if (prior.value !== null) settle(item, null, { ...prior.value, duplicate: true });
-        else {
+        if (prior.value !== null) {
+          settle(item, null, { ...prior.value, duplicate: true });
+          sawDuplicate = true;
+        } else {
           seenHere.set(eventId, item);
           live.push(item);
         }
       }
+      if (sawDuplicate && live.length > 0) {
+        // Someone applied an id we are now asked for: is our copy behind? (another process)
+        const current = await withLockRetry(() => this.#kv.get(K.inst(instanceId)));
+        if (current.versionstamp !== loaded.versionstamp) {
+          this.#evict(instanceId);
+          pending = live;
+          continue;
+        }
+      } else if (sawDuplicate) {
+        // Only duplicates: make sure the next reader does not see a stale copy.
+        const current = await withLockRetry(() => this.#kv.get(K.inst(instanceId)));
+        if (current.versionstamp !== loaded.versionstamp) this.#evict(instanceId);
+        return;
+      }
       const time = this.#clock.now();
+      // Everything the engine reads from the clock while applying this batch is `time`, so
+      // due times are exactly journal time + delay and a replay reproduces them.
+      this.#clock.freeze(time);
       const applied: { item: QueuedSend; entry: JournalEntry; result: SendResult }[] = [];
       const echoes: { item: QueuedSend; of: QueuedSend }[] = [];
       let seq = rec.seq;
@@ -1063,6 +1151,7 @@ export class Store {
               "timer",
               op.event,
               op.sendId,
+              op.due,
             );
           } else {
             // An invocation result for an instance reloaded meanwhile: the reload restarted
@@ -1104,12 +1193,14 @@ export class Store {
         if (op.eventId !== undefined) entry.eventId = op.eventId;
         if (op.path !== undefined && op.path.length > 0) entry.path = op.path;
         if (op.sendId !== undefined) entry.sendId = op.sendId;
+        if (op.due !== undefined) entry.due = op.due;
         applied.push({
           item,
           entry,
           result: { id: instanceId, seq, configuration, status: instance.status, duplicate: false },
         });
       }
+      this.#clock.thaw();
       if (broken !== null) {
         this.#evict(instanceId);
         pending = pending.filter((x) => !x.settled);
@@ -1120,60 +1211,100 @@ export class Store {
         for (const { item, of } of echoes) settleEcho(item, of);
         return;
       }
-      // Serialised at once below: no need for the engine's deep copy.
-      const snap = (instance as unknown as Replayable).internalSnapshot(false);
-      const newRec: InstanceRecord = {
-        ...rec,
-        seq,
-        status: snap.status,
-        updatedAt: time,
-        configuration: snap.configuration,
-      };
-      const mutations: Mutation[] = [];
-      const checks: Deno.AtomicCheck[] = [{
-        key: K.inst(instanceId),
-        versionstamp: loaded.versionstamp,
-      }];
-      await this.#writeSnapshot(newRec, rec, snap, mutations);
-      for (const { item, entry, result } of applied) {
-        mutations.push({
-          type: "set",
-          key: K.journal(instanceId, entry.seq),
-          value: await this.#sealJournal(entry),
-          size: (item.op.bytes ?? 1024) + 512,
-        });
-        if (entry.eventId !== undefined) {
-          checks.push({ key: K.eid(instanceId, entry.eventId), versionstamp: null });
+      let commit: CommitResult;
+      let newRec: InstanceRecord;
+      let bigSnapshot: Snapshot | null = null;
+      try {
+        // Serialised at once below: no need for the engine's deep copy.
+        const snap = (instance as unknown as Replayable).internalSnapshot(false);
+        newRec = {
+          ...rec,
+          seq,
+          status: snap.status,
+          updatedAt: time,
+          configuration: snap.configuration,
+        };
+        const mutations: Mutation[] = [];
+        const checks: Deno.AtomicCheck[] = [{
+          key: K.inst(instanceId),
+          versionstamp: loaded.versionstamp,
+        }];
+        await this.#writeSnapshot(newRec, rec, snap, mutations);
+        for (const { item, entry, result } of applied) {
           mutations.push({
             type: "set",
-            key: K.eid(instanceId, entry.eventId),
-            value: result,
-            // Timer ids only guard against two processes firing the same timer: a day will do.
-            expireIn: entry.kind === "timer" ? 86_400_000 : undefined,
+            key: K.journal(instanceId, entry.seq),
+            value: await this.#sealJournal(entry),
+            size: (item.op.bytes ?? 1024) + 512,
           });
+          if (entry.eventId !== undefined) {
+            checks.push({ key: K.eid(instanceId, entry.eventId), versionstamp: null });
+            mutations.push({
+              type: "set",
+              key: K.eid(instanceId, entry.eventId),
+              value: result,
+              // Timer ids only guard against two processes firing one timer: a day will do.
+              expireIn: entry.kind === "timer" ? 86_400_000 : undefined,
+            });
+          }
         }
+        if (seq - rec.lastCheckpoint >= (this.#options.checkpointEvery ?? 500)) {
+          // A large snapshot twice in one operation could pass KV's 800 KiB: its checkpoint
+          // goes in an operation of its own once this one has landed.
+          if (newRec.chunks > 0) bigSnapshot = structuredClone(snap);
+          else await this.#writeCheckpoint(instanceId, seq, undefined, time, snap, mutations);
+          newRec.lastCheckpoint = seq;
+        }
+        this.#indexChanges(rec, newRec, mutations);
+        commit = await this.#committer.commit({ checks, mutations, size: estimate(mutations) });
+      } catch (e) {
+        // Not committed (too large, KV failure): the applied events must not stay in memory.
+        this.#evict(instanceId);
+        for (const { item } of applied) settle(item, e);
+        for (const { item, of } of echoes) settleEcho(item, of);
+        return;
       }
-      if (seq - rec.lastCheckpoint >= (this.#options.checkpointEvery ?? 500)) {
-        await this.#writeCheckpoint(instanceId, seq, undefined, time, snap, mutations);
-        newRec.lastCheckpoint = seq;
-      }
-      this.#indexChanges(rec, newRec, mutations);
-      const commit = await this.#committer.commit({ checks, mutations, size: estimate(mutations) });
       if (commit.ok) {
         loaded.rec = newRec;
         loaded.versionstamp = commit.versionstamp;
         for (const { item, result } of applied) settle(item, null, result);
         for (const { item, of } of echoes) settleEcho(item, of);
+        if (bigSnapshot !== null) await this.#checkpointAlone(instanceId, seq, time, bigSnapshot);
         return;
       }
-      // Another process moved the instance (or applied one of these ids): reload and retry.
+      // Another process moved the instance (or applied one of these ids): reload and retry,
+      // after a jittered backoff so that writers to one busy instance do not starve each other.
       this.#evict(instanceId);
       pending = pending.filter((x) => !x.settled);
+      await backoff(attempt);
       if (++attempt > this.#maxRetries) {
         const e = this.#conflict(instanceId);
         for (const item of pending) settle(item, e);
         return;
       }
+    }
+  }
+
+  /** Writes a periodic checkpoint of a large snapshot in an operation of its own. */
+  async #checkpointAlone(
+    instanceId: string,
+    seq: number,
+    time: number,
+    snap: Snapshot,
+  ): Promise<void> {
+    try {
+      const mutations: Mutation[] = [];
+      await this.#writeCheckpoint(instanceId, seq, undefined, time, snap, mutations);
+      for (let i = 0; i < mutations.length; i += 10) {
+        const op = this.#kv.atomic();
+        for (const m of mutations.slice(i, i + 10)) if (m.type === "set") op.set(m.key, m.value);
+        await withLockRetry(() => op.commit());
+      }
+    } catch (e) {
+      // A missing checkpoint only lengthens a later replay; report it and go on.
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (this.#options.onError !== undefined) this.#options.onError(err, instanceId);
+      else console.error(`statecraft store: checkpoint of "${instanceId}": ${err.message}`);
     }
   }
 
@@ -1313,7 +1444,8 @@ export class Store {
     );
     const loaded: Loaded = { rec, versionstamp: entry.versionstamp, instance, machine };
     this.#remember(loaded);
-    if (recovered || migratedFrom !== undefined) {
+    // In inspect mode nothing is written: the recovered or migrated state stays in memory.
+    if (this.#live && (recovered || migratedFrom !== undefined)) {
       const result = await this.#commitReplacement(loaded, instance.snapshot(), {
         kind: recovered ? "recovery" : "migration",
         by: "store",
@@ -1369,12 +1501,14 @@ export class Store {
       if (entry.kind === "event") {
         instance.send(entry.event!);
       } else if (entry.kind === "timer" || entry.kind === "invoke") {
-        (instance as unknown as Replayable).replayDelivery(
-          entry.path ?? [],
-          entry.kind,
-          entry.event!,
-          entry.sendId,
-        );
+        const replayable = instance as unknown as Replayable;
+        const path = entry.path ?? [];
+        if (!replayable.replayDelivery(path, entry.kind, entry.event!, entry.sendId, entry.due)) {
+          // Entries written before due times were recorded: match the timer by its id.
+          if (entry.due === undefined) {
+            replayable.replayDelivery(path, entry.kind, entry.event!, entry.sendId);
+          }
+        }
       } else if (entry.kind === "rollback" || entry.kind === "migration") {
         // These are always checkpointed, so a replay reaches one only when that checkpoint
         // could not be read.
@@ -1415,6 +1549,7 @@ export class Store {
       run: delivery.run,
     };
     if (delivery.sendId !== undefined) op.sendId = delivery.sendId;
+    if (delivery.due !== undefined) op.due = delivery.due;
     if (delivery.kind === "timer") {
       op.eventId = `tm:${delivery.path.join("/")}:${delivery.sendId}:${delivery.due}`;
     }
@@ -1732,6 +1867,7 @@ interface Replayable {
     kind: string,
     event: EventObject,
     sendId?: string,
+    due?: number,
   ): boolean;
 }
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { defineMachine, EventError, type Snapshot } from "../../mod.ts";
-import { openStore, type Store, StoreError } from "../../lib/persist/store.ts";
+import { type ExportRecord, openStore, type Store, StoreError } from "../../lib/persist/store.ts";
 import { StoreDataError } from "../../lib/persist/codec.ts";
 import { K } from "../../lib/persist/keys.ts";
 
@@ -538,6 +538,89 @@ Deno.test("a livelock in one send is rejected without losing the sends around it
     ]);
   } finally {
     await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a send whose commit fails leaves nothing behind in memory or in the journal", async () => {
+  const grow = defineMachine({
+    id: "grow",
+    context: { n: 0, big: "" },
+    states: {
+      on: {
+        on: {
+          INC: { actions: ({ context }) => context.n++ },
+          GROW: {
+            actions: ({ context }) => {
+              context.n++;
+              context.big = "x".repeat(800_000);
+            },
+          },
+        },
+      },
+    },
+  });
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ path: `${dir}/g.kv`, machines: [grow] });
+  try {
+    await store.create("grow", "g");
+    await assert.rejects(store.send("g", "GROW"), /one commit holds at most 700 KiB/);
+    assert.deepEqual((await store.get("g"))?.context, { n: 0, big: "" });
+    await store.send("g", "INC");
+    assert.deepEqual((await store.get("g"))?.context, { n: 1, big: "" });
+    assert.deepEqual((await store.history("g")).map((e) => e.event?.type ?? "-"), ["-", "INC"]);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an import that stops halfway leaves no half-imported instance; a retry works", async () => {
+  await withStore(async (source) => {
+    await source.create("door", "x");
+    await source.send("x", "OPEN");
+    const records: ExportRecord[] = [];
+    for await (const r of source.export()) records.push(r);
+    const dir = await Deno.makeTempDir();
+    const target = await openStore({ path: `${dir}/t.kv`, machines: [door] });
+    try {
+      const failing = async function* () {
+        yield records[0];
+        yield records[1];
+        throw new Error("the source broke");
+      };
+      await assert.rejects(target.import(failing()), /the source broke/);
+      assert.equal(await target.get("x"), null);
+      assert.deepEqual(await target.import(records), { instances: 1, journal: 2, checkpoints: 1 });
+      assert.deepEqual((await target.get("x"))?.configuration, ["open"]);
+      assert.equal((await target.history("x")).length, 2);
+      await assert.rejects(target.import(records), /record 1: instance "x" already exists/);
+    } finally {
+      await target.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("inspect mode writes nothing, even when a read migrates", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/v.kv`;
+  const v1 = defineMachine({ id: "m", version: 1, states: { a: {} } });
+  const v2 = defineMachine({
+    id: "m",
+    version: 2,
+    states: { a: {}, b: {} },
+    migrations: { "1": (s: Snapshot) => ({ ...s, version: 2 }) },
+  });
+  try {
+    const live = await openStore({ path, machines: [v1] });
+    await live.create("m", "x");
+    await live.close();
+    const inspect = await openStore({ path, machines: [v2], mode: "inspect" });
+    assert.equal((await inspect.get("x"))?.version, 1);
+    assert.deepEqual((await inspect.history("x")).map((e) => e.kind), ["create"]);
+    await inspect.close();
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
