@@ -1,0 +1,574 @@
+/**
+ * Plugin hosts: one `PluginHost` interface, three isolation adapters.
+ *
+ * - `worker`: a Web Worker created with Deno permissions built from the manifest (read access
+ *   to the plugin's own folder, to load its code, plus what it declares; never more than this
+ *   process has). Cheap and fast; cannot stop a busy loop (`Worker.terminate()` does not, in
+ *   Deno 2.9), so a plugin that stops answering is reported stuck.
+ * - `process`: a `deno` subprocess with the same permissions as flags and a V8 heap cap; the
+ *   only mode that enforces CPU (killed on timeout) and memory limits.
+ * - `trusted`: the plugin's module in this process, through the same protocol.
+ *
+ * @module
+ */
+import type { EventObject } from "../core/types.ts";
+import type { HookName, IsolationMode } from "./types.ts";
+import { PluginHostError } from "./types.ts";
+import type { HostMessage, InitData, PluginMessage, ServiceName } from "./protocol.ts";
+import { isPluginMessage, toRemoteError } from "./protocol.ts";
+import { runPlugin } from "./plugin_runtime.ts";
+import { PluginError } from "./types.ts";
+
+/** Permissions as resolved from a manifest (absolute paths). */
+export interface ResolvedPermissions {
+  read: string[];
+  write: string[];
+  net: string[];
+  env: string[];
+  run: string[];
+  ffi: string[];
+  sys: string[];
+}
+
+/** What the host offers plugins: services, the bus, logging. */
+export interface HostServices {
+  service(plugin: string, name: ServiceName, args: unknown[]): Promise<unknown>;
+  emit(plugin: string, event: EventObject): void;
+  log(
+    plugin: string,
+    level: "debug" | "info" | "warn" | "error",
+    message: string,
+    data?: unknown,
+  ): void;
+}
+
+/** Everything a host needs to run one plugin. */
+export interface HostOptions {
+  name: string;
+  version: string;
+  /** The plugin's folder (absolute). */
+  dir: string;
+  /** The entry module (absolute path). */
+  entryPath: string;
+  config: Record<string, unknown>;
+  permissions: ResolvedPermissions;
+  limits: { callTimeoutMs: number; memoryMb: number; maxMessageBytes: number };
+  services: HostServices;
+  /** Called once if the plugin dies or is killed (not after a clean `stop`). */
+  onExit?: (reason: string) => void;
+  /** The `deno` executable for process mode (default `"deno"` on the PATH). */
+  denoPath?: string;
+  /** Appended to the module URL (`?v=`): the same content is the same cached module. */
+  moduleVersion?: string;
+}
+
+/** A running plugin, whatever its isolation. */
+export interface PluginHost {
+  readonly mode: IsolationMode;
+  readonly name: string;
+  /** False once it has stopped, died or been killed. */
+  readonly alive: boolean;
+  /** Loads the plugin's module; resolves with the actions it exports. */
+  start(): Promise<string[]>;
+  lifecycle(phase: "load" | "unload" | "reload"): Promise<void>;
+  call(action: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
+  event(event: EventObject, descriptor: string): Promise<void>;
+  hook(hook: HookName, data: unknown): Promise<void>;
+  /** Whether it answers within `timeoutMs`. */
+  ping(timeoutMs: number): Promise<boolean>;
+  /** Runs nothing more and releases the plugin (worker terminated, process ended). */
+  stop(): Promise<void>;
+  /** Ends it at once (process mode: SIGKILL). */
+  kill(reason: string): void;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  what: string;
+}
+
+/** Size of a value as it would cross the boundary (JSON length; an estimate for workers). */
+export function messageBytes(value: unknown): number {
+  try {
+    return (JSON.stringify(value) ?? "").length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Request/response bookkeeping, timeouts, size limits and service forwarding. */
+abstract class RpcHost implements PluginHost {
+  abstract readonly mode: IsolationMode;
+  readonly name: string;
+  protected readonly options: HostOptions;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #alive = true;
+  #exitReported = false;
+
+  constructor(options: HostOptions) {
+    this.options = options;
+    this.name = options.name;
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  protected abstract post(message: HostMessage): void;
+  protected abstract terminate(): void;
+
+  /** What a call that did not answer in time does to the plugin (process mode: kill it). */
+  protected onTimeout(_what: string): void {}
+
+  start(): Promise<string[]> {
+    const init: InitData = {
+      name: this.options.name,
+      version: this.options.version,
+      entryUrl: toFileUrl(this.options.entryPath) +
+        (this.options.moduleVersion === undefined ? "" : `?v=${this.options.moduleVersion}`),
+      config: this.options.config,
+      maxMessageBytes: this.options.limits.maxMessageBytes,
+    };
+    return this.#request(
+      { t: "init", init },
+      this.options.limits.callTimeoutMs * 2,
+      "init",
+    ).then((v) => {
+      const actions = (v as { actions?: unknown } | null)?.actions;
+      return Array.isArray(actions) ? actions.filter((a) => typeof a === "string") : [];
+    });
+  }
+
+  lifecycle(phase: "load" | "unload" | "reload"): Promise<void> {
+    return this.#request({ t: "lifecycle", phase }, this.options.limits.callTimeoutMs, `on${phase}`)
+      .then(() => {});
+  }
+
+  call(action: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
+    const bytes = messageBytes(payload);
+    if (bytes > this.options.limits.maxMessageBytes) {
+      return Promise.reject(
+        new PluginHostError(
+          "too_large",
+          `call ${this.name}.${action}: payload of ${bytes} bytes is over the limit of ` +
+            `${this.options.limits.maxMessageBytes}`,
+        ),
+      );
+    }
+    return this.#request(
+      { t: "call", action, payload },
+      timeoutMs ?? this.options.limits.callTimeoutMs,
+      `${this.name}.${action}`,
+    );
+  }
+
+  event(event: EventObject, descriptor: string): Promise<void> {
+    return this.#request(
+      { t: "event", event, descriptor },
+      this.options.limits.callTimeoutMs,
+      `event ${event.type}`,
+    )
+      .then(() => {});
+  }
+
+  hook(hook: HookName, data: unknown): Promise<void> {
+    return this.#request(
+      { t: "hook", hook, data },
+      this.options.limits.callTimeoutMs,
+      `hook ${hook}`,
+    )
+      .then(() => {});
+  }
+
+  ping(timeoutMs: number): Promise<boolean> {
+    return this.#request({ t: "ping" }, timeoutMs, "ping", true).then(() => true, () => false);
+  }
+
+  stop(): Promise<void> {
+    if (!this.#alive) return Promise.resolve();
+    this.#alive = false;
+    this.#exitReported = true;
+    this.#failAll(new PluginHostError("not_running", `plugin "${this.name}" was stopped`));
+    this.terminate();
+    return Promise.resolve();
+  }
+
+  kill(reason: string): void {
+    if (!this.#alive) return;
+    this.#alive = false;
+    this.terminate();
+    this.died(reason);
+  }
+
+  /** The plugin died: fail what is pending, report once. */
+  protected died(reason: string): void {
+    this.#alive = false;
+    this.#failAll(new PluginHostError("crashed", `plugin "${this.name}" ${reason}`));
+    if (!this.#exitReported) {
+      this.#exitReported = true;
+      this.options.onExit?.(reason);
+    }
+  }
+
+  #failAll(error: Error): void {
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      this.#pending.delete(id);
+      p.reject(error);
+    }
+  }
+
+  #request(
+    message: DistributiveOmit<HostMessage, "id">,
+    timeoutMs: number,
+    what: string,
+    quiet = false,
+  ): Promise<unknown> {
+    if (!this.#alive) {
+      return Promise.reject(
+        new PluginHostError("not_running", `plugin "${this.name}" is not running`),
+      );
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { resolve, reject, timer: undefined, what };
+      pending.timer = setTimeout(() => {
+        if (this.#pending.get(id) !== pending) return;
+        this.#pending.delete(id);
+        reject(new PluginHostError("timeout", `${what} did not answer within ${timeoutMs} ms`));
+        if (!quiet) this.onTimeout(what);
+      }, timeoutMs);
+      this.#pending.set(id, pending);
+      try {
+        this.post({ ...message, id } as HostMessage);
+      } catch (e) {
+        clearTimeout(pending.timer);
+        this.#pending.delete(id);
+        reject(new PluginHostError("invalid", `${what}: ${toRemoteError(e).message}`));
+      }
+    });
+  }
+
+  /** A message from the plugin. `bytes` is its size when the transport knows it. */
+  protected handle(raw: unknown, bytes?: number): void {
+    if (!isPluginMessage(raw)) {
+      this.kill(`sent a message that is not part of the protocol`);
+      return;
+    }
+    const message = raw as PluginMessage;
+    const size = bytes ?? (message.t === "result" && message.ok ? messageBytes(message.value) : 0);
+    if (size > this.options.limits.maxMessageBytes) {
+      if (message.t === "result") {
+        const p = this.#pending.get(message.id);
+        if (p !== undefined) {
+          clearTimeout(p.timer);
+          this.#pending.delete(message.id);
+          p.reject(
+            new PluginHostError(
+              "too_large",
+              `${p.what}: the answer of ${size} bytes is over the limit of ${this.options.limits.maxMessageBytes}`,
+            ),
+          );
+        }
+      }
+      this.options.services.log(
+        this.name,
+        "warn",
+        `message of ${size} bytes dropped (over the limit)`,
+      );
+      return;
+    }
+    switch (message.t) {
+      case "result": {
+        const p = this.#pending.get(message.id);
+        if (p === undefined) return;
+        clearTimeout(p.timer);
+        this.#pending.delete(message.id);
+        if (message.ok) p.resolve(message.value);
+        else p.reject(new PluginError(this.name, message.error));
+        return;
+      }
+      case "svc":
+        this.options.services.service(this.name, message.service, message.args).then(
+          (value) => this.#safePost({ t: "svcResult", id: message.id, ok: true, value }),
+          (e) =>
+            this.#safePost({ t: "svcResult", id: message.id, ok: false, error: toRemoteError(e) }),
+        );
+        return;
+      case "emit":
+        this.options.services.emit(this.name, message.event);
+        return;
+      case "log":
+        this.options.services.log(this.name, message.level, message.message, message.data);
+        return;
+      case "exit":
+        this.kill(`exited (code ${message.code})`);
+        return;
+    }
+  }
+
+  #safePost(message: HostMessage): void {
+    if (!this.#alive) return;
+    try {
+      this.post(message);
+    } catch {
+      // The plugin went away meanwhile.
+    }
+  }
+}
+
+/** The plugin SDK's folder (this one): plugins may read it, to import `definePlugin`. */
+const SDK_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function toFileUrl(path: string): string {
+  return new URL(`file://${path.startsWith("/") ? "" : "/"}${encodeURI(path)}`).href;
+}
+
+// -----------------------------------------------------------------------------------------
+// worker
+
+/** A plugin in a Web Worker with its manifest's Deno permissions. */
+export class WorkerHost extends RpcHost {
+  readonly mode = "worker" as const;
+  #worker: Worker | null = null;
+  #stuck = false;
+
+  /** True once a call timed out: the worker may be in a busy loop nothing can stop. */
+  get stuck(): boolean {
+    return this.#stuck;
+  }
+
+  override start(): Promise<string[]> {
+    const p = this.options.permissions;
+    try {
+      this.#worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
+        type: "module",
+        name: `plugin:${this.name}`,
+        deno: {
+          permissions: {
+            // Its own folder and the SDK's, to load its code; then only what it declares.
+            read: [this.options.dir, SDK_DIR, ...p.read],
+            write: p.write.length > 0 ? p.write : false,
+            net: p.net.length > 0 ? p.net : false,
+            env: p.env.length > 0 ? p.env : false,
+            run: p.run.length > 0 ? p.run : false,
+            ffi: p.ffi.length > 0 ? p.ffi : false,
+            sys: p.sys.length > 0 ? (p.sys as Deno.SysPermissionDescriptor["kind"][]) : false,
+            import: false,
+          },
+        },
+      } as WorkerOptions);
+    } catch (e) {
+      return Promise.reject(
+        new PluginHostError(
+          "invalid",
+          `plugin "${this.name}" cannot start: ${toRemoteError(e).message} ` +
+            "(a plugin never gets a permission this process does not have)",
+        ),
+      );
+    }
+    this.#worker.onmessage = (e: MessageEvent) => this.handle(e.data);
+    this.#worker.onmessageerror = () => this.kill("sent a message that could not be read");
+    this.#worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.died(`crashed: ${e.message}`);
+    };
+    return super.start();
+  }
+
+  protected post(message: HostMessage): void {
+    this.#worker!.postMessage(message);
+  }
+
+  protected override onTimeout(): void {
+    this.#stuck = true;
+  }
+
+  protected terminate(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+}
+
+// -----------------------------------------------------------------------------------------
+// process
+
+const RS = 0x1e;
+const NL = 0x0a;
+
+/** A plugin in a `deno` subprocess: permissions as flags, a heap cap, killed on timeout. */
+export class ProcessHost extends RpcHost {
+  readonly mode = "process" as const;
+  #child: Deno.ChildProcess | null = null;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #stderr = "";
+  #encoder = new TextEncoder();
+
+  /** The last lines the plugin wrote to stderr (for error reports). */
+  get stderrTail(): string {
+    return this.#stderr;
+  }
+
+  override start(): Promise<string[]> {
+    const p = this.options.permissions;
+    const flags = [`--allow-read=${[this.options.dir, SDK_DIR, ...p.read].join(",")}`];
+    if (p.write.length > 0) flags.push(`--allow-write=${p.write.join(",")}`);
+    if (p.net.length > 0) flags.push(`--allow-net=${p.net.join(",")}`);
+    if (p.env.length > 0) flags.push(`--allow-env=${p.env.join(",")}`);
+    if (p.run.length > 0) flags.push(`--allow-run=${p.run.join(",")}`);
+    if (p.ffi.length > 0) flags.push(`--allow-ffi=${p.ffi.join(",")}`);
+    if (p.sys.length > 0) flags.push(`--allow-sys=${p.sys.join(",")}`);
+    const entry = new URL("./process_entry.ts", import.meta.url).pathname;
+    try {
+      this.#child = new Deno.Command(this.options.denoPath ?? "deno", {
+        args: [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          ...flags,
+          `--v8-flags=--max-old-space-size=${this.options.limits.memoryMb}`,
+          entry,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+        clearEnv: true,
+      }).spawn();
+    } catch (e) {
+      return Promise.reject(
+        new PluginHostError(
+          "invalid",
+          `plugin "${this.name}" cannot start: ${toRemoteError(e).message}`,
+        ),
+      );
+    }
+    this.#writer = this.#child.stdin.getWriter();
+    this.#readStdout(this.#child.stdout);
+    this.#readStderr(this.#child.stderr);
+    this.#child.status.then((status) => {
+      if (!this.alive) return;
+      const how = status.signal !== null ? `signal ${status.signal}` : `code ${status.code}`;
+      const oom = /heap out of memory|Reached heap limit/i.test(this.#stderr)
+        ? ` (out of memory: over its ${this.options.limits.memoryMb} MB limit)`
+        : "";
+      this.died(`exited (${how})${oom}`);
+    });
+    return super.start();
+  }
+
+  protected post(message: HostMessage): void {
+    const line = JSON.stringify(message) + "\n";
+    this.#writer!.write(this.#encoder.encode(line)).catch(() => {});
+  }
+
+  protected override onTimeout(what: string): void {
+    // A call that does not answer may be a busy loop: only a process can be stopped.
+    this.kill(`was killed: ${what} did not answer in time`);
+  }
+
+  protected terminate(): void {
+    try {
+      this.#child?.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    this.#writer?.close().catch(() => {});
+    this.#child = null;
+  }
+
+  async #readStdout(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const max = this.options.limits.maxMessageBytes + 4096;
+    const decoder = new TextDecoder();
+    let buf = new Uint8Array(0);
+    try {
+      for await (const chunk of stream) {
+        const joined = new Uint8Array(buf.length + chunk.length);
+        joined.set(buf);
+        joined.set(chunk, buf.length);
+        buf = joined;
+        let nl: number;
+        while ((nl = buf.indexOf(NL)) >= 0) {
+          const line = buf.subarray(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.length > max) {
+            this.kill(`sent a message of ${line.length} bytes, over its limit`);
+            return;
+          }
+          if (line[0] === RS) {
+            let msg: unknown;
+            try {
+              msg = JSON.parse(decoder.decode(line.subarray(1)));
+            } catch {
+              this.kill("sent a protocol line that is not JSON");
+              return;
+            }
+            this.handle(msg, line.length);
+          } else if (line.length > 0) {
+            this.options.services.log(this.name, "info", decoder.decode(line));
+          }
+        }
+        if (buf.length > max) {
+          this.kill(`sent a message of more than ${buf.length} bytes, over its limit`);
+          return;
+        }
+      }
+    } catch {
+      // The process is gone; status reports it.
+    }
+  }
+
+  async #readStderr(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        this.#stderr = (this.#stderr + decoder.decode(chunk, { stream: true })).slice(-4000);
+      }
+    } catch {
+      // Gone.
+    }
+  }
+}
+
+// -----------------------------------------------------------------------------------------
+// trusted
+
+/** A trusted plugin, in this process, through the same protocol over an in-memory channel. */
+export class TrustedHost extends RpcHost {
+  readonly mode = "trusted" as const;
+  #toPlugin: ((message: HostMessage) => void) | null = null;
+
+  override start(): Promise<string[]> {
+    runPlugin({
+      send: (message) => queueMicrotask(() => this.alive && this.handle(message)),
+      onMessage: (handler) => (this.#toPlugin = handler),
+    });
+    return super.start();
+  }
+
+  protected post(message: HostMessage): void {
+    const deliver = this.#toPlugin!;
+    queueMicrotask(() => deliver(message));
+  }
+
+  protected terminate(): void {
+    this.#toPlugin = null;
+  }
+}
+
+/** Makes the host for a plugin's isolation mode. */
+export function createHost(mode: IsolationMode, options: HostOptions): PluginHost {
+  switch (mode) {
+    case "worker":
+      return new WorkerHost(options);
+    case "process":
+      return new ProcessHost(options);
+    case "trusted":
+      return new TrustedHost(options);
+  }
+}

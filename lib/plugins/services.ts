@@ -1,0 +1,153 @@
+/**
+ * The services the host gives plugins over RPC: a KV namespace of its own (it can never read
+ * or write another plugin's keys or the machines' keys), a scheduler, a logger, and `emit`.
+ * Everything a plugin sends is data from an untrusted party: checked here.
+ *
+ * @module
+ */
+import type { EventObject } from "../core/types.ts";
+import type { HostServices } from "./host.ts";
+import type { ServiceName } from "./protocol.ts";
+
+/** Where plugin log lines go. */
+export type LogSink = (
+  plugin: string,
+  level: "debug" | "info" | "warn" | "error",
+  message: string,
+  data?: unknown,
+) => void;
+
+/** Options for `PluginServices`. */
+export interface PluginServicesOptions {
+  /** KV for plugins' namespaces (`["plugin", name, ...]`); none: KV calls fail clearly. */
+  kv?: Deno.Kv;
+  /** Receives plugin `emit`s (the bus). */
+  onEmit?: (plugin: string, event: EventObject) => void;
+  /** Receives plugin log lines (default: console, prefixed with the plugin's name). */
+  log?: LogSink;
+  /** Runs a scheduled action (the supervisor's `call`). */
+  runScheduled?: (plugin: string, action: string, payload: unknown) => void;
+  /** Most scheduled timers one plugin may hold (default 100). */
+  maxTimers?: number;
+}
+
+const KEY_PART_TYPES = new Set(["string", "number", "bigint", "boolean"]);
+
+function checkKey(key: unknown, what: string): (string | number | bigint | boolean)[] {
+  if (!Array.isArray(key) || key.length > 16) {
+    throw new TypeError(`${what}: a key is an array of at most 16 parts`);
+  }
+  for (const part of key) {
+    if (!KEY_PART_TYPES.has(typeof part)) {
+      throw new TypeError(`${what}: key parts are strings, numbers, bigints or booleans`);
+    }
+  }
+  return key as (string | number | bigint | boolean)[];
+}
+
+/** The host services of every plugin of one runtime. */
+export class PluginServices implements HostServices {
+  readonly #options: PluginServicesOptions;
+  readonly #timers = new Map<string, Map<string, ReturnType<typeof setTimeout>>>();
+  #nextTimer = 1;
+
+  constructor(options: PluginServicesOptions = {}) {
+    this.#options = options;
+  }
+
+  async service(plugin: string, name: ServiceName, args: unknown[]): Promise<unknown> {
+    switch (name) {
+      case "kv.get": {
+        const kv = this.#kv(name);
+        return (await kv.get(["plugin", plugin, ...checkKey(args[0], name)])).value;
+      }
+      case "kv.set": {
+        const kv = this.#kv(name);
+        await kv.set(["plugin", plugin, ...checkKey(args[0], name)], args[1]);
+        return null;
+      }
+      case "kv.delete": {
+        const kv = this.#kv(name);
+        await kv.delete(["plugin", plugin, ...checkKey(args[0], name)]);
+        return null;
+      }
+      case "kv.list": {
+        const kv = this.#kv(name);
+        const prefix = checkKey(args[0], name);
+        const limit = typeof args[1] === "number" ? Math.max(1, Math.min(args[1], 1000)) : 100;
+        const out: { key: unknown[]; value: unknown }[] = [];
+        for await (const e of kv.list({ prefix: ["plugin", plugin, ...prefix] }, { limit })) {
+          out.push({ key: e.key.slice(2), value: e.value });
+        }
+        return out;
+      }
+      case "schedule.after":
+      case "schedule.every":
+        return this.#schedule(plugin, name === "schedule.every", args);
+      case "schedule.cancel": {
+        const id = String(args[0]);
+        const timer = this.#timers.get(plugin)?.get(id);
+        if (timer !== undefined) {
+          clearTimeout(timer);
+          clearInterval(timer);
+          this.#timers.get(plugin)!.delete(id);
+        }
+        return null;
+      }
+      default:
+        throw new TypeError(`unknown service "${String(name)}"`);
+    }
+  }
+
+  emit(plugin: string, event: EventObject): void {
+    this.#options.onEmit?.(plugin, event);
+  }
+
+  log(
+    plugin: string,
+    level: "debug" | "info" | "warn" | "error",
+    message: string,
+    data?: unknown,
+  ): void {
+    if (this.#options.log !== undefined) this.#options.log(plugin, level, message, data);
+    else console[level](`[${plugin}] ${message}`, ...(data === undefined ? [] : [data]));
+  }
+
+  /** Cancels every timer of a plugin (it stopped or is reloading). */
+  clearTimers(plugin: string): void {
+    const timers = this.#timers.get(plugin);
+    if (timers === undefined) return;
+    for (const t of timers.values()) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
+    this.#timers.delete(plugin);
+  }
+
+  #kv(name: string): Deno.Kv {
+    if (this.#options.kv === undefined) throw new Error(`${name}: this runtime has no KV store`);
+    return this.#options.kv;
+  }
+
+  #schedule(plugin: string, repeat: boolean, args: unknown[]): string {
+    const [ms, action, payload] = args;
+    if (typeof ms !== "number" || !(ms >= 1) || ms > 2_147_483_647) {
+      throw new TypeError("schedule: ms must be a number of milliseconds, at least 1");
+    }
+    if (typeof action !== "string" || action === "") {
+      throw new TypeError("schedule: action must be a name");
+    }
+    const timers = this.#timers.get(plugin) ?? new Map();
+    if (timers.size >= (this.#options.maxTimers ?? 100)) {
+      throw new RangeError(`schedule: at most ${this.#options.maxTimers ?? 100} timers per plugin`);
+    }
+    const id = `t${this.#nextTimer++}`;
+    const run = () => {
+      if (!repeat) timers.delete(id);
+      this.#options.runScheduled?.(plugin, action, payload);
+    };
+    timers.set(id, repeat ? setInterval(run, ms) : setTimeout(run, ms));
+    this.#timers.set(plugin, timers);
+    return id;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * What a plugin author writes (`definePlugin`) and what a plugin receives (`PluginContext`).
+ * A plugin module runs in a Web Worker, a subprocess, or (trusted) the host process, and
+ * reaches the host only through its context.
+ *
+ * @module
+ */
+import type { EventObject } from "../core/types.ts";
+
+/** The hooks a plugin may declare in its manifest and handle. */
+export type HookName =
+  | "load"
+  | "unload"
+  | "reload"
+  | "beforeTransition"
+  | "afterTransition"
+  | "instanceCreated"
+  | "instanceDone";
+
+/** How a plugin is isolated. */
+export type IsolationMode = "trusted" | "worker" | "process";
+
+/** A key in a plugin's own KV namespace (the host prefixes it; others' keys are unreachable). */
+export type PluginKvKey = readonly (string | number | bigint | boolean)[];
+
+/** The KV namespace a plugin gets: its keys live under `["plugin", <name>, ...key]`. */
+export interface PluginKv {
+  get<T = unknown>(key: PluginKvKey): Promise<T | null>;
+  set(key: PluginKvKey, value: unknown): Promise<void>;
+  delete(key: PluginKvKey): Promise<void>;
+  list<T = unknown>(prefix: PluginKvKey, limit?: number): Promise<{ key: PluginKvKey; value: T }[]>;
+}
+
+/** A logger that goes to the host (and its log sinks). */
+export interface PluginLogger {
+  debug(message: string, data?: unknown): void;
+  info(message: string, data?: unknown): void;
+  warn(message: string, data?: unknown): void;
+  error(message: string, data?: unknown): void;
+}
+
+/** Timers kept by the host: the action is called through the supervisor when due. */
+export interface PluginScheduler {
+  /** Calls `action` of this plugin with `payload` after `ms`; returns an id for `cancel`. */
+  after(ms: number, action: string, payload?: unknown): Promise<string>;
+  /** Calls `action` every `ms`. */
+  every(ms: number, action: string, payload?: unknown): Promise<string>;
+  cancel(id: string): Promise<void>;
+}
+
+/** What a plugin's handlers receive. */
+export interface PluginContext {
+  /** The plugin's name and version, from its manifest. */
+  readonly name: string;
+  readonly version: string;
+  /** `config` from the manifest (after `${VAR}` substitution). */
+  readonly config: Record<string, unknown>;
+  readonly log: PluginLogger;
+  readonly kv: PluginKv;
+  readonly scheduler: PluginScheduler;
+  /** Publishes an event on the host's bus (subscribers, machine instances). */
+  emit(event: EventObject): void;
+}
+
+/** An action handler: payload in, result out (structured-clone data; JSON in process mode). */
+export type ActionHandler = (payload: unknown, ctx: PluginContext) => unknown;
+
+/** A plugin module's default export. */
+export interface PluginDefinition {
+  /** The actions the manifest `provides`. */
+  actions?: Record<string, ActionHandler>;
+  /** Handlers for the event descriptors the manifest `subscribes` to (same keys). */
+  events?: Record<string, (event: EventObject, ctx: PluginContext) => unknown>;
+  /** Handlers for the hooks the manifest declares (machine observation and lifecycle). */
+  hooks?: Partial<Record<HookName, (data: unknown, ctx: PluginContext) => unknown>>;
+  onLoad?(ctx: PluginContext): unknown;
+  onUnload?(ctx: PluginContext): unknown;
+  onReload?(ctx: PluginContext): unknown;
+}
+
+/**
+ * Declares a plugin; the module's default export.
+ *
+ * @example
+ * ```ts
+ * import { definePlugin } from "./types.ts";
+ * export default definePlugin({
+ *   actions: { greet: (payload) => `hello ${(payload as { name: string }).name}` },
+ * });
+ * ```
+ */
+export function definePlugin(definition: PluginDefinition): PluginDefinition {
+  return definition;
+}
+
+/** An error that came back from a plugin: its message and stack, never a host object. */
+export class PluginError extends Error {
+  /** The plugin it came from. */
+  readonly plugin: string;
+  /** The plugin-side error's name (`TypeError`, `NotCapable`...). */
+  readonly remoteName: string;
+  /** The plugin-side stack, as text. */
+  readonly remoteStack: string | undefined;
+  constructor(plugin: string, remote: { name: string; message: string; stack?: string }) {
+    super(`plugin "${plugin}": ${remote.name}: ${remote.message}`);
+    this.name = "PluginError";
+    this.plugin = plugin;
+    this.remoteName = remote.name;
+    this.remoteStack = remote.stack;
+  }
+}
+
+/** A call or message the host refused or could not complete (timeout, size, state). */
+export class PluginHostError extends Error {
+  /** `timeout`, `too_large`, `not_running`, `crashed`, `rate_limited`, `unknown_action`, `invalid`. */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "PluginHostError";
+    this.code = code;
+  }
+}
