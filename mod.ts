@@ -50,3 +50,17 @@ export {
   StoreError,
 } from "./lib/persist/store.ts";
 export { StoreDataError } from "./lib/persist/codec.ts";
+export {
+  definePlugin,
+  type HookName,
+  type IsolationMode,
+  type PluginContext,
+  type PluginDefinition,
+  PluginError,
+  PluginHostError,
+} from "./lib/plugins/types.ts";
+export { type PluginInfo, type PluginSpec, PluginSupervisor } from "./lib/plugins/supervisor.ts";
+export { loadPlugins, watchPlugins } from "./lib/plugins/loader.ts";
+export { EventBus } from "./lib/plugins/bus.ts";
+export { loadManifest, ManifestError, type PluginManifest } from "./lib/plugins/manifest.ts";
+export { generateKeyPair, signPlugin, verifyPlugin } from "./lib/plugins/signing.ts";
