@@ -64,3 +64,11 @@ export { loadPlugins, watchPlugins } from "./lib/plugins/loader.ts";
 export { EventBus } from "./lib/plugins/bus.ts";
 export { loadManifest, ManifestError, type PluginManifest } from "./lib/plugins/manifest.ts";
 export { generateKeyPair, signPlugin, verifyPlugin } from "./lib/plugins/signing.ts";
+export {
+  pluginAction,
+  type ReloadOutcome,
+  Runtime,
+  type RuntimeOptions,
+  type TransitionEvent,
+} from "./lib/runtime/runtime.ts";
+export { defaultConfig, parseConfig, type RuntimeConfig } from "./lib/runtime/config.ts";

@@ -64,6 +64,21 @@ export interface OpenStoreOptions {
   onError?: (error: Error, instanceId: string) => void;
   /** Sends from machines to targets the engine does not know (plugins, later). */
   onSend?: (target: string, event: EventObject, from: AnyInstance) => void;
+  /**
+   * Called after each commit of applied events (never before they are durable): the instance,
+   * its configuration before, and the journal entries committed (each with the configuration
+   * it produced). For the bus, hooks, and watchers.
+   */
+  onCommit?: (commit: CommitInfo) => void;
+}
+
+/** What `onCommit` receives. */
+export interface CommitInfo {
+  id: string;
+  machine: string;
+  /** The configuration before the first entry. */
+  from: string[];
+  entries: JournalEntry[];
 }
 
 /** What the store knows of an instance. */
@@ -516,6 +531,7 @@ export class Store {
         throw new StoreError("exists", `instance "${instanceId}" already exists`);
       }
       this.#remember({ rec, versionstamp: result.versionstamp, instance, machine });
+      this.#notify(instanceId, machineId, [], [entry]);
       return this.#info(rec, instance);
     });
   }
@@ -1269,6 +1285,7 @@ export class Store {
         loaded.versionstamp = commit.versionstamp;
         for (const { item, result } of applied) settle(item, null, result);
         for (const { item, of } of echoes) settleEcho(item, of);
+        this.#notify(rec.id, rec.machine, rec.configuration, applied.map((a) => a.entry));
         if (bigSnapshot !== null) await this.#checkpointAlone(instanceId, seq, time, bigSnapshot);
         return;
       }
@@ -1283,6 +1300,43 @@ export class Store {
         return;
       }
     }
+  }
+
+  #notify(id: string, machine: string, from: string[], entries: JournalEntry[]): void {
+    if (this.#options.onCommit === undefined || entries.length === 0) return;
+    try {
+      this.#options.onCommit({ id, machine, from, entries });
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (this.#options.onError !== undefined) this.#options.onError(err, id);
+      else console.error(`statecraft store: onCommit for "${id}": ${err.message}`);
+    }
+  }
+
+  /**
+   * Runs `fn` with the live engine instance, in the instance's mailbox (so nothing else runs
+   * meanwhile). For reads the store does not offer (accepted events, `can`); `fn` must not
+   * send events to it (use `send`), or the changes would not be durable.
+   */
+  inspect<T>(instanceId: string, fn: (instance: AnyInstance) => T): Promise<T> {
+    return this.#enqueue(instanceId, async () => fn((await this.#load(instanceId)).instance));
+  }
+
+  /** The machines this store was opened with (or given since). */
+  get machines(): AnyMachine[] {
+    return [...this.#machines.values()];
+  }
+
+  /**
+   * Registers a machine, or a new definition of one (hot reload): instances of it in memory
+   * are dropped, each in its mailbox, and load again under the new definition (through its
+   * migrations when the shape changed). Resolves once they have been dropped.
+   */
+  async replaceMachine(machine: AnyMachine): Promise<void> {
+    this.#machines.set(machine.id, machine);
+    const ids = [...this.#cache.entries()].filter(([, l]) => l.machine.id === machine.id)
+      .map(([id]) => id);
+    await Promise.all(ids.map((id) => this.#enqueue(id, () => Promise.resolve(this.#evict(id)))));
   }
 
   /** Writes a periodic checkpoint of a large snapshot in an operation of its own. */
@@ -1358,6 +1412,7 @@ export class Store {
     });
     this.#evict(id);
     if (!commit.ok) return null;
+    this.#notify(id, loaded.rec.machine, loaded.rec.configuration, [entry]);
     const reloaded = await this.#load(id);
     return this.#info(reloaded.rec, reloaded.instance);
   }

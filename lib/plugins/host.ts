@@ -166,6 +166,8 @@ abstract class RpcHost implements PluginHost {
   }
 
   event(event: EventObject, descriptor: string): Promise<void> {
+    const tooBig = this.#oversized(event, `event ${event.type}`);
+    if (tooBig !== null) return Promise.reject(tooBig);
     return this.#request(
       { t: "event", event, descriptor },
       this.options.limits.callTimeoutMs,
@@ -175,12 +177,23 @@ abstract class RpcHost implements PluginHost {
   }
 
   hook(hook: HookName, data: unknown): Promise<void> {
+    const tooBig = this.#oversized(data, `hook ${hook}`);
+    if (tooBig !== null) return Promise.reject(tooBig);
     return this.#request(
       { t: "hook", hook, data },
       this.options.limits.callTimeoutMs,
       `hook ${hook}`,
     )
       .then(() => {});
+  }
+
+  #oversized(value: unknown, what: string): PluginHostError | null {
+    const bytes = messageBytes(value);
+    if (bytes <= this.options.limits.maxMessageBytes) return null;
+    return new PluginHostError(
+      "too_large",
+      `${what} for ${this.name}: ${bytes} bytes is over the limit of ${this.options.limits.maxMessageBytes}`,
+    );
   }
 
   ping(timeoutMs: number): Promise<boolean> {
@@ -259,7 +272,7 @@ abstract class RpcHost implements PluginHost {
       return;
     }
     const message = raw as PluginMessage;
-    const size = bytes ?? (message.t === "result" && message.ok ? messageBytes(message.value) : 0);
+    const size = bytes ?? messageBytes(message);
     if (size > this.options.limits.maxMessageBytes) {
       if (message.t === "result") {
         const p = this.#pending.get(message.id);
@@ -320,6 +333,54 @@ abstract class RpcHost implements PluginHost {
   }
 }
 
+/**
+ * Refuses a plugin folder holding a symbolic link: Deno checks the path as written, so a link
+ * inside a folder the plugin may read would widen its access to wherever the link points.
+ */
+async function refuseSymlinks(dir: string, name: string): Promise<void> {
+  const walk = async (at: string): Promise<void> => {
+    for await (const e of Deno.readDir(at)) {
+      const path = `${at}/${e.name}`;
+      if (e.isSymlink) {
+        throw new PluginHostError(
+          "invalid",
+          `plugin "${name}" holds a symbolic link (${path}): refused, as it could reach outside its folder`,
+        );
+      }
+      if (e.isDirectory) await walk(path);
+    }
+  };
+  await walk(dir);
+}
+
+/** Refuses permissions this process does not have (a plugin never gets more than its host). */
+function refuseEscalation(p: ResolvedPermissions, name: string): void {
+  const lacking: string[] = [];
+  const check = (d: Deno.PermissionDescriptor, label: string) => {
+    try {
+      if (Deno.permissions.querySync(d).state !== "granted") lacking.push(label);
+    } catch {
+      lacking.push(label);
+    }
+  };
+  for (const path of p.read) check({ name: "read", path }, `read ${path}`);
+  for (const path of p.write) check({ name: "write", path }, `write ${path}`);
+  for (const host of p.net) check({ name: "net", host }, `net ${host}`);
+  for (const variable of p.env) check({ name: "env", variable }, `env ${variable}`);
+  for (const command of p.run) check({ name: "run", command }, `run ${command}`);
+  for (const path of p.ffi) check({ name: "ffi", path }, `ffi ${path}`);
+  for (const kind of p.sys) {
+    check({ name: "sys", kind: kind as Deno.SysPermissionDescriptor["kind"] }, `sys ${kind}`);
+  }
+  if (lacking.length > 0) {
+    throw new PluginHostError(
+      "invalid",
+      `plugin "${name}" asks for permissions this process does not have (${lacking.join(", ")}): ` +
+        "a plugin never gets more than its host",
+    );
+  }
+}
+
 /** The plugin SDK's folder (this one): plugins may read it, to import `definePlugin`. */
 const SDK_DIR = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -343,7 +404,12 @@ export class WorkerHost extends RpcHost {
     return this.#stuck;
   }
 
-  override start(): Promise<string[]> {
+  override async start(): Promise<string[]> {
+    await refuseSymlinks(this.options.dir, this.name);
+    return await this.#spawn();
+  }
+
+  #spawn(): Promise<string[]> {
     const p = this.options.permissions;
     try {
       this.#worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
@@ -414,7 +480,13 @@ export class ProcessHost extends RpcHost {
     return this.#stderr;
   }
 
-  override start(): Promise<string[]> {
+  override async start(): Promise<string[]> {
+    await refuseSymlinks(this.options.dir, this.name);
+    refuseEscalation(this.options.permissions, this.name);
+    return await this.#spawn();
+  }
+
+  #spawn(): Promise<string[]> {
     const p = this.options.permissions;
     const flags = [`--allow-read=${[this.options.dir, SDK_DIR, ...p.read].join(",")}`];
     if (p.write.length > 0) flags.push(`--allow-write=${p.write.join(",")}`);
@@ -437,7 +509,7 @@ export class ProcessHost extends RpcHost {
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
-        env: { NO_COLOR: "1" },
+        env: this.#env(),
         clearEnv: true,
       }).spawn();
     } catch (e) {
@@ -460,6 +532,28 @@ export class ProcessHost extends RpcHost {
       this.died(`exited (${how})${oom}`);
     });
     return super.start();
+  }
+
+  /** The environment: only what the manifest declares, plus PATH when it may run programs. */
+  #env(): Record<string, string> {
+    const env: Record<string, string> = { NO_COLOR: "1" };
+    const p = this.options.permissions;
+    const read = (name: string) => {
+      try {
+        return Deno.env.get(name);
+      } catch {
+        return undefined;
+      }
+    };
+    for (const name of p.env) {
+      const value = read(name);
+      if (value !== undefined) env[name] = value;
+    }
+    if (p.run.length > 0) {
+      const path = read("PATH");
+      if (path !== undefined) env.PATH = path;
+    }
+    return env;
   }
 
   protected post(message: HostMessage): void {

@@ -208,10 +208,10 @@ export class ManifestError extends Error {
    * @param file the manifest file as given
    * @param problems every problem, in file order
    */
-  constructor(file: string, problems: ManifestProblem[]) {
+  constructor(file: string, problems: ManifestProblem[], what = "plugin manifest") {
     const lines = problems.map((p) => `  ${formatProblem(file, p)}`);
     super(
-      `invalid plugin manifest (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+      `invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
         lines.join("\n"),
     );
     this.name = "ManifestError";
@@ -423,11 +423,12 @@ export function manifestJsonSchema(): Record<string, unknown> {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-type Segment = string | number;
+/** One step of a path into a YAML document: a key or an index. */
+export type Segment = string | number;
 
 /** A parsed manifest and a way back from a config path to the line it was written on. */
-interface Parsed {
-  manifest?: PluginManifest;
+interface Parsed<T = PluginManifest> {
+  manifest?: T;
   problems: ManifestProblem[];
   locate: (path: readonly Segment[], at?: "key" | "value") => { line: number; col: number };
 }
@@ -470,7 +471,52 @@ function sortProblems(problems: ManifestProblem[]): ManifestProblem[] {
     .map(({ p }) => p);
 }
 
-function parseDetailed(text: string, options: ParseManifestOptions): Parsed {
+/** What a YAML document is checked against: the manifest, or another file (the runtime's). */
+export interface YamlSpec<T> {
+  schema: z.ZodType<T>;
+  /** Known keys at a path, for "did you mean" hints (default: none). */
+  knownKeys?: (path: readonly Segment[]) => string[];
+  /** Rules across fields. */
+  crossCheck?: (
+    raw: unknown,
+    add: (path: Segment[], message: string, at?: "key" | "value") => void,
+  ) => void;
+  /** The message for an empty document. */
+  empty: string;
+  /** What the document is, for the error's first line (default "plugin manifest"). */
+  what?: string;
+}
+
+const MANIFEST_SPEC: YamlSpec<PluginManifest> = {
+  schema: manifestSchema as unknown as z.ZodType<PluginManifest>,
+  knownKeys,
+  crossCheck,
+  empty: "the manifest is empty (name and version are required)",
+};
+
+/**
+ * Parses a YAML document with `${VAR}` substitution and checks it against `spec.schema`,
+ * reporting every problem with its line and column (as a `ManifestError`, whose message lists
+ * `file:line:col path: message` lines). The runtime's `statecraft.yaml` uses it too.
+ */
+export function parseYamlWith<T>(
+  text: string,
+  file: string,
+  spec: YamlSpec<T>,
+  options: ParseManifestOptions = {},
+): T {
+  const parsed = parseDetailed(text, options, spec);
+  if (parsed.manifest === undefined) {
+    throw new ManifestError(file, sortProblems(parsed.problems), spec.what);
+  }
+  return parsed.manifest;
+}
+
+function parseDetailed<T = PluginManifest>(
+  text: string,
+  options: ParseManifestOptions,
+  spec: YamlSpec<T> = MANIFEST_SPEC as unknown as YamlSpec<T>,
+): Parsed<T> {
   const lineCounter = new LineCounter();
   const doc = withoutYamlDebugEnv(() => parseDocument(text, { lineCounter, prettyErrors: false }));
   const pos = (offset: number) => {
@@ -519,7 +565,7 @@ function parseDetailed(text: string, options: ParseManifestOptions): Parsed {
   }
   if (problems.length > 0) return { problems, locate };
   if (doc.contents === null) {
-    problems.push({ path: [], message: "the manifest is empty (name and version are required)" });
+    problems.push({ path: [], message: spec.empty });
     return { problems, locate };
   }
 
@@ -532,13 +578,13 @@ function parseDetailed(text: string, options: ParseManifestOptions): Parsed {
   const envFailed = (path: readonly Segment[]) => unsubstituted.includes(path.join("\0"));
 
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  const result = manifestSchema.safeParse(raw, { error: genericMessage });
+  const result = spec.schema.safeParse(raw, { error: genericMessage });
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.filter((s): s is Segment => typeof s !== "symbol");
       if (issue.code === "unrecognized_keys") {
         for (const key of issue.keys) {
-          const hint = suggest(key, knownKeys(path));
+          const hint = suggest(key, spec.knownKeys?.(path) ?? []);
           add(
             [...path, key],
             `unknown key${hint === undefined ? "" : `; did you mean "${hint}"?`}`,
@@ -552,7 +598,7 @@ function parseDetailed(text: string, options: ParseManifestOptions): Parsed {
       }
     }
   }
-  crossCheck(raw, (path, message, at) => {
+  spec.crossCheck?.(raw, (path, message, at) => {
     if (!envFailed(path)) add(path, message, at);
   });
   if (problems.length > 0 || !result.success) return { problems, locate };

@@ -415,12 +415,21 @@ export class PluginSupervisor {
         if ((event as { plugin?: unknown }).plugin === m.spec.name) return;
         const host = m.host;
         if (host === null || !host.alive) return;
-        return host.event(event, descriptor);
+        return host.event(event, descriptor).catch((e) => {
+          // Stopped (unloaded, reloaded) while the event was on its way: not a failure.
+          if (!host.alive) return;
+          throw e;
+        });
       }, { priority: m.spec.priority ?? 0, name: m.spec.name })
     );
   }
 
   #pluginEmit(plugin: string, event: EventObject): void {
+    // `plugin.*` and `machine.*` are the host's own events: a plugin cannot forge them.
+    if (/^(plugin|machine)(\.|$)/.test(event.type)) {
+      this.#log(plugin, "warn", `emit of "${event.type}" refused: that namespace is the host's`);
+      return;
+    }
     this.bus.emit({ ...event, plugin }).catch((e) =>
       this.#log(plugin, "error", `emit of "${event.type}" failed: ${errorText(e)}`)
     );

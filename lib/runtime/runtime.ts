@@ -1,0 +1,445 @@
+/**
+ * The Runtime: a project's machines, its durable store and its plugins, wired together.
+ * Every instance is durable (one event at a time per instance, acknowledged once committed);
+ * committed transitions reach the bus (`machine.transition`) and plugin hooks; machine sends to
+ * `plugin:<name>.<action>` and `pluginAction(...)` invocations call plugins; a plugin's emit
+ * with an `instance` field reaches that instance.
+ *
+ * @module
+ */
+import type { EventObject, MachineInstance } from "../core/types.ts";
+import type { Machine } from "../core/machine.ts";
+import {
+  type CheckpointInfo,
+  type CommitInfo,
+  type InstanceInfo,
+  type JournalEntry,
+  type ListOptions,
+  type ListPage,
+  openStore,
+  type SendResult,
+  type Store,
+} from "../persist/store.ts";
+import { PluginSupervisor } from "../plugins/supervisor.ts";
+import { loadPlugins, type LoadReport } from "../plugins/loader.ts";
+import type { EventBus } from "../plugins/bus.ts";
+import { defaultConfig, expandGlobs, parseConfig, type RuntimeConfig } from "./config.ts";
+import { type LoadedMachine, loadScripts, type ScriptError } from "./scripts.ts";
+
+/** Options for `Runtime.open`. */
+export interface RuntimeOptions {
+  /** The project folder (default: the current directory). */
+  projectDir?: string;
+  /** `statecraft.yaml` to read (default: `<projectDir>/statecraft.yaml` if it exists). */
+  configFile?: string;
+  /** Overrides of the configuration. */
+  kv?: string;
+  plugins?: string[];
+  machines?: string[];
+  /** Machines given directly (embedding), in addition to the scripts. */
+  extraMachines?: Machine<Record<string, unknown>>[];
+  /** `"inspect"`: nothing fires, no plugin starts (tools). Default `"live"`. */
+  mode?: "live" | "inspect";
+  /** Start no plugins (default: load the configured plugin directories). */
+  noPlugins?: boolean;
+  /** Where runtime log lines go (default: stderr). */
+  log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  env?: (name: string) => string | undefined;
+}
+
+/** A transition as watchers and the bus see it. */
+export interface TransitionEvent extends EventObject {
+  type: "machine.transition";
+  instance: string;
+  machine: string;
+  /** The event that caused it (or the journal kind: create, rollback...). */
+  event: string;
+  kind: JournalEntry["kind"];
+  from: string[];
+  to: string[];
+  seq: number;
+  time: number;
+  status: string;
+}
+
+/** What `reload()` did for one machine (or one script that failed to load). */
+export interface ReloadOutcome {
+  machine: string;
+  file: string;
+  result: "added" | "updated" | "migrated" | "kept" | "error";
+  reason?: string;
+}
+
+let current: Runtime | null = null;
+
+/**
+ * An invoke `src` that calls a plugin action: `invoke: { src: pluginAction("notifier.send"),
+ * input }`. Resolves into `done.invoke.<id>` with the action's result, or
+ * `error.platform.<id>` with its error. Needs an open Runtime.
+ */
+export function pluginAction(target: string): (args: { input: unknown }) => Promise<unknown> {
+  const dot = target.indexOf(".");
+  if (dot <= 0 || dot === target.length - 1) {
+    throw new TypeError(`pluginAction("${target}"): write "<plugin>.<action>"`);
+  }
+  const plugin = target.slice(0, dot), action = target.slice(dot + 1);
+  return ({ input }) => {
+    if (current === null) return Promise.reject(new Error(`no runtime is open to call ${target}`));
+    return current.call(plugin, action, input);
+  };
+}
+
+/** A project's machines, store and plugins. Open with `Runtime.open`. */
+export class Runtime {
+  readonly projectDir: string;
+  readonly config: RuntimeConfig;
+  readonly store: Store;
+  readonly plugins: PluginSupervisor;
+  /** The machines by id, with their source. */
+  readonly machines: Map<string, LoadedMachine>;
+  /** Scripts that did not load. */
+  readonly scriptErrors: ScriptError[];
+  /** What loading the plugins did. */
+  readonly pluginReport: LoadReport;
+  readonly #log: NonNullable<RuntimeOptions["log"]>;
+  #spawned = 0;
+
+  private constructor(
+    projectDir: string,
+    config: RuntimeConfig,
+    store: Store,
+    plugins: PluginSupervisor,
+    machines: Map<string, LoadedMachine>,
+    scriptErrors: ScriptError[],
+    pluginReport: LoadReport,
+    log: NonNullable<RuntimeOptions["log"]>,
+  ) {
+    this.projectDir = projectDir;
+    this.config = config;
+    this.store = store;
+    this.plugins = plugins;
+    this.machines = machines;
+    this.scriptErrors = scriptErrors;
+    this.pluginReport = pluginReport;
+    this.#log = log;
+  }
+
+  /** The bus: `machine.transition`, `plugin.*` and plugin events. */
+  get bus(): EventBus {
+    return this.plugins.bus;
+  }
+
+  /** Reads the configuration, loads machine scripts and plugins, opens the store. */
+  static async open(options: RuntimeOptions = {}): Promise<Runtime> {
+    const projectDir = (options.projectDir ?? Deno.cwd()).replace(/\/$/, "");
+    const abs = (p: string) =>
+      p === ":memory:" || p.startsWith("/") || /^[a-z]+:\/\//.test(p) ? p : `${projectDir}/${p}`;
+    const log = options.log ??
+      ((level, message) => console.error(level === "info" ? message : `${level}: ${message}`));
+    let config = defaultConfig();
+    const configFile = options.configFile ?? `${projectDir}/statecraft.yaml`;
+    try {
+      const text = await Deno.readTextFile(configFile);
+      config = parseConfig(text, configFile, options.env);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) || options.configFile !== undefined) throw e;
+    }
+    if (options.kv !== undefined) config.kv = options.kv;
+    if (options.plugins !== undefined) config.plugins = options.plugins;
+    if (options.machines !== undefined) config.machines = options.machines;
+
+    const files = await expandGlobs(config.machines, projectDir);
+    const loaded = await loadScripts(files);
+    const machines = new Map<string, LoadedMachine>();
+    for (const m of loaded.machines) {
+      const other = machines.get(m.machine.id);
+      if (other !== undefined && other.machine !== m.machine) {
+        loaded.errors.push({
+          file: m.file,
+          message:
+            `machine "${m.machine.id}" is also defined in ${other.file}; the first one is used`,
+        });
+        continue;
+      }
+      machines.set(m.machine.id, m);
+    }
+    for (const machine of options.extraMachines ?? []) {
+      machines.set(machine.id, {
+        machine,
+        file: "(embedded)",
+        exportName: "",
+        version: machine.hash,
+      });
+    }
+    for (const e of loaded.errors) {
+      log("error", `${e.file}${e.line === undefined ? "" : `:${e.line}:${e.col}`}: ${e.message}`);
+    }
+
+    let encryptionKey = config.encryption?.key;
+    if (encryptionKey === undefined && config.encryption?.keyEnv !== undefined) {
+      encryptionKey = (options.env ?? Deno.env.get)(config.encryption.keyEnv);
+      if (encryptionKey === undefined) {
+        throw new Error(`the encryption key variable ${config.encryption.keyEnv} is not set`);
+      }
+    }
+    const mode = options.mode ?? "live";
+    // The store and the plugins each need the other: publishing goes through this holder.
+    const holder: { runtime: Runtime | null } = { runtime: null };
+    const store = await openStore({
+      path: abs(config.kv),
+      machines: [...machines.values()].map((m) => m.machine),
+      encryptionKey,
+      mode,
+      onCommit: (commit) => holder.runtime?.published(commit),
+      onSend: (target, event) => holder.runtime?.routeSend(target, event),
+      onError: (error, id) => log("error", `instance "${id}": ${error.message}`),
+    });
+    const kvForPlugins = store.kv;
+    const plugins = new PluginSupervisor({
+      kv: kvForPlugins,
+      heartbeatMs: mode === "live" ? 2000 : 0,
+      log: (plugin, level, message) => {
+        if (level !== "debug") log(level, `[${plugin}] ${message}`);
+      },
+    });
+    let report: LoadReport = { loaded: [], failed: [] };
+    if (mode === "live" && options.noPlugins !== true) {
+      const trustedKeys = [...config.signing.trustedKeys];
+      for (const f of config.signing.trustedKeyFiles) {
+        trustedKeys.push((await Deno.readTextFile(abs(f))).trim());
+      }
+      report = await loadPlugins({
+        dirs: config.plugins.map(abs),
+        supervisor: plugins,
+        unsigned: config.signing.unsigned,
+        trustedKeys,
+        trustedPlugins: config.signing.trustedPlugins,
+      });
+      for (const f of report.failed) {
+        log("warn", `plugin ${f.name ?? f.dir} not loaded: ${f.error}`);
+      }
+    }
+    const runtime = new Runtime(
+      projectDir,
+      config,
+      store,
+      plugins,
+      machines,
+      loaded.errors,
+      report,
+      log,
+    );
+    holder.runtime = runtime;
+    // A plugin's emit that names an instance is delivered to it.
+    plugins.bus.subscribe("*", (event) => {
+      const plugin = (event as { plugin?: unknown }).plugin;
+      const target = (event as { instance?: unknown }).instance;
+      if (typeof plugin !== "string" || typeof target !== "string") return;
+      const { plugin: _p, instance: _i, ...rest } = event as EventObject & Record<string, unknown>;
+      return runtime.send(target, rest as EventObject, { by: `plugin:${plugin}` }).then(() => {});
+    }, { name: "runtime:deliver", priority: -100 });
+    current = runtime;
+    return runtime;
+  }
+
+  /** Starts an instance of a machine; resolves once it is durable. */
+  spawn(
+    machineId: string,
+    instanceId?: string,
+    options: { context?: Record<string, unknown>; by?: string } = {},
+  ): Promise<InstanceInfo> {
+    if (!this.machines.has(machineId)) {
+      return Promise.reject(
+        new Error(
+          `unknown machine "${machineId}" (known: ${
+            [...this.machines.keys()].sort().join(", ") || "none"
+          })`,
+        ),
+      );
+    }
+    const id = instanceId ??
+      `${machineId}-${Date.now().toString(36)}${(++this.#spawned).toString(36)}`;
+    return this.store.create(machineId, id, options);
+  }
+
+  /**
+   * Sends an event to an instance. Plugins with a `beforeTransition` hook hear it first; the
+   * promise resolves once the macrostep is committed.
+   */
+  async send(
+    instanceId: string,
+    event: EventObject | string,
+    options: { eventId?: string; by?: string } = {},
+  ): Promise<SendResult> {
+    const ev = typeof event === "string" ? { type: event } : event;
+    await this.plugins.runHook("beforeTransition", { instance: instanceId, event: ev });
+    return await this.store.send(instanceId, ev, options);
+  }
+
+  get(instanceId: string): Promise<InstanceInfo | null> {
+    return this.store.get(instanceId);
+  }
+
+  list(options?: ListOptions): Promise<ListPage> {
+    return this.store.list(options);
+  }
+
+  history(
+    instanceId: string,
+    options?: { from?: number; limit?: number },
+  ): Promise<JournalEntry[]> {
+    return this.store.history(instanceId, options);
+  }
+
+  checkpoint(instanceId: string, label?: string): Promise<CheckpointInfo> {
+    return this.store.checkpoint(instanceId, label);
+  }
+
+  rollback(
+    instanceId: string,
+    to: { seq: number } | { checkpoint: string },
+  ): Promise<InstanceInfo> {
+    return this.store.rollback(instanceId, to, { by: "runtime" });
+  }
+
+  /** Steps back one event: to the state before the last applied event. */
+  async undo(instanceId: string): Promise<InstanceInfo> {
+    const info = await this.store.get(instanceId);
+    if (info === null) throw new Error(`no instance "${instanceId}"`);
+    const journal = await this.store.history(instanceId, { from: Math.max(0, info.seq - 200) });
+    const last = journal.findLast((e) =>
+      e.kind === "event" || e.kind === "timer" || e.kind === "invoke"
+    );
+    if (last === undefined || last.seq === 0) {
+      throw new Error(`instance "${instanceId}" has no event to undo`);
+    }
+    return await this.store.rollback(instanceId, { seq: last.seq - 1 }, { by: "undo" });
+  }
+
+  /** The events the instance accepts now (guards evaluated with a payload-less event). */
+  acceptedEvents(instanceId: string, options: { ignoreGuards?: boolean } = {}): Promise<string[]> {
+    return this.store.inspect(instanceId, (i) => i.acceptedEvents(options));
+  }
+
+  /** Reads the live instance (configuration, context, `can`...) without changing it. */
+  inspect<T>(instanceId: string, fn: (instance: MachineInstance) => T): Promise<T> {
+    return this.store.inspect(instanceId, fn);
+  }
+
+  /** Calls a plugin action through the supervisor. */
+  call(plugin: string, action: string, payload?: unknown): Promise<unknown> {
+    return this.plugins.call(plugin, action, payload);
+  }
+
+  /** Receives committed transitions (of one instance, or all); returns the unsubscribe. */
+  watch(listener: (t: TransitionEvent) => void, instanceId?: string): () => void {
+    return this.bus.subscribe("machine.transition", (event) => {
+      const t = event as TransitionEvent;
+      if (instanceId === undefined || t.instance === instanceId) listener(t);
+    }, { name: "watch", priority: 100 });
+  }
+
+  /**
+   * Loads the machine scripts again. A machine whose script changed moves to the new
+   * definition when its shape is the same (only code changed) or when its migrations lead
+   * from the old version to the new one; otherwise running instances keep the old definition,
+   * and the outcome says why. New machines are added.
+   */
+  async reload(): Promise<ReloadOutcome[]> {
+    const files = await expandGlobs(this.config.machines, this.projectDir);
+    const loaded = await loadScripts(files);
+    const outcomes: ReloadOutcome[] = [];
+    for (const e of loaded.errors) {
+      outcomes.push({
+        machine: "",
+        file: e.file,
+        result: "error",
+        reason: `${e.line === undefined ? "" : `${e.line}:${e.col} `}${e.message}`,
+      });
+    }
+    for (const m of loaded.machines) {
+      const old = this.machines.get(m.machine.id);
+      const id = m.machine.id;
+      if (old === undefined) {
+        this.machines.set(id, m);
+        await this.store.replaceMachine(m.machine);
+        outcomes.push({ machine: id, file: m.file, result: "added" });
+        continue;
+      }
+      if (old.version === m.version && old.machine === m.machine) continue;
+      if (old.machine.hash === m.machine.hash) {
+        this.machines.set(id, m);
+        await this.store.replaceMachine(m.machine);
+        outcomes.push({ machine: id, file: m.file, result: "updated" });
+        continue;
+      }
+      const migrations = m.machine.config.migrations ?? {};
+      if (
+        old.machine.version !== undefined && migrations[String(old.machine.version)] !== undefined
+      ) {
+        this.machines.set(id, m);
+        await this.store.replaceMachine(m.machine);
+        outcomes.push({
+          machine: id,
+          file: m.file,
+          result: "migrated",
+          reason: `instances migrate from version ${old.machine.version} to ${m.machine.version}`,
+        });
+        continue;
+      }
+      outcomes.push({
+        machine: id,
+        file: m.file,
+        result: "kept",
+        reason:
+          `the states or transitions of "${id}" changed (version ${
+            old.machine.version ?? "unversioned"
+          } -> ${m.machine.version ?? "unversioned"}) and it declares no migration from ` +
+          `${old.machine.version ?? "unversioned"}: running instances keep the old definition`,
+      });
+    }
+    return outcomes;
+  }
+
+  /** Stops plugins and closes the store (everything acknowledged is already durable). */
+  async close(): Promise<void> {
+    if (current === this) current = null;
+    await this.plugins.close();
+    await this.store.close();
+  }
+
+  /** @internal The store committed: publish transitions and run hooks. */
+  published(commit: CommitInfo): void {
+    let from = commit.from;
+    for (const entry of commit.entries) {
+      const t: TransitionEvent = {
+        type: "machine.transition",
+        instance: commit.id,
+        machine: commit.machine,
+        event: entry.event?.type ?? entry.kind,
+        kind: entry.kind,
+        from,
+        to: entry.configuration,
+        seq: entry.seq,
+        time: entry.time,
+        status: entry.status,
+      };
+      from = entry.configuration;
+      this.bus.emit(t).catch(() => {});
+      const hook = entry.kind === "create" ? "instanceCreated" : "afterTransition";
+      this.plugins.runHook(hook, t).catch(() => {});
+      if (entry.status === "done") this.plugins.runHook("instanceDone", t).catch(() => {});
+    }
+  }
+
+  /** @internal A machine sent to a target the engine does not know. */
+  routeSend(target: string, event: EventObject): void {
+    const m = /^plugin:([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_-]*)$/.exec(target);
+    if (m === null) {
+      throw new Error(`unknown target "${target}" (plugins: "plugin:<name>.<action>")`);
+    }
+    this.plugins.call(m[1], m[2], event).catch((e) =>
+      this.#log("error", `send to ${target} failed: ${e instanceof Error ? e.message : String(e)}`)
+    );
+  }
+}
