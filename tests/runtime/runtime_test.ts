@@ -174,3 +174,11 @@ Deno.test("runtime: reload moves instances to a changed definition only when com
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the published JSON Schema of statecraft.yaml is the one the runtime validates with", async () => {
+  const { configJsonSchema } = await import("../../lib/runtime/config.ts");
+  const published = JSON.parse(
+    await Deno.readTextFile(new URL("../../schemas/statecraft.schema.json", import.meta.url)),
+  );
+  assert.deepEqual(published, configJsonSchema());
+});
