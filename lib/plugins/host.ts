@@ -406,6 +406,8 @@ export class WorkerHost extends RpcHost {
 
   override async start(): Promise<string[]> {
     await refuseSymlinks(this.options.dir, this.name);
+    // Deno refuses it too ("Can't escalate parent thread permissions"); this says which.
+    refuseEscalation(this.options.permissions, this.name);
     return await this.#spawn();
   }
 

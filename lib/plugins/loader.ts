@@ -119,7 +119,9 @@ export async function checkSignature(p: LoadedManifest, policy: SigningPolicy): 
     );
   }
   if ((policy.unsigned ?? "allow") === "deny") {
-    throw new Error(`plugin ${name} is ${reason}, and this runtime loads only signed plugins`);
+    throw new Error(
+      `plugin ${name} is ${reason}, and this runtime loads only plugins signed by a trusted key`,
+    );
   }
 }
 
@@ -139,7 +141,7 @@ export async function toSpec(p: LoadedManifest): Promise<PluginSpec> {
     hooks: m.hooks,
     limits: m.limits,
     config: m.config,
-    moduleVersion: await contentHash(p.dir),
+    moduleVersion: await contentHash(p.dir, p.permissions.write),
   };
 }
 
@@ -147,12 +149,14 @@ export async function toSpec(p: LoadedManifest): Promise<PluginSpec> {
  * SHA-256 over every file of a plugin folder (paths and contents, sorted): the key under which
  * its module is cached, so an unchanged plugin is not re-imported and a changed one is.
  */
-export async function contentHash(dir: string): Promise<string> {
+export async function contentHash(dir: string, skip: string[] = []): Promise<string> {
   const files: string[] = [];
   const walk = async (at: string, rel: string) => {
     for await (const e of Deno.readDir(at)) {
       const path = `${at}/${e.name}`;
       const relPath = rel === "" ? e.name : `${rel}/${e.name}`;
+      // What the plugin itself writes (its data) is not its code.
+      if (skip.some((w) => path === w || path.startsWith(`${w}/`))) continue;
       if (e.isDirectory) await walk(path, relPath);
       else if (e.isFile) files.push(relPath);
     }
@@ -194,6 +198,8 @@ export function watchPlugins(options: WatchOptions): () => void {
     }
     return null;
   };
+  /** Write grants of loaded plugins: a plugin writing its own data is not a code change. */
+  const dataPaths = new Map<string, string[]>();
   const reload = async (folder: string) => {
     const name = folder.slice(folder.lastIndexOf("/") + 1);
     try {
@@ -206,6 +212,7 @@ export function watchPlugins(options: WatchOptions): () => void {
         return;
       }
       const p = await loadManifest(folder);
+      dataPaths.set(folder, p.permissions.write);
       await checkSignature(p, options);
       const spec = await toSpec(p);
       if (options.supervisor.get(p.manifest.name) === undefined) await options.supervisor.add(spec);
@@ -215,12 +222,23 @@ export function watchPlugins(options: WatchOptions): () => void {
       options.onReload?.({ plugin: name, error: errorText(e) });
     }
   };
+  const isData = (folder: string, path: string): boolean => {
+    let writes = dataPaths.get(folder);
+    if (writes === undefined) {
+      // Not reloaded yet: read its grants once (a broken manifest is a change to report).
+      writes = [];
+      dataPaths.set(folder, writes);
+      loadManifest(folder).then((p) => dataPaths.set(folder, p.permissions.write), () => {});
+    }
+    return writes.some((w) => path === w || path.startsWith(`${w}/`));
+  };
   (async () => {
     try {
       for await (const event of watcher) {
         for (const path of event.paths) {
           const folder = folderOf(path);
           if (folder === null) continue;
+          if (isData(folder, path)) continue;
           clearTimeout(pending.get(folder));
           pending.set(
             folder,

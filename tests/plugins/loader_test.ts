@@ -91,7 +91,10 @@ Deno.test("signing policy: unsigned allowed or denied; trusted needs a signature
     });
     assert.deepEqual(denied.loaded.map((p) => p.name), ["signed"]);
     const why = Object.fromEntries(denied.failed.map((f) => [f.name, f.error]));
-    assert.match(why.unsigned, /unsigned, and this runtime loads only signed plugins/);
+    assert.match(
+      why.unsigned,
+      /unsigned, and this runtime loads only plugins signed by a trusted key/,
+    );
     assert.match(why.inproc, /asks for trusted \(in-process\) isolation but is unsigned/);
     assert.match(why.tampered, /does not match its signature \(mod\.ts changed\): refused/);
   });

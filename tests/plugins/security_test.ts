@@ -873,15 +873,19 @@ Deno.test({
   // process plugin (its flags are checked against this process's permissions first).
   name: "process: a plugin never gets a permission the host process lacks",
   fn: async () => {
-    assert.notEqual(Deno.permissions.querySync({ name: "net" }).state, "granted");
-    const start = startPlugin("process", "net-fetch", { permissions: { net: ["127.0.0.1:9"] } });
+    assert.notEqual(
+      Deno.permissions.querySync({ name: "net", host: "192.0.2.1:9" }).state,
+      "granted",
+    );
+    // 192.0.2.1 (TEST-NET-1): an address no test run grants itself.
+    const start = startPlugin("process", "net-fetch", { permissions: { net: ["192.0.2.1:9"] } });
     const started = await start.catch(() => undefined);
     await stopAll(started);
     const { error } = await rejection(start);
     assertHostError(
       error,
       "invalid",
-      /asks for permissions this process does not have \(net 127\.0\.0\.1:9\)/,
+      /asks for permissions this process does not have \(net 192\.0\.2\.1:9\)/,
     );
   },
 });

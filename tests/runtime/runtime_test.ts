@@ -59,7 +59,7 @@ async function openRuntime(): Promise<{ rt: Runtime; dir: string }> {
   return { rt, dir };
 }
 
-async function until(check: () => Promise<boolean>): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 10));
@@ -78,7 +78,7 @@ Deno.test("runtime: durable instances; transitions reach the bus after the commi
     assert.deepEqual(await rt.acceptedEvents("c1"), ["ASK", "NOTIFY", "POKE"]);
     const ack = await rt.send("c1", "POKE");
     assert.deepEqual(ack.configuration, ["poked"]);
-    await until(async () => seen.length === 2);
+    await until(() => seen.length === 2);
     assert.deepEqual(seen.map((t) => [t.kind, t.event, t.from, t.to]), [
       ["create", "create", [], ["idle"]],
       ["event", "POKE", ["idle"], ["poked"]],
