@@ -21,6 +21,7 @@ import { CliError } from "./lib/cli/cli_error.ts";
 import { checkCommand } from "./lib/cli/check.ts";
 import { runCommand } from "./lib/cli/run.ts";
 import { DIAGRAM_FORMATS, diagramCommand } from "./lib/cli/diagram.ts";
+import { EXPORT_FORMATS, exportCommand } from "./lib/cli/export.ts";
 import {
   DEFAULT_KEY_ENV,
   DEFAULT_KV_PATH,
@@ -33,6 +34,16 @@ import {
   kvRollbackCommand,
   kvShowCommand,
 } from "./lib/cli/kv.ts";
+import {
+  pluginCallCommand,
+  pluginCheckCommand,
+  pluginKeygenCommand,
+  pluginListCommand,
+  pluginNewCommand,
+  pluginSignCommand,
+  pluginVerifyCommand,
+} from "./lib/cli/plugin.ts";
+import { replCommand } from "./lib/cli/repl.ts";
 
 /** Builds the `statecraft` program (commander), without parsing anything. */
 function buildProgram(): Command {
@@ -52,13 +63,16 @@ function buildProgram(): Command {
       "load machine scripts and report every problem as file:line:col " +
         "(exit 1 on any error)",
     )
-    .argument("<files...>", "machine scripts (.ts or .js) exporting machines")
+    .argument("<files...>", "machine scripts (.ts or .js) exporting machines, or SCXML documents")
     .action(async (files) => finish(await checkCommand(files)));
 
   program
     .command("run")
-    .description("start a machine in memory, feed it events and print each transition")
-    .argument("<machine>", "machine script (.ts or .js)")
+    .description(
+      "start a machine (in memory; durable with --kv, --plugins, --config), feed it events " +
+        "and print each transition",
+    )
+    .argument("<machine>", "machine script (.ts or .js) or SCXML document (.scxml)")
     .addOption(
       new Option("--events <list>", "comma-separated events; wait:<duration> lets time pass")
         .conflicts("eventsFile"),
@@ -73,12 +87,39 @@ function buildProgram(): Command {
       "time to let pass after the events (default: 1m virtual, 0 real)",
     )
     .option("--machine <id>", "the machine to run when the script exports several")
+    .option("--kv <store>", "durable: KV file path, :memory: or KV Connect URL")
+    .option("--plugins <dirs...>", "durable: plugin directories to load")
+    .option("--config <file>", "durable: the statecraft.yaml to read")
+    .option("--instance <id>", "durable: instance id (an existing one continues)")
+    .option("--durable", "run as a durable instance (implied by --kv, --plugins, --config)")
+    .option(
+      "--trusted",
+      "SCXML: evaluate the document's expressions in this process (default: a Worker " +
+        "without permissions)",
+    )
     .action(async (file, options) => finish(await runCommand(file, options)));
+
+  program
+    .command("export")
+    .description("write a machine in another format (SCXML)")
+    .argument("<machine>", "machine script (.ts or .js) or SCXML document")
+    .addOption(
+      new Option("--format <format>", "output format").choices(EXPORT_FORMATS).default(
+        "scxml" as const,
+      ),
+    )
+    .option("--machine <id>", "the machine to export when the script exports several")
+    .action(async (file, options) => {
+      const { text, warnings } = await exportCommand(file, options);
+      for (const w of warnings) console.error(w);
+      await Deno.stdout.write(new TextEncoder().encode(text));
+      finish(0);
+    });
 
   program
     .command("diagram")
     .description("print the machine's chart as Mermaid or Graphviz DOT")
-    .argument("<machine>", "machine script (.ts or .js)")
+    .argument("<machine>", "machine script (.ts or .js) or SCXML document (.scxml)")
     .addOption(
       new Option("--format <format>", "diagram format").choices(DIAGRAM_FORMATS).default(
         "mermaid" as const,
@@ -92,8 +133,29 @@ function buildProgram(): Command {
     });
 
   addKvCommands(program);
+  addPluginCommands(program);
+  addReplCommand(program);
 
   return program;
+}
+
+/** `statecraft repl [project-dir]`: the interactive session; body in lib/cli/repl.ts. */
+function addReplCommand(program: Command): void {
+  program
+    .command("repl")
+    .description(
+      "an interactive session over a project's runtime: spawn, send (Tab completes accepted " +
+        "events), state, history, rollback, diagram, and TypeScript lines; with stdin not a " +
+        "terminal, runs the lines as a script (exit 1 if any failed)",
+    )
+    .argument("[project-dir]", "the project folder (default: the current directory)")
+    .option("--kv <path|url>", "KV file path or KV Connect URL (default: from the config)")
+    .option("--config <file>", "the configuration file (default: <project>/statecraft.yaml)")
+    .option("--plugins <dirs...>", "plugin directories (default: from the config)")
+    .option("--no-plugins", "load no plugins")
+    .option("--watch", "reload machine scripts when they change")
+    .option("--no-timings", "no (0.4 ms) after sends and calls (for scripted sessions)")
+    .action(async (dir, options) => finish(await replCommand(dir, options)));
 }
 
 /** `statecraft kv ...`: inspect and maintain the durable store; bodies in lib/cli/kv.ts. */
@@ -158,6 +220,104 @@ function addKvCommands(program: Command): void {
       .description("read a kv export file into the store (created if missing)")
       .argument("<file>", "a JSONL file written by kv export"),
   ).action(async (file, options) => finish(await kvImportCommand(file, options)));
+}
+
+/** `statecraft plugin ...`: list, check, create, call and sign plugins (lib/cli/plugin*.ts). */
+function addPluginCommands(program: Command): void {
+  const plugin = program
+    .command("plugin")
+    .description("list, check, create, call and sign plugins (folders of plugins/ by default)");
+
+  withPolicyOptions(withPluginDirs(
+    plugin.command("list")
+      .description("load every plugin and print NAME VERSION ISOLATION STATE ACTIONS")
+      .option("--json", "one JSON object per plugin")
+      .option("--kv <file>", "KV file for the plugins' data (default: in memory)")
+      .option("--verbose", "print every plugin log line on stderr"),
+  )).action(async (options) => finish(await pluginListCommand(options)));
+
+  withPolicyOptions(withPluginDirs(
+    plugin.command("check")
+      .description(
+        "validate manifests, dependencies and signatures without starting anything " +
+          "(exit 1 on any problem)",
+      ),
+  )).action(async (options) => finish(await pluginCheckCommand(options)));
+
+  withPluginDirs(
+    plugin.command("new")
+      .description("create <dir>/<name>/plugin.yaml and mod.ts (worker, no permissions)")
+      .argument("<name>", "the plugin's name: lowercase letters, digits and -"),
+  ).action(async (name, options) => finish(await pluginNewCommand(name, options)));
+
+  withPolicyOptions(withPluginDirs(
+    plugin.command("call")
+      .description("load the plugins, call an action and print its result as JSON")
+      .argument("<plugin>", "the plugin's name")
+      .argument("<action>", "one of the actions it provides")
+      .argument("[json]", 'the payload, as JSON (quote it: \'{"name":"x"}\')')
+      .option("--raw", "print a string result as it is, not as a JSON string")
+      .option("--kv <file>", "KV file for the plugins' data (default: in memory)")
+      .option("--verbose", "print every plugin log line on stderr"),
+  )).action(async (name, action, json, options) =>
+    finish(await pluginCallCommand(name, action, json, options))
+  );
+
+  plugin.command("keygen")
+    .description("write a new signing key pair: <prefix>.key (private) and <prefix>.pub")
+    .option("--out <prefix>", "path prefix of the key files", "statecraft-plugin")
+    .action(async (options) => finish(await pluginKeygenCommand(options)));
+
+  withPluginDirs(
+    plugin.command("sign")
+      .description("sign a plugin folder (writes plugin.sig)")
+      .argument("<dir>", "a plugin folder, or the name of a plugin in the plugin directories")
+      .requiredOption("--key <file>", "the private key file (from plugin keygen)"),
+  ).action(async (dir, options) => finish(await pluginSignCommand(dir, options)));
+
+  withPluginDirs(
+    plugin.command("verify")
+      .description("check a plugin's signature: ok (signed by <fingerprint>) or why not")
+      .argument("<dir>", "a plugin folder, or the name of a plugin in the plugin directories")
+      .option(
+        "--trusted-key <file>",
+        "a trusted public key file (repeatable)",
+        collect,
+      ),
+  ).action(async (dir, options) => finish(await pluginVerifyCommand(dir, options)));
+}
+
+/** `--plugins <dir>`, repeatable. */
+function withPluginDirs<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
+  return command.option(
+    "--plugins <dir>",
+    "a directory of plugin folders (repeatable; default plugins)",
+    collect,
+  );
+}
+
+/** The signing policy of the commands that load plugins. */
+function withPolicyOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
+  return command
+    .addOption(
+      new Option("--unsigned <policy>", "whether unsigned plugins load")
+        .choices(["allow", "deny"] as const)
+        .default("allow" as const),
+    )
+    .option(
+      "--trusted-key <file>",
+      "a public key file whose signatures are trusted (repeatable)",
+      collect,
+    );
+}
+
+/** Collects a repeatable option's values. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** Adds the options every `kv` subcommand takes: where the store is, its machines, its key. */

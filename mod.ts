@@ -72,3 +72,12 @@ export {
   type TransitionEvent,
 } from "./lib/runtime/runtime.ts";
 export { defaultConfig, parseConfig, type RuntimeConfig } from "./lib/runtime/config.ts";
+export {
+  exportSCXML,
+  fromSCXML,
+  ScxmlError,
+  type ScxmlExport,
+  ScxmlMachine,
+  type ScxmlOptions,
+  toSCXML,
+} from "./lib/scxml/mod.ts";

@@ -11,7 +11,9 @@ import { pathToFileURL } from "node:url";
 import { Machine } from "../core/machine.ts";
 import { DefinitionError, type DefinitionProblem, formatPath } from "../core/errors.ts";
 import { CliError } from "./cli_error.ts";
+import { importScript, sourceImportEnabled } from "../runtime/script_source.ts";
 import { locateConfigPath } from "./source_location.ts";
+import { isScxmlFile, loadScxmlInto } from "./load_scxml.ts";
 
 /** One message about a script, printed as `file:line:col severity: message (at path)`. */
 export interface Diagnostic {
@@ -102,10 +104,12 @@ export async function loadScript(file: string): Promise<LoadedScript> {
     else fail(`cannot read the file: ${messageOf(e)}`);
     return script;
   }
+  if (isScxmlFile(absolute)) return loadScxmlInto(script);
 
   let module: Record<string, unknown>;
   try {
-    module = await import(url);
+    // Inside a compiled binary (or with STATECRAFT_SOURCE_IMPORT=1): from the source text.
+    module = sourceImportEnabled() ? await importScript(absolute) : await import(url);
   } catch (e) {
     if (isDefinitionError(e)) {
       for (const p of e.problems) {

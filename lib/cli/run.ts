@@ -4,6 +4,10 @@
  * (`OPEN: closed -> open`, atomic configuration before and after) and, at the end, the
  * status, configuration and context.
  *
+ * With `--kv`, `--plugins`, `--config` or `--durable`, the machine runs as a durable instance of
+ * a `Runtime` instead (plugins loaded, every event committed to Deno KV before the next), on
+ * real time; the output has the same shape, headed by the instance id.
+ *
  * @module
  */
 import type { MachineInstance, MonitorRecord } from "../core/types.ts";
@@ -14,6 +18,9 @@ import { parseDuration } from "../core/duration.ts";
 import { CliError } from "./cli_error.ts";
 import { loadMachine } from "./load.ts";
 import { parseEventList, readEventFile, type ScriptStep } from "./event_script.ts";
+import type { Runtime, TransitionEvent } from "../runtime/runtime.ts";
+import { isScxmlFile } from "./load_scxml.ts";
+import { runScxmlIsolated } from "./run_scxml.ts";
 
 /** Options of `statecraft run`, as commander parses them. */
 export interface RunOptions {
@@ -27,6 +34,24 @@ export interface RunOptions {
   for?: string;
   /** The machine id to run when the script exports several. */
   machine?: string;
+  /** Durable: the KV store (path, `:memory:` or KV Connect URL); default from the config. */
+  kv?: string;
+  /** Durable: plugin directories (each holds plugin folders); default from the config. */
+  plugins?: string[];
+  /** Durable: the `statecraft.yaml` to read (default `./statecraft.yaml` when present). */
+  config?: string;
+  /** Durable: run through the Runtime even with none of `kv`, `plugins`, `config`. */
+  durable?: boolean;
+  /** Durable: the instance id (an existing instance continues); default `<machine>-<time>`. */
+  instance?: string;
+  /** SCXML: evaluate the document's expressions in this process, not a permission-less Worker. */
+  trusted?: boolean;
+}
+
+/** Whether the options ask for a durable instance (a `Runtime`) rather than one in memory. */
+export function isDurable(options: RunOptions): boolean {
+  return options.durable === true || options.kv !== undefined || options.plugins !== undefined ||
+    options.config !== undefined || options.instance !== undefined;
 }
 
 /** Where `run` writes: transitions and the final state go to `line`, warnings to `warn`. */
@@ -65,6 +90,13 @@ export async function runCommand(
     throw new CliError("use either --events or --events-file, not both");
   }
   const virtual = options.virtualTime === true;
+  const durable = isDurable(options);
+  if (durable && virtual) {
+    throw new CliError(
+      "--virtual-time runs in memory: a durable instance (--kv, --plugins, --config, " +
+        "--durable) keeps real time; use --for to let it pass",
+    );
+  }
   let forMs = virtual ? 60_000 : 0;
   if (options.for !== undefined) {
     const ms = parseDuration(options.for);
@@ -80,8 +112,32 @@ export async function runCommand(
     : options.eventsFile !== undefined
     ? await readEventFile(options.eventsFile)
     : [];
+  if (isScxmlFile(file) && options.trusted !== true) {
+    if (durable) {
+      throw new CliError(
+        "a durable run evaluates the SCXML document's expressions in this process: " +
+          "add --trusted if you trust the document",
+      );
+    }
+    // Untrusted documents: their expressions run in a Worker with no permissions.
+    return await runScxmlIsolated(file, steps, forMs, virtual, out);
+  }
   const { machine } = await loadMachine(file, options.machine);
+  if (durable) return await runDurable(machine, steps, forMs, options, out);
+  return await runInMemory(machine, steps, forMs, virtual, out);
+}
 
+/**
+ * Runs a loaded machine in memory (the in-memory half of `runCommand`; also what the
+ * SCXML isolation Worker runs). Returns the exit code.
+ */
+export async function runInMemory(
+  machine: Machine,
+  steps: ScriptStep[],
+  forMs: number,
+  virtual: boolean,
+  out: RunOutput,
+): Promise<number> {
   const clock = virtual ? new VirtualClock() : new SystemClock();
   const instance = startInstance(machine, clock);
   if (instance.stats.errors > 0) {
@@ -138,6 +194,122 @@ export async function runCommand(
   }
   instance.stop();
   return code;
+}
+
+/**
+ * Runs the machine as a durable instance of a Runtime opened on the options (the script's
+ * machine only: the configuration's machine globs are not loaded). Transitions are printed as
+ * they are committed, timer firings and invocation results included.
+ */
+async function runDurable(
+  machine: Machine,
+  steps: ScriptStep[],
+  forMs: number,
+  options: RunOptions,
+  out: RunOutput,
+): Promise<number> {
+  // Loaded on demand: the store, plugins and their YAML/zod cost ~150 ms an in-memory run skips.
+  const { Runtime } = await import("../runtime/runtime.ts");
+  // Paths given on the command line are the user's, relative to the working directory; those
+  // in a configuration file are relative to its folder (the project).
+  const cwd = Deno.cwd();
+  const fromCwd = (p: string) => p.startsWith("/") ? p : `${cwd}/${p}`;
+  const config = options.config === undefined ? undefined : fromCwd(options.config);
+  const isPath = (kv: string) => !kv.startsWith(":") && !/^[a-z][a-z0-9+.-]*:\/\//i.test(kv);
+  let runtime: Runtime;
+  try {
+    runtime = await Runtime.open({
+      projectDir: config === undefined ? cwd : config.slice(0, config.lastIndexOf("/")) || "/",
+      configFile: config,
+      kv: options.kv === undefined || !isPath(options.kv) ? options.kv : fromCwd(options.kv),
+      plugins: options.plugins?.map(fromCwd),
+      machines: [],
+      extraMachines: [machine as Machine<Record<string, unknown>>],
+      log: (level, message) => {
+        if (level !== "debug") out.warn(level === "info" ? message : `${level}: ${message}`);
+      },
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound && options.config !== undefined) {
+      throw new CliError(`--config: ${options.config}: file not found`);
+    }
+    throw new CliError(`cannot open the runtime: ${messageOf(e)}`);
+  }
+  const atomic = (ids: readonly string[]) =>
+    formatStates(ids.filter((id) => (machine.compiled.byId.get(id)?.children.length ?? 0) === 0));
+  const id = options.instance ?? `${machine.id}-${Date.now().toString(36)}`;
+  let status = "active";
+  const waiting: { wake: (() => void) | null } = { wake: null };
+  const unwatch = runtime.watch((t: TransitionEvent) => {
+    if (t.kind === "create") return;
+    status = t.status;
+    const suffix = t.status === "active" ? "" : ` (${t.status})`;
+    const before = atomic(t.from), after = atomic(t.to);
+    out.line(
+      before === after
+        ? `${t.event}: ${before} (no change)${suffix}`
+        : `${t.event}: ${before} -> ${after}${suffix}`,
+    );
+    if (t.status !== "active") waiting.wake?.();
+  }, id);
+  /** Waits `ms` of real time, or until the instance is no longer active. */
+  const sleep = (ms: number) =>
+    status !== "active" ? Promise.resolve() : new Promise<void>((resolve) => {
+      const timer = setTimeout(() => (waiting.wake = null, resolve()), ms);
+      waiting.wake = () => (clearTimeout(timer), waiting.wake = null, resolve());
+    });
+
+  let code = 0;
+  try {
+    const loaded = runtime.pluginReport.loaded.map((p) => p.name).sort();
+    if (loaded.length > 0) out.line(`plugins: ${loaded.join(", ")}`);
+    let info = await runtime.get(id);
+    if (info === null) {
+      info = await runtime.spawn(machine.id, id).catch((e) => {
+        throw new CliError(`machine "${machine.id}" failed to start: ${messageOf(e)}`);
+      });
+      out.line(`instance: ${id}`);
+    } else {
+      if (info.machine !== machine.id) {
+        throw new CliError(`instance "${id}" is a "${info.machine}", not a "${machine.id}"`);
+      }
+      out.line(`instance: ${id} (continued at seq ${info.seq})`);
+    }
+    status = info.status;
+    out.line(`start: ${atomic(info.configuration)}`);
+    for (const step of steps) {
+      if (step.kind === "wait") {
+        out.line(`wait ${formatDuration(step.ms)}`);
+        await sleep(step.ms);
+        continue;
+      }
+      try {
+        await runtime.send(id, step.event);
+      } catch (e) {
+        out.warn(`error: ${step.origin}: ${messageOf(e)}`);
+        code = 1;
+        break;
+      }
+    }
+    if (code === 0 && forMs > 0) await sleep(forMs);
+    const last = await runtime.get(id);
+    if (last !== null) {
+      out.line(`status: ${last.status}`);
+      out.line(`configuration: ${formatStates(last.configuration)}`);
+      out.line(`context: ${show(last.context)}`);
+      const output = await runtime.inspect(id, (i) => i.output).catch(() => undefined);
+      if (last.status === "done" && output !== undefined) out.line(`output: ${show(output)}`);
+    }
+  } finally {
+    unwatch();
+    waiting.wake?.();
+    await runtime.close();
+  }
+  return code;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 function startInstance(

@@ -87,6 +87,8 @@ export interface Invocation {
   isMachine: boolean;
   input: unknown;
   autoForward: boolean;
+  /** SCXML `<finalize>`: run before the invoking instance processes an event from the child. */
+  finalize: ActionFn[];
 }
 
 /** A compiled state. */
@@ -181,7 +183,15 @@ const ROOT_KEYS = new Set([
 ]);
 const TRANSITION_KEYS = new Set(["target", "guard", "actions", "reenter", "description"]);
 const WHEN_KEYS = new Set([...TRANSITION_KEYS, "condition"]);
-const INVOKE_KEYS = new Set(["id", "src", "input", "onDone", "onError", "autoForward"]);
+const INVOKE_KEYS = new Set([
+  "id",
+  "src",
+  "input",
+  "onDone",
+  "onError",
+  "autoForward",
+  "finalize",
+]);
 const TYPES = new Set(["atomic", "compound", "parallel", "final", "history", "choice"]);
 
 interface PendingTransition {
@@ -609,6 +619,7 @@ export function compileMachine<C, E extends EventObject>(
           isMachine,
           input: inv.input,
           autoForward: inv.autoForward === true,
+          finalize: resolveActions(inv.finalize, [...ipath, "finalize"]),
         });
         addTransitions(node, inv.onDone, [`done.invoke.${invokeId}`], [...ipath, "onDone"], "done");
         addTransitions(
@@ -665,7 +676,14 @@ export function compileMachine<C, E extends EventObject>(
 
     // Initial transition of a compound state.
     if (kind === "compound") {
-      const initial = sc.initial;
+      let initial: unknown = sc.initial;
+      let initialActions: ActionFn[] = [];
+      if (isObject(initial) && !Array.isArray(initial)) {
+        // { target, actions }: an SCXML <initial> element with executable content.
+        const o = initial as { target?: unknown; actions?: unknown };
+        initialActions = resolveActions(o.actions, [...path, "initial", "actions"]);
+        initial = o.target;
+      }
       let targets: readonly string[] | null = null;
       if (initial === undefined) {
         if (node.children.length > 0) targets = [node.children[0].key];
@@ -688,7 +706,7 @@ export function compileMachine<C, E extends EventObject>(
           internal: true,
           guard: null,
           guardName: null,
-          actions: [],
+          actions: initialActions,
           when: false,
           generated: null,
           historyTarget: false,
@@ -724,12 +742,19 @@ export function compileMachine<C, E extends EventObject>(
       };
       node.historyDefault = t;
       let targets: readonly string[] | null = null;
-      if (sc.target === undefined) {
+      let target: unknown = sc.target;
+      if (isObject(target) && !Array.isArray(target)) {
+        // { target, actions }: an SCXML history <transition> with executable content.
+        const o = target as { target?: unknown; actions?: unknown };
+        t.actions = resolveActions(o.actions, [...path, "target", "actions"]);
+        target = o.target;
+      }
+      if (target === undefined) {
         // Default: the parent's initial child, resolved once the parent is built.
         targets = null;
-      } else if (typeof sc.target === "string") targets = [sc.target];
-      else if (Array.isArray(sc.target) && sc.target.every((x) => typeof x === "string")) {
-        targets = sc.target;
+      } else if (typeof target === "string") targets = [target];
+      else if (Array.isArray(target) && target.every((x) => typeof x === "string")) {
+        targets = target;
       } else error([...path, "target"], "a history target must be a string or an array of strings");
       pending.push({ t, targets, base: parent, isInitial: true });
     }

@@ -60,6 +60,7 @@ interface RunningInvoke {
   id: string;
   node: StateNode;
   autoForward: boolean;
+  finalize: ActionFn[];
   controller: AbortController;
   // deno-lint-ignore no-explicit-any
   child: MachineInstance<any> | null;
@@ -573,6 +574,9 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     this.#event = event;
     if (this.#invokes !== null) {
       for (const inv of this.#invokes.values()) {
+        if (inv.finalize.length > 0 && event.invokeId === inv.id) {
+          this.#runActions(inv.finalize, event);
+        }
         if (inv.autoForward && inv.child !== null) {
           (inv.child as unknown as Instance).deliver({ ...event });
         }
@@ -1306,6 +1310,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         id: inv.id,
         node: s,
         autoForward: inv.autoForward,
+        finalize: inv.finalize,
         controller,
         child: null,
       };

@@ -172,6 +172,11 @@ export interface InvokeConfig<C = Record<string, unknown>, E extends EventObject
   onError?: TransitionsConfig<C, E>;
   /** Forward every external event this instance receives to the child machine. */
   autoForward?: boolean;
+  /**
+   * Run before this instance processes an event the child sent it (SCXML `<finalize>`): the
+   * event is the child's, so these actions can copy its data into the context.
+   */
+  finalize?: Actions<C, E>;
 }
 
 /** The kinds of state. */
@@ -183,8 +188,15 @@ export interface StateConfig<C = Record<string, unknown>, E extends EventObject 
   type?: StateType;
   /** An id other than the dotted path, for `#id` targets. */
   id?: string;
-  /** Initial child key (default: the first child), or descendant ids for a deep initial. */
-  initial?: string | readonly string[];
+  /**
+   * Initial child key (default: the first child), or descendant ids for a deep initial; or
+   * `{ target, actions }` for an initial transition with actions (SCXML `<initial>`), run only
+   * when the state is entered by default.
+   */
+  initial?: string | readonly string[] | {
+    target: string | readonly string[];
+    actions?: Actions<C, E>;
+  };
   /** Child states, in document order. */
   states?: Record<string, StateConfig<C, E>>;
   /** Transitions by event descriptor (`"OPEN"`, `"error"`, `"error.*"`, `"*"`, `"A B"`). */
@@ -207,8 +219,14 @@ export interface StateConfig<C = Record<string, unknown>, E extends EventObject 
   defer?: readonly string[];
   /** History states: `"shallow"` (default) or `"deep"`. */
   history?: "shallow" | "deep";
-  /** History states: the default target when no history was recorded. */
-  target?: string | readonly string[];
+  /**
+   * History states: the default target when no history was recorded; `{ target, actions }`
+   * when the default transition has actions (SCXML).
+   */
+  target?: string | readonly string[] | {
+    target: string | readonly string[];
+    actions?: Actions<C, E>;
+  };
   /** Final states: the done data (`done.state.<parent>` payload, or the machine's output). */
   output?: PlainValue | ((args: { context: C; event: E }) => unknown);
   /** Free text. */

@@ -302,18 +302,25 @@ export class Runtime {
     return this.store.rollback(instanceId, to, { by: "runtime" });
   }
 
-  /** Steps back one event: to the state before the last applied event. */
+  /**
+   * Steps back one event: to the state before the event the current state rests on. A
+   * rollback is followed to the entry it restored, so undo after rollback keeps going back.
+   */
   async undo(instanceId: string): Promise<InstanceInfo> {
     const info = await this.store.get(instanceId);
     if (info === null) throw new Error(`no instance "${instanceId}"`);
-    const journal = await this.store.history(instanceId, { from: Math.max(0, info.seq - 200) });
-    const last = journal.findLast((e) =>
-      e.kind === "event" || e.kind === "timer" || e.kind === "invoke"
-    );
-    if (last === undefined || last.seq === 0) {
-      throw new Error(`instance "${instanceId}" has no event to undo`);
+    const journal = await this.store.history(instanceId, { limit: 100_000 });
+    const bySeq = new Map(journal.map((e) => [e.seq, e]));
+    let entry = bySeq.get(info.seq);
+    for (let hops = 0; entry !== undefined && hops < 100_000; hops++) {
+      if (entry.kind === "event" || entry.kind === "timer" || entry.kind === "invoke") {
+        return await this.store.rollback(instanceId, { seq: entry.seq - 1 }, { by: "undo" });
+      }
+      if (entry.kind === "create") break;
+      // A rollback restored the state after entry `to`; other entries did not change it.
+      entry = bySeq.get(entry.kind === "rollback" ? entry.to! : entry.seq - 1);
     }
-    return await this.store.rollback(instanceId, { seq: last.seq - 1 }, { by: "undo" });
+    throw new Error(`instance "${instanceId}" has no event to undo`);
   }
 
   /** The events the instance accepts now (guards evaluated with a payload-less event). */
@@ -366,7 +373,8 @@ export class Runtime {
         outcomes.push({ machine: id, file: m.file, result: "added" });
         continue;
       }
-      if (old.version === m.version && old.machine === m.machine) continue;
+      // Same content, same machine (an SCXML document is parsed into a new object each time).
+      if (old.version === m.version) continue;
       if (old.machine.hash === m.machine.hash) {
         this.machines.set(id, m);
         await this.store.replaceMachine(m.machine);

@@ -9,6 +9,9 @@
 import { createHash } from "node:crypto";
 import { Machine } from "../core/machine.ts";
 import { DefinitionError } from "../core/errors.ts";
+import { fromSCXML } from "../scxml/import.ts";
+import { ScxmlError } from "../scxml/parse.ts";
+import { importScript, sourceImportEnabled } from "./script_source.ts";
 
 /** A machine and where it came from. */
 export interface LoadedMachine {
@@ -128,9 +131,34 @@ function locate(error: unknown, file: string): { line?: number; col?: number } {
   return m === null ? {} : { line: Number(m[1]), col: Number(m[2]) };
 }
 
-/** Loads machine scripts (`.ts`/`.js` modules); collects every exported `Machine`. */
+/**
+ * Loads machine scripts (`.ts`/`.js` modules: every exported `Machine`) and SCXML documents
+ * (`.scxml`: one machine each; the project's own documents, evaluated in this process).
+ */
 export async function loadScripts(files: string[]): Promise<ScriptLoad> {
   const result: ScriptLoad = { machines: [], errors: [] };
+  for (const file of files.filter((f) => f.endsWith(".scxml"))) {
+    try {
+      const text = await Deno.readTextFile(file);
+      const machine = fromSCXML(text, { baseUrl: `file://${file}`, source: file });
+      result.machines.push({
+        machine: machine as unknown as Machine<Record<string, unknown>>,
+        file,
+        exportName: "",
+        version: createHash("sha256").update(text).digest("hex").slice(0, 16),
+      });
+    } catch (e) {
+      const where = e instanceof ScxmlError && e.line !== undefined
+        ? { line: e.line, col: e.column ?? 1 }
+        : {};
+      const message = e instanceof ScxmlError
+        ? e.detail
+        : e instanceof Error
+        ? e.message
+        : String(e);
+      result.errors.push({ file, ...where, message });
+    }
+  }
   const modules = files.filter((f) => /\.(m?[jt]sx?)$/.test(f));
   const graph = await importGraph(modules);
   for (const file of modules) {
@@ -147,7 +175,10 @@ export async function loadScripts(files: string[]): Promise<ScriptLoad> {
     const version = await contentVersion(file, graph);
     let mod: Record<string, unknown>;
     try {
-      mod = await import(`file://${file}?v=${version}`);
+      // Inside a compiled binary (or with STATECRAFT_SOURCE_IMPORT=1): from the source text.
+      mod = sourceImportEnabled()
+        ? await importScript(file)
+        : await import(`file://${file}?v=${version}`);
     } catch (e) {
       const where = locate(e, file);
       const message = e instanceof DefinitionError

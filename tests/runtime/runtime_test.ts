@@ -85,6 +85,7 @@ Deno.test("runtime: durable instances; transitions reach the bus after the commi
     ]);
     const undone = await rt.undo("c1");
     assert.deepEqual(undone.configuration, ["idle"]);
+    await assert.rejects(rt.undo("c1"), /has no event to undo/, "undo follows the rollback back");
   } finally {
     await rt.close();
     await Deno.remove(dir, { recursive: true });

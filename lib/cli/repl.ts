@@ -1,0 +1,245 @@
+/**
+ * `statecraft repl [project-dir]`: an interactive session over a project's Runtime. On a
+ * terminal: line editing and history (`node:readline`), Tab completion (commands, machines,
+ * instances, the events an instance accepts now), colours unless `NO_COLOR`, Ctrl-C cancels
+ * the line, Ctrl-D or `exit` closes the runtime and quits. With stdin not a terminal: the
+ * same commands line by line, plain output, no prompt, exit code 1 if any line failed.
+ *
+ * @module
+ */
+import * as readline from "node:readline";
+import process from "node:process";
+import { Runtime } from "../runtime/runtime.ts";
+import { colorsWanted, makeColors } from "../repl/color.ts";
+import { completeLine } from "../repl/complete.ts";
+import { HISTORY_SIZE, HistoryFile, historyPath } from "../repl/history.ts";
+import { watchScripts } from "../repl/hot_reload.ts";
+import { type ReplOutput, ReplSession } from "../repl/session.ts";
+import { CliError } from "./cli_error.ts";
+
+/** Options of `statecraft repl`, as commander parses them. */
+export interface ReplOptions {
+  /** KV path or URL (default: from `statecraft.yaml`, else `.statecraft/state.kv`). */
+  kv?: string;
+  /** The configuration file (default: `<project>/statecraft.yaml` if there). */
+  config?: string;
+  /** Plugin directories instead of the configured ones; `false` (`--no-plugins`): none. */
+  plugins?: string[] | boolean;
+  /** Reload machine scripts when they change. */
+  watch?: boolean;
+  /** `false` (`--no-timings`): no `(0.4 ms)` after sends and calls. */
+  timings?: boolean;
+}
+
+/** The prompt on a terminal. */
+export const PROMPT = "statecraft> ";
+
+/**
+ * Opens the project's runtime and runs the session; resolves with the exit code once the
+ * session ends (the runtime closed). Throws a `CliError` when the runtime cannot open.
+ *
+ * @example
+ * ```ts ignore
+ * import { replCommand } from "./repl.ts";
+ * Deno.exitCode = await replCommand(".", { kv: "/tmp/repl.kv", plugins: false });
+ * ```
+ */
+export async function replCommand(
+  projectDir: string | undefined,
+  options: ReplOptions,
+): Promise<number> {
+  const cwd = Deno.cwd();
+  const abs = (p: string) => p.startsWith("/") ? p : `${cwd}/${p}`;
+  const dir = abs(projectDir ?? ".").replace(/\/\.?$/, "") || "/";
+  const interactive = Deno.stdin.isTerminal();
+  const colors = makeColors(interactive && colorsWanted());
+
+  // Runtime log lines go wherever the session writes, once there is one.
+  let sink: ReplOutput = { line: (t) => console.log(t), error: (t) => console.error(t) };
+  let runtime: Runtime;
+  try {
+    runtime = await Runtime.open({
+      projectDir: dir,
+      configFile: options.config === undefined ? undefined : abs(options.config),
+      kv: options.kv === undefined || options.kv === ":memory:" || /^[a-z]+:/.test(options.kv)
+        ? options.kv
+        : abs(options.kv),
+      plugins: Array.isArray(options.plugins) ? options.plugins.map(abs) : undefined,
+      noPlugins: options.plugins === false,
+      log: (level, message) =>
+        sink.error(
+          level === "info"
+            ? message
+            : level === "error"
+            ? colors.red(`${level}: ${message}`)
+            : colors.yellow(`${level}: ${message}`),
+        ),
+    });
+  } catch (e) {
+    throw new CliError(
+      `repl: cannot open the project ${dir}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+
+  if (interactive) return await interactiveSession(runtime, options, colors, (s) => sink = s);
+  return await scriptedSession(runtime, options, (s) => sink = s);
+}
+
+/** stdin is not a terminal: one command per line, plain output, exit 1 if any failed. */
+async function scriptedSession(
+  runtime: Runtime,
+  options: ReplOptions,
+  setSink: (out: ReplOutput) => void,
+): Promise<number> {
+  const out: ReplOutput = { line: (t) => console.log(t), error: (t) => console.error(t) };
+  setSink(out);
+  const session = new ReplSession(runtime, out, { timings: options.timings !== false });
+  const stopWatch = options.watch === true ? watchScripts(session) : () => {};
+  try {
+    for await (const line of lines(Deno.stdin.readable)) {
+      const result = await session.execute(line);
+      // Let transitions committed by the line reach the watchers before the next line.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (result === "exit") break;
+    }
+  } finally {
+    stopWatch();
+    if (session.watching) session.stopWatching();
+    await runtime.close();
+  }
+  return session.failures > 0 ? 1 : 0;
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of stream) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, nl).replace(/\r$/, "");
+      buffer = buffer.slice(nl + 1);
+    }
+  }
+  buffer += decoder.decode();
+  if (buffer !== "") yield buffer;
+}
+
+/** A terminal: readline with completion, history, Ctrl-C and Ctrl-D. */
+async function interactiveSession(
+  runtime: Runtime,
+  options: ReplOptions,
+  colors: ReturnType<typeof makeColors>,
+  setSink: (out: ReplOutput) => void,
+): Promise<number> {
+  const path = historyPath(runtime.projectDir, readEnv);
+  const history = path === null ? null : new HistoryFile(path);
+  const previous = history === null ? [] : await history.load();
+
+  let busy = false;
+  let interrupt: (() => void) | null = null;
+  let rl: readline.Interface | null = null;
+  // A line printed while the prompt waits (a watched transition, a reload) goes above it.
+  const write = (text: string, stream: "out" | "err") => {
+    const target = stream === "out" ? process.stdout : process.stderr;
+    if (busy || rl === null) {
+      target.write(`${text}\n`);
+      return;
+    }
+    readline.clearLine(process.stdout, 0);
+    readline.cursorTo(process.stdout, 0);
+    target.write(`${text}\n`);
+    rl.prompt(true);
+  };
+  const out: ReplOutput = { line: (t) => write(t, "out"), error: (t) => write(t, "err") };
+  setSink(out);
+  const session = new ReplSession(runtime, out, {
+    colors,
+    timings: options.timings !== false,
+  });
+  await session.refreshIds();
+
+  const machines = [...runtime.machines.keys()].sort();
+  out.line(
+    `${colors.bold("Statecraft REPL")} ${colors.dim(runtime.projectDir)}: ${
+      machines.length === 0 ? "no machines" : `machines ${machines.join(", ")}`
+    }; ${session.instanceIds.length} instance(s). ${
+      colors.dim("help lists the commands; Tab completes; Ctrl-D quits.")
+    }`,
+  );
+
+  const iface = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: true,
+    prompt: colors.cyan(PROMPT),
+    history: previous,
+    historySize: HISTORY_SIZE,
+    removeHistoryDuplicates: true,
+    completer: (line: string, callback: (error: null, result: [string[], string]) => void) => {
+      completeLine(session, line).then((result) => callback(null, result));
+    },
+  });
+  rl = iface;
+  const stopWatch = options.watch === true ? watchScripts(session) : () => {};
+  if (options.watch === true) {
+    out.line(colors.dim(`watching ${session.scriptFiles().length} script(s) for changes`));
+  }
+
+  const finished = new Promise<void>((resolve) => {
+    let queue = Promise.resolve();
+    let closing = false;
+    iface.on("line", (line: string) => {
+      queue = queue.then(async () => {
+        if (closing) return;
+        busy = true;
+        if (history !== null) await history.add(line);
+        // Ctrl-C while a line runs (an await that never settles) gives the prompt back.
+        const interrupted = new Promise<"interrupted">((resolve) =>
+          interrupt = () => resolve("interrupted")
+        );
+        const result = await Promise.race([session.execute(line), interrupted]);
+        interrupt = null;
+        if (result === "interrupted") {
+          session.failures++;
+          out.error(colors.red("error: interrupted (what the line started may still finish)"));
+        }
+        busy = false;
+        if (result === "exit") iface.close();
+        else iface.prompt();
+      });
+    });
+    iface.on("SIGINT", () => {
+      if (interrupt !== null) {
+        interrupt();
+        return;
+      }
+      // Ctrl-C: drop the line being typed (and stop watching), keep the session.
+      process.stdout.write(colors.dim("^C") + "\n");
+      const state = iface as unknown as { line: string; cursor: number };
+      state.line = "";
+      state.cursor = 0;
+      if (session.watching) session.stopWatching();
+      iface.prompt();
+    });
+    iface.on("close", () => {
+      closing = true;
+      queue.then(resolve);
+    });
+  });
+  iface.prompt();
+  await finished;
+  stopWatch();
+  if (session.watching) session.stopWatching();
+  busy = true;
+  process.stdout.write("\n");
+  await runtime.close();
+  return 0;
+}
+
+/** An environment variable, without a permission prompt: undefined when env is not granted. */
+function readEnv(name: string): string | undefined {
+  const env = { name: "env", variable: name } as const;
+  if (Deno.permissions.querySync(env).state !== "granted") return undefined;
+  return Deno.env.get(name);
+}
