@@ -18,32 +18,23 @@ import {
 } from "@commander-js/extra-typings";
 import denoJson from "./deno.json" with { type: "json" };
 import { CliError } from "./lib/cli/cli_error.ts";
-import { checkCommand } from "./lib/cli/check.ts";
-import { runCommand } from "./lib/cli/run.ts";
-import { DIAGRAM_FORMATS, diagramCommand } from "./lib/cli/diagram.ts";
-import { EXPORT_FORMATS, exportCommand } from "./lib/cli/export.ts";
 import {
   DEFAULT_KEY_ENV,
   DEFAULT_KV_PATH,
+  DIAGRAM_FORMATS,
+  EXPORT_FORMATS,
   KV_STATUSES,
-  kvCheckpointCommand,
-  kvExportCommand,
-  kvHistoryCommand,
-  kvImportCommand,
-  kvLsCommand,
-  kvRollbackCommand,
-  kvShowCommand,
-} from "./lib/cli/kv.ts";
-import {
-  pluginCallCommand,
-  pluginCheckCommand,
-  pluginKeygenCommand,
-  pluginListCommand,
-  pluginNewCommand,
-  pluginSignCommand,
-  pluginVerifyCommand,
-} from "./lib/cli/plugin.ts";
-import { replCommand } from "./lib/cli/repl.ts";
+} from "./lib/cli/constants.ts";
+
+// Each command's body is imported when that command runs, not at start-up: loading every
+// command's module graph (store, plugins, SCXML, REPL) would cost every command ~150 ms.
+const loadCheck = () => import("./lib/cli/check.ts");
+const loadRun = () => import("./lib/cli/run.ts");
+const loadDiagram = () => import("./lib/cli/diagram.ts");
+const loadExport = () => import("./lib/cli/export.ts");
+const loadKv = () => import("./lib/cli/kv.ts");
+const loadPlugin = () => import("./lib/cli/plugin.ts");
+const loadRepl = () => import("./lib/cli/repl.ts");
 
 /** Builds the `statecraft` program (commander), without parsing anything. */
 function buildProgram(): Command {
@@ -64,7 +55,7 @@ function buildProgram(): Command {
         "(exit 1 on any error)",
     )
     .argument("<files...>", "machine scripts (.ts or .js) exporting machines, or SCXML documents")
-    .action(async (files) => finish(await checkCommand(files)));
+    .action(async (files) => finish(await (await loadCheck()).checkCommand(files)));
 
   program
     .command("run")
@@ -97,7 +88,7 @@ function buildProgram(): Command {
       "SCXML: evaluate the document's expressions in this process (default: a Worker " +
         "without permissions)",
     )
-    .action(async (file, options) => finish(await runCommand(file, options)));
+    .action(async (file, options) => finish(await (await loadRun()).runCommand(file, options)));
 
   program
     .command("export")
@@ -110,7 +101,7 @@ function buildProgram(): Command {
     )
     .option("--machine <id>", "the machine to export when the script exports several")
     .action(async (file, options) => {
-      const { text, warnings } = await exportCommand(file, options);
+      const { text, warnings } = await (await loadExport()).exportCommand(file, options);
       for (const w of warnings) console.error(w);
       await Deno.stdout.write(new TextEncoder().encode(text));
       finish(0);
@@ -127,7 +118,7 @@ function buildProgram(): Command {
     )
     .option("--machine <id>", "the machine to draw when the script exports several")
     .action(async (file, options) => {
-      const text = await diagramCommand(file, options);
+      const text = await (await loadDiagram()).diagramCommand(file, options);
       await Deno.stdout.write(new TextEncoder().encode(text));
       finish(0);
     });
@@ -155,7 +146,7 @@ function addReplCommand(program: Command): void {
     .option("--no-plugins", "load no plugins")
     .option("--watch", "reload machine scripts when they change")
     .option("--no-timings", "no (0.4 ms) after sends and calls (for scripted sessions)")
-    .action(async (dir, options) => finish(await replCommand(dir, options)));
+    .action(async (dir, options) => finish(await (await loadRepl()).replCommand(dir, options)));
 }
 
 /** `statecraft kv ...`: inspect and maintain the durable store; bodies in lib/cli/kv.ts. */
@@ -174,14 +165,14 @@ function addKvCommands(program: Command): void {
       )
       .option("--limit <n>", "at most this many rows (default 100)", positiveInt)
       .option("--json", "one JSON object per line"),
-  ).action(async (options) => finish(await kvLsCommand(options)));
+  ).action(async (options) => finish(await (await loadKv()).kvLsCommand(options)));
 
   withStoreOptions(
     kv.command("show")
       .description("an instance: status, configuration, context, pending timers, checkpoints")
       .argument("<id>", "instance id")
       .option("--json", "one JSON object"),
-  ).action(async (id, options) => finish(await kvShowCommand(id, options)));
+  ).action(async (id, options) => finish(await (await loadKv()).kvShowCommand(id, options)));
 
   withStoreOptions(
     kv.command("history")
@@ -190,14 +181,14 @@ function addKvCommands(program: Command): void {
       .option("--from <seq>", "first journal entry to show (default 0)", nonNegativeInt)
       .option("--limit <n>", "at most this many entries (default 1000)", positiveInt)
       .option("--json", "one JSON object per entry"),
-  ).action(async (id, options) => finish(await kvHistoryCommand(id, options)));
+  ).action(async (id, options) => finish(await (await loadKv()).kvHistoryCommand(id, options)));
 
   withStoreOptions(
     kv.command("checkpoint")
       .description("record a checkpoint of an instance's current state; prints its seq")
       .argument("<id>", "instance id")
       .option("--label <label>", "a name to roll back to (not a number)"),
-  ).action(async (id, options) => finish(await kvCheckpointCommand(id, options)));
+  ).action(async (id, options) => finish(await (await loadKv()).kvCheckpointCommand(id, options)));
 
   withStoreOptions(
     kv.command("rollback")
@@ -206,20 +197,20 @@ function addKvCommands(program: Command): void {
       )
       .argument("<id>", "instance id")
       .requiredOption("--to <seq|label>", "a seq (a number) or a checkpoint label"),
-  ).action(async (id, options) => finish(await kvRollbackCommand(id, options)));
+  ).action(async (id, options) => finish(await (await loadKv()).kvRollbackCommand(id, options)));
 
   withStoreOptions(
     kv.command("export")
       .description("write instances, journals and checkpoints as JSON lines")
       .option("--out <file>", "the file to write (default: stdout)")
       .option("--machine <id>", "only instances of this machine"),
-  ).action(async (options) => finish(await kvExportCommand(options)));
+  ).action(async (options) => finish(await (await loadKv()).kvExportCommand(options)));
 
   withStoreOptions(
     kv.command("import")
       .description("read a kv export file into the store (created if missing)")
       .argument("<file>", "a JSONL file written by kv export"),
-  ).action(async (file, options) => finish(await kvImportCommand(file, options)));
+  ).action(async (file, options) => finish(await (await loadKv()).kvImportCommand(file, options)));
 }
 
 /** `statecraft plugin ...`: list, check, create, call and sign plugins (lib/cli/plugin*.ts). */
@@ -234,7 +225,7 @@ function addPluginCommands(program: Command): void {
       .option("--json", "one JSON object per plugin")
       .option("--kv <file>", "KV file for the plugins' data (default: in memory)")
       .option("--verbose", "print every plugin log line on stderr"),
-  )).action(async (options) => finish(await pluginListCommand(options)));
+  )).action(async (options) => finish(await (await loadPlugin()).pluginListCommand(options)));
 
   withPolicyOptions(withPluginDirs(
     plugin.command("check")
@@ -242,13 +233,15 @@ function addPluginCommands(program: Command): void {
         "validate manifests, dependencies and signatures without starting anything " +
           "(exit 1 on any problem)",
       ),
-  )).action(async (options) => finish(await pluginCheckCommand(options)));
+  )).action(async (options) => finish(await (await loadPlugin()).pluginCheckCommand(options)));
 
   withPluginDirs(
     plugin.command("new")
       .description("create <dir>/<name>/plugin.yaml and mod.ts (worker, no permissions)")
       .argument("<name>", "the plugin's name: lowercase letters, digits and -"),
-  ).action(async (name, options) => finish(await pluginNewCommand(name, options)));
+  ).action(async (name, options) =>
+    finish(await (await loadPlugin()).pluginNewCommand(name, options))
+  );
 
   withPolicyOptions(withPluginDirs(
     plugin.command("call")
@@ -260,20 +253,22 @@ function addPluginCommands(program: Command): void {
       .option("--kv <file>", "KV file for the plugins' data (default: in memory)")
       .option("--verbose", "print every plugin log line on stderr"),
   )).action(async (name, action, json, options) =>
-    finish(await pluginCallCommand(name, action, json, options))
+    finish(await (await loadPlugin()).pluginCallCommand(name, action, json, options))
   );
 
   plugin.command("keygen")
     .description("write a new signing key pair: <prefix>.key (private) and <prefix>.pub")
     .option("--out <prefix>", "path prefix of the key files", "statecraft-plugin")
-    .action(async (options) => finish(await pluginKeygenCommand(options)));
+    .action(async (options) => finish(await (await loadPlugin()).pluginKeygenCommand(options)));
 
   withPluginDirs(
     plugin.command("sign")
       .description("sign a plugin folder (writes plugin.sig)")
       .argument("<dir>", "a plugin folder, or the name of a plugin in the plugin directories")
       .requiredOption("--key <file>", "the private key file (from plugin keygen)"),
-  ).action(async (dir, options) => finish(await pluginSignCommand(dir, options)));
+  ).action(async (dir, options) =>
+    finish(await (await loadPlugin()).pluginSignCommand(dir, options))
+  );
 
   withPluginDirs(
     plugin.command("verify")
@@ -284,7 +279,9 @@ function addPluginCommands(program: Command): void {
         "a trusted public key file (repeatable)",
         collect,
       ),
-  ).action(async (dir, options) => finish(await pluginVerifyCommand(dir, options)));
+  ).action(async (dir, options) =>
+    finish(await (await loadPlugin()).pluginVerifyCommand(dir, options))
+  );
 }
 
 /** `--plugins <dir>`, repeatable. */

@@ -34,7 +34,7 @@
  *
  * @module
  */
-import { type ActionArgs, assign, defineMachine, type EventObject, type Machine } from "../mod.ts";
+import { type ActionArgs, assign, defineMachine, type EventObject, type Machine } from "../core.ts";
 
 /** The phases, in order. */
 export const PHASES = ["init", "setup", "build", "test", "cleanup"] as const;

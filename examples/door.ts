@@ -25,7 +25,7 @@
  * @module
  */
 import { z } from "zod";
-import { assign, defineMachine, type Machine } from "../mod.ts";
+import { assign, defineMachine, type Machine } from "../core.ts";
 
 /** The door's context. */
 export interface DoorContext {

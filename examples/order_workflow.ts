@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { assign, defineMachine, type Machine } from "../mod.ts";
+import { assign, defineMachine, type Machine } from "../core.ts";
 
 /** What the payment gateway is asked to charge. */
 export interface PaymentRequest {

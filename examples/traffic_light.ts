@@ -24,7 +24,7 @@
  * Or from code:
  *
  * ```ts
- * import { VirtualClock } from "../mod.ts";
+ * import { VirtualClock } from "../core.ts";
  * import { trafficLight } from "./traffic_light.ts";
  * const clock = new VirtualClock();
  * const light = trafficLight.start({ clock });
@@ -34,7 +34,7 @@
  *
  * @module
  */
-import { assign, defineMachine, type Machine } from "../mod.ts";
+import { assign, defineMachine, type Machine } from "../core.ts";
 
 /** The light's context. */
 export interface TrafficLightContext {

@@ -30,7 +30,7 @@
  *
  * @module
  */
-import { type ActionArgs, assign, defineMachine, type EventObject, type Machine } from "../mod.ts";
+import { type ActionArgs, assign, defineMachine, type EventObject, type Machine } from "../core.ts";
 
 /** One slot of the machine. */
 export interface Product {

@@ -9,7 +9,8 @@ import { CliError } from "./cli_error.ts";
 import { loadMachine } from "./load.ts";
 
 /** The diagram formats. */
-export const DIAGRAM_FORMATS = ["mermaid", "dot"] as const;
+import { DIAGRAM_FORMATS } from "./constants.ts";
+export { DIAGRAM_FORMATS };
 
 /** One of `DIAGRAM_FORMATS`. */
 export type DiagramFormat = typeof DIAGRAM_FORMATS[number];

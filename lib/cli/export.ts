@@ -10,7 +10,8 @@ import { CliError } from "./cli_error.ts";
 import { exportSCXML } from "../scxml/export.ts";
 
 /** Formats `export` can write. */
-export const EXPORT_FORMATS = ["scxml"] as const;
+import { EXPORT_FORMATS } from "./constants.ts";
+export { EXPORT_FORMATS };
 
 /** Options of `statecraft export`. */
 export interface ExportOptions {

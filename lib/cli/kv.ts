@@ -41,7 +41,8 @@ const CONSOLE: KvOutput = {
 };
 
 /** The statuses `kv ls --status` filters by. */
-export const KV_STATUSES = ["active", "done", "stopped", "archived"] as const;
+import { KV_STATUSES } from "./constants.ts";
+export { KV_STATUSES };
 
 /** Options of `kv ls`. */
 export interface KvLsOptions extends KvStoreOptions {

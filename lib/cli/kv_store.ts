@@ -37,9 +37,8 @@ export interface KvOutput {
 }
 
 /** The default store path, shared with `openStore`. */
-export const DEFAULT_KV_PATH = ".statecraft/state.kv";
-/** The default name of the variable holding the encryption key. */
-export const DEFAULT_KEY_ENV = "STATECRAFT_KEY";
+import { DEFAULT_KEY_ENV, DEFAULT_KV_PATH } from "./constants.ts";
+export { DEFAULT_KEY_ENV, DEFAULT_KV_PATH };
 
 /** An open store and what the commands need to describe its instances. */
 export interface KvSession {

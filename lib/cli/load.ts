@@ -11,9 +11,8 @@ import { pathToFileURL } from "node:url";
 import { Machine } from "../core/machine.ts";
 import { DefinitionError, type DefinitionProblem, formatPath } from "../core/errors.ts";
 import { CliError } from "./cli_error.ts";
-import { importScript, sourceImportEnabled } from "../runtime/script_source.ts";
+import { sourceImportEnabled } from "../runtime/source_switch.ts";
 import { locateConfigPath } from "./source_location.ts";
-import { isScxmlFile, loadScxmlInto } from "./load_scxml.ts";
 
 /** One message about a script, printed as `file:line:col severity: message (at path)`. */
 export interface Diagnostic {
@@ -104,12 +103,15 @@ export async function loadScript(file: string): Promise<LoadedScript> {
     else fail(`cannot read the file: ${messageOf(e)}`);
     return script;
   }
-  if (isScxmlFile(absolute)) return loadScxmlInto(script);
+  // SCXML and the source-import path load their modules only when they are needed.
+  if (/\.scxml$/i.test(absolute)) return (await import("./load_scxml.ts")).loadScxmlInto(script);
 
   let module: Record<string, unknown>;
   try {
     // Inside a compiled binary (or with STATECRAFT_SOURCE_IMPORT=1): from the source text.
-    module = sourceImportEnabled() ? await importScript(absolute) : await import(url);
+    module = sourceImportEnabled()
+      ? await (await import("../runtime/script_source.ts")).importScript(absolute)
+      : await import(url);
   } catch (e) {
     if (isDefinitionError(e)) {
       for (const p of e.problems) {

@@ -19,8 +19,6 @@ import { CliError } from "./cli_error.ts";
 import { loadMachine } from "./load.ts";
 import { parseEventList, readEventFile, type ScriptStep } from "./event_script.ts";
 import type { Runtime, TransitionEvent } from "../runtime/runtime.ts";
-import { isScxmlFile } from "./load_scxml.ts";
-import { runScxmlIsolated } from "./run_scxml.ts";
 
 /** Options of `statecraft run`, as commander parses them. */
 export interface RunOptions {
@@ -112,7 +110,7 @@ export async function runCommand(
     : options.eventsFile !== undefined
     ? await readEventFile(options.eventsFile)
     : [];
-  if (isScxmlFile(file) && options.trusted !== true) {
+  if (/\.scxml$/i.test(file) && options.trusted !== true) {
     if (durable) {
       throw new CliError(
         "a durable run evaluates the SCXML document's expressions in this process: " +
@@ -120,6 +118,7 @@ export async function runCommand(
       );
     }
     // Untrusted documents: their expressions run in a Worker with no permissions.
+    const { runScxmlIsolated } = await import("./run_scxml.ts");
     return await runScxmlIsolated(file, steps, forMs, virtual, out);
   }
   const { machine } = await loadMachine(file, options.machine);

@@ -32,30 +32,13 @@ const LIBRARY_SPECIFIERS: Record<string, string> = {
   "@statecraft/statecraft": "mod.ts",
   "jsr:@statecraft/statecraft": "mod.ts",
   "statecraft/plugin": "lib/plugins/sdk.ts",
+  "statecraft/core": "core.ts",
+  "@statecraft/statecraft/core": "core.ts",
   "@statecraft/statecraft/plugin": "lib/plugins/sdk.ts",
   "jsr:@statecraft/statecraft/plugin": "lib/plugins/sdk.ts",
 };
 
-/** The environment variable that turns the source path on under `deno run`. */
-export const SOURCE_IMPORT_ENV = "STATECRAFT_SOURCE_IMPORT";
-
-/**
- * Whether machine scripts load through `importScript`: inside a `deno compile` binary
- * (`Deno.build.standalone`), or when `STATECRAFT_SOURCE_IMPORT=1` and `--allow-env` lets it
- * be read (asked without a prompt: no permission means no).
- *
- * @example
- * ```ts
- * import { sourceImportEnabled } from "./script_source.ts";
- * const viaSource = sourceImportEnabled(); // false under plain `deno run`
- * ```
- */
-export function sourceImportEnabled(): boolean {
-  if ((Deno.build as { standalone?: boolean }).standalone === true) return true;
-  const env = { name: "env", variable: SOURCE_IMPORT_ENV } as const;
-  if (Deno.permissions.querySync(env).state !== "granted") return false;
-  return Deno.env.get(SOURCE_IMPORT_ENV) === "1";
-}
+export { SOURCE_IMPORT_ENV, sourceImportEnabled } from "./source_switch.ts";
 
 /**
  * Imports a machine script (`.ts`, `.js`, `.mts`, `.tsx`...) from its source text; see the
@@ -237,6 +220,10 @@ function isLibraryRoot(dir: string): Promise<boolean> {
 async function libraryModule(path: string): Promise<string | null> {
   // A plugin's `definePlugin` import: the running SDK, even where the checkout is unreadable.
   if (path.endsWith("/lib/plugins/sdk.ts")) return new URL("lib/plugins/sdk.ts", LIBRARY_ROOT).href;
+  if (path.endsWith("/core.ts")) {
+    const root = path.slice(0, -"/core.ts".length);
+    if (await isLibraryRoot(root)) return new URL("core.ts", LIBRARY_ROOT).href;
+  }
   if (path.endsWith("/mod.ts")) {
     const root = path.slice(0, -"/mod.ts".length);
     if (await isLibraryRoot(root)) return new URL("mod.ts", LIBRARY_ROOT).href;

@@ -11,7 +11,7 @@ import { Machine } from "../core/machine.ts";
 import { DefinitionError } from "../core/errors.ts";
 import { fromSCXML } from "../scxml/import.ts";
 import { ScxmlError } from "../scxml/parse.ts";
-import { importScript, sourceImportEnabled } from "./script_source.ts";
+import { sourceImportEnabled } from "./source_switch.ts";
 
 /** A machine and where it came from. */
 export interface LoadedMachine {
@@ -177,7 +177,7 @@ export async function loadScripts(files: string[]): Promise<ScriptLoad> {
     try {
       // Inside a compiled binary (or with STATECRAFT_SOURCE_IMPORT=1): from the source text.
       mod = sourceImportEnabled()
-        ? await importScript(file)
+        ? await (await import("./script_source.ts")).importScript(file)
         : await import(`file://${file}?v=${version}`);
     } catch (e) {
       const where = locate(e, file);
