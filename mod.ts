@@ -21,21 +21,8 @@
  *
  * @module
  */
-export * from "./lib/core/types.ts";
-export { defineMachine, Machine, validateMachine } from "./lib/core/machine.ts";
-export { Instance, LivelockError } from "./lib/core/interpreter.ts";
-export {
-  DefinitionError,
-  type DefinitionProblem,
-  EventError,
-  formatPath,
-  SnapshotError,
-} from "./lib/core/errors.ts";
-export { SystemClock, VirtualClock } from "./lib/core/clock.ts";
-export { assign, cancel, log, raise, send, sendParent } from "./lib/core/actions.ts";
-export { parseDuration } from "./lib/core/duration.ts";
-export { type DiagramSource, toDot, toMermaid } from "./lib/core/diagram.ts";
-export type { CompiledMachine, StateNode, Transition } from "./lib/core/compile.ts";
+// The engine (also importable alone, light to load, from core.ts).
+export * from "./core.ts";
 export {
   type CheckpointInfo,
   type ExportRecord,

@@ -102,6 +102,8 @@ export class Runtime {
   /** What loading the plugins did. */
   readonly pluginReport: LoadReport;
   readonly #log: NonNullable<RuntimeOptions["log"]>;
+  /** Scripts added with `loadMachines`, reloaded with the configured ones. */
+  readonly #extraFiles = new Set<string>();
   #spawned = 0;
 
   private constructor(
@@ -347,64 +349,94 @@ export class Runtime {
   }
 
   /**
-   * Loads the machine scripts again. A machine whose script changed moves to the new
-   * definition when its shape is the same (only code changed) or when its migrations lead
-   * from the old version to the new one; otherwise running instances keep the old definition,
-   * and the outcome says why. New machines are added.
+   * Loads the machine scripts again (the configured globs and any files given to
+   * `loadMachines`). A machine whose script changed moves to the new definition when its shape
+   * is the same (only code changed) or when its migrations lead from the old version to the
+   * new one; otherwise running instances keep the old definition, and the outcome says why.
+   * New machines are added.
    */
   async reload(): Promise<ReloadOutcome[]> {
     const files = await expandGlobs(this.config.machines, this.projectDir);
+    return await this.#adopt([...new Set([...files, ...this.#extraFiles])], false);
+  }
+
+  /**
+   * Loads more machine scripts into the running runtime (the REPL's `load`), by the rules of
+   * `reload()`; later reloads include them. A file that exports no machine is an outcome too.
+   */
+  async loadMachines(files: string[]): Promise<ReloadOutcome[]> {
+    for (const f of files) this.#extraFiles.add(f);
+    return await this.#adopt(files, true);
+  }
+
+  async #adopt(files: string[], reportEmpty: boolean): Promise<ReloadOutcome[]> {
     const loaded = await loadScripts(files);
-    const outcomes: ReloadOutcome[] = [];
-    for (const e of loaded.errors) {
-      outcomes.push({
-        machine: "",
-        file: e.file,
-        result: "error",
-        reason: `${e.line === undefined ? "" : `${e.line}:${e.col} `}${e.message}`,
-      });
+    const outcomes: ReloadOutcome[] = loaded.errors.map((e) => ({
+      machine: "",
+      file: e.file,
+      result: "error",
+      reason: `${e.line === undefined ? "" : `${e.line}:${e.col} `}${e.message}`,
+    }));
+    if (reportEmpty) {
+      for (const file of files) {
+        if (
+          !loaded.machines.some((m) => m.file === file) && !outcomes.some((o) => o.file === file)
+        ) {
+          outcomes.push({ machine: "", file, result: "error", reason: "exports no machine" });
+        }
+      }
     }
     for (const m of loaded.machines) {
-      const old = this.machines.get(m.machine.id);
       const id = m.machine.id;
-      if (old === undefined) {
+      const old = this.machines.get(id);
+      const register = async (result: ReloadOutcome["result"], reason?: string) => {
         this.machines.set(id, m);
         await this.store.replaceMachine(m.machine);
-        outcomes.push({ machine: id, file: m.file, result: "added" });
+        outcomes.push(
+          reason === undefined ? { machine: id, file: m.file, result } : {
+            machine: id,
+            file: m.file,
+            result,
+            reason,
+          },
+        );
+      };
+      if (old === undefined) {
+        await register("added");
+        continue;
+      }
+      if (old.file !== m.file && old.file !== "(embedded)") {
+        outcomes.push({
+          machine: id,
+          file: m.file,
+          result: "error",
+          reason: `machine "${id}" is already defined in ${old.file}; not loaded`,
+        });
         continue;
       }
       // Same content, same machine (an SCXML document is parsed into a new object each time).
       if (old.version === m.version) continue;
-      if (old.machine.hash === m.machine.hash) {
-        this.machines.set(id, m);
-        await this.store.replaceMachine(m.machine);
-        outcomes.push({ machine: id, file: m.file, result: "updated" });
-        continue;
-      }
-      const migrations = m.machine.config.migrations ?? {};
-      if (
-        old.machine.version !== undefined && migrations[String(old.machine.version)] !== undefined
+      if (old.machine.hash === m.machine.hash) await register("updated");
+      else if (
+        old.machine.version !== undefined &&
+        (m.machine.config.migrations ?? {})[String(old.machine.version)] !== undefined
       ) {
-        this.machines.set(id, m);
-        await this.store.replaceMachine(m.machine);
+        await register(
+          "migrated",
+          `instances migrate from version ${old.machine.version} to ${m.machine.version}`,
+        );
+      } else {
         outcomes.push({
           machine: id,
           file: m.file,
-          result: "migrated",
-          reason: `instances migrate from version ${old.machine.version} to ${m.machine.version}`,
+          result: "kept",
+          reason:
+            `the states or transitions of "${id}" changed (version ${
+              old.machine.version ?? "unversioned"
+            } -> ${m.machine.version ?? "unversioned"}) and it declares no migration from ` +
+            `${old.machine.version ?? "unversioned"}: running instances keep the old definition`,
         });
-        continue;
       }
-      outcomes.push({
-        machine: id,
-        file: m.file,
-        result: "kept",
-        reason:
-          `the states or transitions of "${id}" changed (version ${
-            old.machine.version ?? "unversioned"
-          } -> ${m.machine.version ?? "unversioned"}) and it declares no migration from ` +
-          `${old.machine.version ?? "unversioned"}: running instances keep the old definition`,
-      });
     }
     return outcomes;
   }
