@@ -35,6 +35,7 @@ const loadExport = () => import("./lib/cli/export.ts");
 const loadKv = () => import("./lib/cli/kv.ts");
 const loadPlugin = () => import("./lib/cli/plugin.ts");
 const loadRepl = () => import("./lib/cli/repl.ts");
+const loadServe = () => import("./lib/cli/serve.ts");
 
 /** Builds the `statecraft` program (commander), without parsing anything. */
 function buildProgram(): Command {
@@ -126,6 +127,7 @@ function buildProgram(): Command {
   addKvCommands(program);
   addPluginCommands(program);
   addReplCommand(program);
+  addServeCommand(program);
 
   return program;
 }
@@ -147,6 +149,29 @@ function addReplCommand(program: Command): void {
     .option("--watch", "reload machine scripts when they change")
     .option("--no-timings", "no (0.4 ms) after sends and calls (for scripted sessions)")
     .action(async (dir, options) => finish(await (await loadRepl()).replCommand(dir, options)));
+}
+
+/** `statecraft serve [project-dir]`: the HTTP API; body in lib/cli/serve.ts. */
+function addServeCommand(program: Command): void {
+  program
+    .command("serve")
+    .description(
+      "serve the project's runtime over HTTP (JSON API, SSE, /metrics, /openapi.json) until " +
+        "Ctrl-C; loopback by default, a bearer token is required beyond it",
+    )
+    .argument("[project-dir]", "the project folder (default: the current directory)")
+    .option("--port <n>", "port (default: server.port of the config, else 8787)", portNumber)
+    .option("--host <host>", "interface (default: server.host of the config, else 127.0.0.1)")
+    .option("--kv <path|url>", "KV file path or KV Connect URL (default: from the config)")
+    .option("--config <file>", "the configuration file (default: <project>/statecraft.yaml)")
+    .option("--plugins <dirs...>", "plugin directories (default: from the config)")
+    .option("--no-plugins", "load no plugins")
+    .option(
+      "--token-env <name>",
+      "environment variable holding the bearer token (default: server.tokenEnv of the config)",
+    )
+    .option("--max-body <bytes>", "largest request body (default 1048576)", positiveInt)
+    .action(async (dir, options) => finish(await (await loadServe()).serveCommand(dir, options)));
 }
 
 /** `statecraft kv ...`: inspect and maintain the durable store; bodies in lib/cli/kv.ts. */
@@ -334,6 +359,13 @@ function withStoreOptions<A extends unknown[], O extends OptionValues, G extends
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) {
     throw new InvalidArgumentError("expected a positive whole number");
+  }
+  return Number(value);
+}
+
+function portNumber(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) {
+    throw new InvalidArgumentError("expected a port number, 0 to 65535");
   }
   return Number(value);
 }

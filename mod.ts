@@ -68,3 +68,5 @@ export {
   type ScxmlOptions,
   toSCXML,
 } from "./lib/scxml/mod.ts";
+export { createApp } from "./lib/server/app.ts";
+export { serve } from "./lib/server/serve.ts";

@@ -1,0 +1,722 @@
+// The Statecraft inspector page: plain browser code, no framework, no build step.
+// It reads the HTTP API of the runtime that serves it (relative URLs, so it works behind a
+// path prefix too), lays charts out with elkjs (the global `ELK`, served from the runtime)
+// and draws them as SVG.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** Everything the page knows. */
+const view = {
+  /** @type {Map<string, any>} instance id -> list item */
+  instances: new Map(),
+  /** @type {string | null} */
+  selected: null,
+  /** @type {any} the selected instance (GET /instances/:id) */
+  detail: null,
+  /** @type {any[]} its journal */
+  journal: [],
+  /** @type {Map<string, Promise<any>>} machine id -> laid out chart */
+  charts: new Map(),
+  /** @type {string | null} the machine whose chart is drawn */
+  drawn: null,
+  /** Draw the chart at its own size (scroll) rather than fitted to the width. */
+  actualSize: false,
+};
+
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  for (const c of children) node.append(c);
+  return node;
+}
+
+/** The bearer token the API asked for (mutating routes beyond loopback), kept per tab. */
+let token = sessionStorage.getItem("statecraft-token");
+
+async function api(path, init) {
+  const headers = {};
+  if (init?.body) headers["content-type"] = "application/json";
+  if (token && init?.method && init.method !== "GET") headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { ...init, headers });
+  const text = await res.text();
+  let body;
+  try {
+    body = text === "" ? null : JSON.parse(text);
+  } catch {
+    body = { error: text };
+  }
+  if (res.status === 401 && init?.method && init.method !== "GET" && !init.retried) {
+    const given = prompt("This server needs its bearer token for changes:");
+    if (given) {
+      token = given.trim();
+      sessionStorage.setItem("statecraft-token", token);
+      return api(path, { ...init, retried: true });
+    }
+  }
+  if (!res.ok) {
+    const msg = body?.message ?? body?.error?.message ?? body?.error ?? res.statusText;
+    throw new Error(`${init?.method ?? "GET"} ${path}: ${res.status} ${msg}`);
+  }
+  return body;
+}
+
+function say(text, error = false) {
+  const m = $("#message");
+  m.textContent = text;
+  m.className = error ? "error" : "";
+}
+
+/** The deepest states of a configuration (what a person calls "the state"). */
+function leaves(configuration) {
+  return configuration.filter((id) => !configuration.some((o) => o.startsWith(`${id}.`)))
+    .map(breakable);
+}
+
+/** A state id that may wrap after its dots (a zero-width space after each). */
+function breakable(id) {
+  return id.replace(/\./g, ".\u200b");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instances
+
+async function loadInstances() {
+  const items = [];
+  let cursor;
+  for (let page = 0; page < 20; page++) {
+    const q = new URLSearchParams({ limit: "200" });
+    if (cursor) q.set("cursor", cursor);
+    const body = await api(`instances?${q}`);
+    items.push(...(body.items ?? []));
+    cursor = body.cursor;
+    if (!cursor) break;
+  }
+  view.instances = new Map(items.map((i) => [i.id, i]));
+  renderInstances();
+}
+
+function renderInstances() {
+  const filter = $("#filter").value.trim().toLowerCase();
+  const list = $("#instances");
+  list.replaceChildren();
+  const items = [...view.instances.values()].sort((a, b) =>
+    a.machine === b.machine ? a.id.localeCompare(b.id) : a.machine.localeCompare(b.machine)
+  );
+  for (const i of items) {
+    if (filter && !`${i.id} ${i.machine}`.toLowerCase().includes(filter)) continue;
+    const button = el(
+      "button",
+      {
+        class: i.id === view.selected ? "selected" : "",
+        "data-instance": i.id,
+        onclick: () => select(i.id),
+      },
+      el("span", { class: "id" }, i.id),
+      " ",
+      el("span", { class: `status ${i.status}` }, i.status),
+      el("span", { class: "sub" }, `${i.machine} · ${leaves(i.configuration ?? []).join(", ")}`),
+    );
+    list.append(el("li", {}, button));
+  }
+  $("#instances-empty").hidden = view.instances.size > 0;
+}
+
+async function select(id) {
+  if (view.selected !== id) say("");
+  view.selected = id;
+  if (location.hash !== `#${encodeURIComponent(id)}`) {
+    history.replaceState(null, "", `#${encodeURIComponent(id)}`);
+  }
+  renderInstances();
+  await refreshSelected();
+}
+
+/** Reads the selected instance and its journal again, and redraws. */
+async function refreshSelected() {
+  const id = view.selected;
+  if (id === null) return;
+  const path = `instances/${encodeURIComponent(id)}`;
+  const detail = await api(path);
+  // The journal's last 200 entries, and the events accepted now (when the instance's own
+  // answer does not carry them).
+  const from = Math.max(0, (detail.seq ?? 0) - 199);
+  const [hist, accepted] = await Promise.all([
+    api(`${path}/history?from=${from}&limit=200`),
+    detail.acceptedEvents !== undefined || detail.status !== "active"
+      ? null
+      : api(`${path}/accepted`).catch(() => null),
+  ]);
+  if (accepted !== null) detail.acceptedEvents = accepted.events ?? accepted.acceptedEvents ?? [];
+  if (view.selected !== id) return;
+  view.detail = detail;
+  view.journal = hist.entries ?? hist.items ?? [];
+  const item = view.instances.get(id);
+  view.instances.set(id, { ...item, ...detail });
+  renderInstances();
+  renderPanel();
+  await drawChart(detail.machine);
+  highlight();
+}
+
+let refreshing = null;
+let refreshAgain = false;
+/** Coalesces refreshes: at most one in flight, one more queued. */
+function scheduleRefresh() {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = refreshSelected().catch((e) => say(e.message, true)).finally(() => {
+    refreshing = null;
+    if (refreshAgain) {
+      refreshAgain = false;
+      scheduleRefresh();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The panel
+
+function renderPanel() {
+  const d = view.detail;
+  $("#panel").hidden = false;
+  $("#instance-title").textContent = d.id;
+  $("#instance-meta").textContent = `${d.machine} · ${d.status} · seq ${d.seq} · ${
+    leaves(d.configuration).join(", ")
+  }`;
+  const events = $("#events");
+  events.replaceChildren();
+  const accepted = d.acceptedEvents ?? [];
+  // Events the engine normally raises itself (done.state.*, error.*) come last, muted.
+  const internal = (type) => /^(done|error)\./.test(type);
+  for (const type of [...accepted].sort((a, b) => Number(internal(a)) - Number(internal(b)))) {
+    const attrs = { class: "event", "data-event": type, onclick: () => sendEvent(type) };
+    if (internal(type)) {
+      attrs.class = "event internal";
+      attrs.title = "an event the engine normally raises itself";
+    }
+    events.append(el("button", attrs, type));
+  }
+  if (accepted.length === 0) {
+    events.append(
+      el(
+        "span",
+        { class: "muted" },
+        d.status === "active" ? "No event is accepted now." : `The instance is ${d.status}.`,
+      ),
+    );
+  }
+  $("#context").textContent = JSON.stringify(d.context, null, 2);
+  const body = $("#journal tbody");
+  body.replaceChildren();
+  for (const e of [...view.journal].reverse()) {
+    const rollback = e.seq === d.seq ? "" : el("button", {
+      class: "rollback",
+      "data-seq": e.seq,
+      title: `roll back to the state after entry ${e.seq}`,
+      onclick: () => rollbackTo(e.seq),
+    }, "rollback");
+    const event = e.event?.type ??
+      (e.kind === "rollback" && e.to !== undefined ? `to ${e.to}` : "");
+    const current = e.seq === d.seq ? " current" : "";
+    body.append(
+      el(
+        "tr",
+        { class: `entry${current}`, "data-seq": e.seq },
+        el("td", {}, String(e.seq)),
+        el("td", { class: "time" }, new Date(e.time).toLocaleTimeString([], { hour12: false })),
+        el("td", {}, e.kind),
+        el("td", {}, event),
+        el("td", {}, e.by ?? ""),
+        el("td", {}, rollback),
+      ),
+      el(
+        "tr",
+        { class: `states${current}` },
+        el("td", {}, ""),
+        el("td", { colspan: "5" }, "→ ", leaves(e.configuration ?? []).join(", ")),
+      ),
+    );
+  }
+}
+
+async function sendEvent(type) {
+  const id = view.selected;
+  let payload = {};
+  const text = $("#payload").value.trim();
+  if (text !== "") {
+    try {
+      payload = JSON.parse(text);
+    } catch (e) {
+      say(`the payload is not JSON: ${e.message}`, true);
+      return;
+    }
+  }
+  try {
+    const r = await api(`instances/${encodeURIComponent(id)}/events`, {
+      method: "POST",
+      body: JSON.stringify({ ...payload, type }),
+    });
+    say(`${type} → ${leaves(r.configuration ?? []).join(", ")} (seq ${r.seq})`);
+  } catch (e) {
+    say(e.message, true);
+  }
+  scheduleRefresh();
+}
+
+async function rollbackTo(seq) {
+  try {
+    await api(`instances/${encodeURIComponent(view.selected)}/rollback`, {
+      method: "POST",
+      body: JSON.stringify({ seq }),
+    });
+    say(`rolled back to entry ${seq}`);
+  } catch (e) {
+    say(e.message, true);
+  }
+  scheduleRefresh();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chart: elkjs lays it out, we draw SVG
+
+const FONT = "13px system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
+const LABEL_FONT = "11px system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
+const measureCtx = document.createElement("canvas").getContext("2d");
+function textWidth(text, font) {
+  measureCtx.font = font;
+  return Math.ceil(measureCtx.measureText(text).width);
+}
+
+function chartFor(machine) {
+  let p = view.charts.get(machine);
+  if (!p) {
+    p = api(`machines/${encodeURIComponent(machine)}/chart`).then(layout);
+    p.catch(() => view.charts.delete(machine));
+    view.charts.set(machine, p);
+  }
+  return p;
+}
+
+/** Builds the ELK graph of a chart, runs the layout, returns { chart, graph, meta }. */
+async function layout(chart) {
+  /** state id -> { elk node, state, parent state id } */
+  const meta = new Map();
+  let n = 0;
+  const nodeOf = (s, parent, parentKind) => {
+    const id = `n${n++}`;
+    const info = { id, state: s, parent, region: parentKind === "parallel" };
+    meta.set(s.id, info);
+    const label = s.key;
+    /** @type {any} */
+    const node = { id };
+    if (s.kind === "history") {
+      Object.assign(node, { width: 30, height: 30 });
+    } else if (s.choice) {
+      Object.assign(node, { width: 34, height: 34 });
+    } else if (s.children.filter((c) => c.kind !== "history").length === 0) {
+      Object.assign(node, {
+        width: Math.max(72, textWidth(label, FONT) + 28),
+        height: 38,
+      });
+    } else {
+      const kids = [];
+      if (s.kind === "compound" && (s.initial ?? []).length > 0) {
+        kids.push({ id: `${id}_init`, width: 10, height: 10 });
+      }
+      for (const c of s.children) kids.push(nodeOf(c, s.id, s.kind));
+      const titleWidth = textWidth(label, FONT) + (s.kind === "parallel" ? 70 : 24);
+      Object.assign(node, {
+        children: kids,
+        layoutOptions: {
+          "elk.padding": "[top=34,left=14,bottom=14,right=14]",
+          "elk.nodeSize.constraints": "MINIMUM_SIZE",
+          "elk.nodeSize.minimum": `(${titleWidth}, 60)`,
+        },
+      });
+    }
+    info.node = node;
+    return node;
+  };
+
+  const rootChildren = [];
+  // Transitions of the machine itself (`on` at the top: from or to the machine's id): the
+  // machine is drawn as one box around its states, as `statecraft diagram` does.
+  const self = chart.id;
+  const wrapped = chart.transitions.some((t) => t.from === self || t.to === self);
+  const top = wrapped
+    ? [{ id: self, key: self, kind: chart.kind, initial: chart.initial, children: chart.states }]
+    : chart.states;
+  const topInitial = wrapped ? [self] : chart.kind === "compound" ? chart.initial : [];
+  if (topInitial.length > 0) rootChildren.push({ id: "root_init", width: 10, height: 10 });
+  for (const s of top) rootChildren.push(nodeOf(s, null, wrapped ? "compound" : chart.kind));
+
+  // Every edge goes in the container ELK would choose for it, so that its coordinates are
+  // relative to a node we know: the lowest common ancestor of its ends (a node containing
+  // the other end counts as the container).
+  const ancestors = (stateId) => {
+    const out = [];
+    for (let s = stateId; s !== null; s = meta.get(s).parent) out.push(s);
+    return out;
+  };
+  const containerOf = (from, to) => {
+    const up = ancestors(from);
+    const upTo = ancestors(to);
+    if (from !== to) {
+      if (upTo.includes(from)) return from;
+      if (up.includes(to)) return to;
+    }
+    for (const a of up.slice(1)) if (upTo.includes(a)) return a;
+    return null;
+  };
+  const edgesIn = new Map(); // container state id (null = root) -> elk edges
+  const addEdge = (container, edge) => {
+    if (!edgesIn.has(container)) edgesIn.set(container, []);
+    edgesIn.get(container).push(edge);
+  };
+  const edges = [];
+  chart.transitions.forEach((t, i) => {
+    if (!meta.has(t.from) || !meta.has(t.to)) return;
+    const text = t.guard ? `${t.event} [${t.guard}]` : t.event;
+    const edge = {
+      id: `e${i}`,
+      sources: [meta.get(t.from).id],
+      targets: [meta.get(t.to).id],
+      labels: text === "" ? [] : [{
+        id: `e${i}_l`,
+        text,
+        width: textWidth(text, LABEL_FONT) + 6,
+        height: 15,
+      }],
+    };
+    const container = containerOf(t.from, t.to);
+    addEdge(container, edge);
+    edges.push({ edge, transition: t, container });
+  });
+  // Initial arrows: from the dot of a compound state to its default children.
+  const initialEdge = (dotId, container, target) => {
+    if (!meta.has(target)) return;
+    const edge = {
+      id: `${dotId}_${meta.get(target).id}`,
+      sources: [dotId],
+      targets: [meta.get(target).id],
+    };
+    addEdge(container, edge);
+    edges.push({ edge, transition: null, container });
+  };
+  for (const target of topInitial) initialEdge("root_init", null, target);
+  for (const [stateId, info] of meta) {
+    const s = info.state;
+    if (s.kind !== "compound") continue;
+    for (const target of s.initial ?? []) initialEdge(`${info.id}_init`, stateId, target);
+  }
+  for (const [container, list] of edgesIn) {
+    if (container === null) continue;
+    meta.get(container).node.edges = list;
+  }
+
+  const graph = {
+    id: "root",
+    layoutOptions: {
+      "elk.algorithm": "layered",
+      "elk.direction": "RIGHT",
+      "elk.hierarchyHandling": "INCLUDE_CHILDREN",
+      "elk.edgeRouting": "ORTHOGONAL",
+      "elk.padding": "[top=20,left=20,bottom=20,right=20]",
+      "elk.spacing.nodeNode": "28",
+      "elk.layered.spacing.nodeNodeBetweenLayers": "44",
+      "elk.spacing.edgeLabel": "4",
+      "elk.spacing.edgeNode": "14",
+      "elk.edgeLabels.placement": "CENTER",
+      "elk.layered.nodePlacement.strategy": "NETWORK_SIMPLEX",
+    },
+    children: rootChildren,
+    edges: edgesIn.get(null) ?? [],
+  };
+  // deno-lint-ignore no-undef
+  const elk = new ELK();
+  const laid = await elk.layout(graph);
+  return { chart, graph: laid, meta, edges };
+}
+
+async function drawChart(machine) {
+  if (view.drawn === machine && $("#chart svg")) return;
+  $("#chart-title").textContent = `Laying out ${machine}…`;
+  const { graph, meta, edges, chart } = await chartFor(machine);
+  view.drawn = machine;
+
+  // Absolute positions of every node (ELK gives them relative to their parent).
+  const abs = new Map([["root", { x: 0, y: 0 }]]);
+  const place = (node, ox, oy) => {
+    for (const c of node.children ?? []) {
+      const p = { x: ox + c.x, y: oy + c.y };
+      abs.set(c.id, p);
+      place(c, p.x, p.y);
+    }
+  };
+  place(graph, 0, 0);
+  const byElkId = new Map([...meta.values()].map((m) => [m.id, m]));
+
+  const root = svg("svg", {
+    width: Math.ceil(graph.width),
+    height: Math.ceil(graph.height),
+    viewBox: `0 0 ${Math.ceil(graph.width)} ${Math.ceil(graph.height)}`,
+    "data-machine": machine,
+  });
+  const marker = (id, refX = 8) =>
+    svg(
+      "marker",
+      { id, viewBox: "0 0 10 10", refX, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" },
+      svg("path", { d: "M0,0 L10,5 L0,10 z" }),
+    );
+  root.append(svg("defs", {}, marker("arrow"), marker("arrow-enabled"), marker("arrow-initial")));
+
+  const statesLayer = svg("g", { class: "states" });
+  const drawNode = (node) => {
+    const p = abs.get(node.id);
+    if (node.id.endsWith("_init")) {
+      statesLayer.append(svg("circle", {
+        class: "initial-dot",
+        cx: p.x + node.width / 2,
+        cy: p.y + node.height / 2,
+        r: 5,
+      }));
+      return;
+    }
+    const info = byElkId.get(node.id);
+    const s = info.state;
+    const compound = (node.children ?? []).length > 0;
+    const classes = ["state", s.kind];
+    if (info.region) classes.push("region");
+    if (s.choice) classes.push("choice");
+    const g = svg("g", { class: classes.join(" "), "data-state": s.id });
+    const title = svg("title", {});
+    title.textContent = `${s.id} (${s.choice ? "choice" : s.kind}${info.region ? " region" : ""})`;
+    g.append(title);
+    if (s.kind === "history") {
+      g.append(svg("circle", {
+        class: "history",
+        cx: p.x + 15,
+        cy: p.y + 15,
+        r: 14,
+      }));
+      const t = svg("text", { x: p.x + 15, y: p.y + 16, "text-anchor": "middle" });
+      t.textContent = s.deep ? "H*" : "H";
+      g.append(t);
+    } else if (s.choice) {
+      const cx = p.x + node.width / 2, cy = p.y + node.height / 2, r = node.width / 2;
+      g.append(svg("polygon", {
+        points: `${cx},${cy - r} ${cx + r},${cy} ${cx},${cy + r} ${cx - r},${cy}`,
+      }));
+      const t = svg("text", { x: cx, y: p.y - 8, "text-anchor": "middle" });
+      t.textContent = s.key;
+      g.append(t);
+    } else {
+      g.append(svg("rect", {
+        x: p.x,
+        y: p.y,
+        width: node.width,
+        height: node.height,
+        rx: compound ? 10 : 8,
+      }));
+      if (s.kind === "final") {
+        g.append(svg("rect", {
+          class: "inner",
+          x: p.x + 4,
+          y: p.y + 4,
+          width: node.width - 8,
+          height: node.height - 8,
+          rx: 5,
+        }));
+      }
+      const t = svg(
+        "text",
+        compound ? { x: p.x + 12, y: p.y + 17 } : {
+          x: p.x + node.width / 2,
+          y: p.y + node.height / 2 + 1,
+          "text-anchor": "middle",
+        },
+      );
+      t.textContent = s.key;
+      g.append(t);
+      if (s.kind === "parallel") {
+        const k = svg("text", {
+          class: "kind",
+          x: p.x + node.width - 10,
+          y: p.y + 17,
+          "text-anchor": "end",
+        });
+        k.textContent = "parallel";
+        g.append(k);
+      }
+    }
+    statesLayer.append(g);
+    for (const c of node.children ?? []) drawNode(c);
+  };
+  for (const c of graph.children ?? []) drawNode(c);
+  root.append(statesLayer);
+
+  const edgeLayer = svg("g", { class: "edges" });
+  // The laid-out edges, by id, with the container they were given to.
+  const laidEdges = new Map();
+  const collect = (node) => {
+    for (const e of node.edges ?? []) laidEdges.set(e.id, e);
+    for (const c of node.children ?? []) collect(c);
+  };
+  collect(graph);
+  for (const { edge, transition, container } of edges) {
+    const laid = laidEdges.get(edge.id);
+    if (!laid) continue;
+    const origin = container === null ? { x: 0, y: 0 } : abs.get(meta.get(container).id);
+    const classes = ["edge"];
+    if (transition === null) classes.push("initial");
+    else if (transition.kind === "history") classes.push("history");
+    const g = svg("g", { class: classes.join(" ") });
+    if (transition !== null) {
+      g.setAttribute("data-from", transition.from);
+      g.setAttribute("data-to", transition.to);
+      g.setAttribute("data-event", transition.event);
+    }
+    for (const section of laid.sections ?? []) {
+      const pts = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
+      const d = pts.map((q, i) => `${i === 0 ? "M" : "L"}${origin.x + q.x},${origin.y + q.y}`)
+        .join(" ");
+      g.append(svg("path", {
+        d,
+        "marker-end": `url(#${transition === null ? "arrow-initial" : "arrow"})`,
+      }));
+    }
+    for (const label of laid.labels ?? []) {
+      const x = origin.x + label.x, y = origin.y + label.y;
+      g.append(svg("rect", {
+        class: "label-bg",
+        x,
+        y,
+        width: label.width,
+        height: label.height,
+        rx: 3,
+      }));
+      const t = svg("text", { x: x + 3, y: y + label.height / 2 + 1 });
+      t.textContent = label.text;
+      g.append(t);
+      if (transition !== null && transition.event !== "") {
+        t.addEventListener("click", () => {
+          if (g.classList.contains("enabled")) sendEvent(transition.event.split(" ")[0]);
+        });
+      }
+    }
+    edgeLayer.append(g);
+  }
+  root.append(edgeLayer);
+  $("#chart").replaceChildren(root);
+  $("#chart").classList.toggle("actual", view.actualSize);
+  $("#zoom").hidden = false;
+  $("#legend").hidden = false;
+  $("#chart-title").textContent = `${chart.id}${chart.kind === "parallel" ? " (parallel)" : ""}`;
+}
+
+/** Marks the active states and the transitions the instance can take now. */
+function highlight() {
+  const d = view.detail;
+  if (!d || view.drawn !== d.machine) return;
+  const active = new Set(d.configuration);
+  const accepted = new Set(d.acceptedEvents ?? []);
+  for (const g of document.querySelectorAll("#chart g.state")) {
+    const id = g.getAttribute("data-state");
+    // The machine itself (drawn when it has transitions of its own) is active while it runs.
+    const self = id === d.machine && d.status === "active";
+    g.classList.toggle("active", active.has(id) || self);
+  }
+  for (const g of document.querySelectorAll("#chart g.edge[data-from]")) {
+    const events = (g.getAttribute("data-event") ?? "").split(" ");
+    const from = g.getAttribute("data-from");
+    const on = d.status === "active" && (active.has(from) || from === d.machine) &&
+      events.some((e) => accepted.has(e));
+    g.classList.toggle("enabled", on);
+    for (const p of g.querySelectorAll("path")) {
+      p.setAttribute("marker-end", `url(#${on ? "arrow-enabled" : "arrow"})`);
+    }
+  }
+  $("#chart").setAttribute("data-configuration", d.configuration.join(" "));
+  $("#chart").setAttribute("data-seq", String(d.seq));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live updates
+
+function connect() {
+  const live = $("#live");
+  const source = new EventSource("events");
+  const onEvent = (msg) => {
+    let ev;
+    try {
+      ev = JSON.parse(msg.data);
+    } catch {
+      return;
+    }
+    if (ev?.type !== "machine.transition") return;
+    const known = view.instances.get(ev.instance);
+    view.instances.set(ev.instance, {
+      ...(known ?? { id: ev.instance, machine: ev.machine }),
+      configuration: ev.to,
+      status: ev.status,
+      seq: ev.seq,
+    });
+    renderInstances();
+    if (ev.instance === view.selected) scheduleRefresh();
+    else if (view.selected === null && location.hash === `#${encodeURIComponent(ev.instance)}`) {
+      select(ev.instance);
+    }
+  };
+  source.addEventListener("message", onEvent);
+  source.addEventListener("machine.transition", onEvent);
+  let lost = false;
+  source.addEventListener("open", () => {
+    live.textContent = "live";
+    live.className = "live";
+    // Transitions committed while the stream was down were not heard: read everything again.
+    if (lost) {
+      lost = false;
+      loadInstances().then(() => scheduleRefresh()).catch((e) => say(e.message, true));
+    }
+  });
+  source.addEventListener("error", () => {
+    lost = true;
+    live.textContent = "reconnecting…";
+    live.className = "live off";
+  });
+}
+
+async function main() {
+  $("#filter").addEventListener("input", renderInstances);
+  $("#zoom").addEventListener("click", () => {
+    view.actualSize = !view.actualSize;
+    $("#chart").classList.toggle("actual", view.actualSize);
+    $("#zoom").textContent = view.actualSize ? "fit to width" : "actual size";
+  });
+  connect();
+  try {
+    await loadInstances();
+  } catch (e) {
+    say(e.message, true);
+  }
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  const first = wanted !== "" ? wanted : [...view.instances.keys()].sort()[0];
+  if (first) await select(first).catch((e) => say(e.message, true));
+}
+
+main();
