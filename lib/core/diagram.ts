@@ -267,7 +267,8 @@ function transitionLabel(t: Transition): string {
   return `${on} [${guardLabel(t)}]`;
 }
 
-function guardLabel(t: Transition): string {
+/** How a transition's guard is named in a chart: its name, or "guarded". */
+export function guardLabel(t: Transition): string {
   if (t.guardName !== null) return t.guardName;
   const name = t.guard?.name ?? "";
   // An inline arrow function takes its property's name: that says nothing.
@@ -275,7 +276,7 @@ function guardLabel(t: Transition): string {
 }
 
 /** `1000` -> `1s`, `1500` -> `1.5s`, `60000` -> `1m`, `250` -> `250ms`. */
-function formatDelay(ms: number): string {
+export function formatDelay(ms: number): string {
   const trim = (n: number) => String(Number(n.toFixed(3)));
   if (ms >= 3_600_000 && ms % 60_000 === 0) return `${trim(ms / 3_600_000)}h`;
   if (ms >= 60_000 && ms % 1000 === 0) return `${trim(ms / 60_000)}m`;

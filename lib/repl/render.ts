@@ -7,7 +7,7 @@
  */
 import type { StateNode, Transition } from "../core/compile.ts";
 import type { Machine } from "../core/machine.ts";
-import { toMermaid } from "../core/diagram.ts";
+import { formatDelay, guardLabel, toMermaid } from "../core/diagram.ts";
 import type { Colors } from "./color.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -108,19 +108,8 @@ function edgeText(t: Transition): string {
     const timer = t.source.after.find((a) => a.event === t.events![0]);
     on = timer === undefined ? t.events.join(" ") : `after ${formatDelay(timer.delay)}`;
   } else on = t.events.join(" ");
-  if (t.guard !== null) {
-    const name = t.guardName ?? t.guard.name;
-    on += ` [${name === "" || name === "guard" || name === "condition" ? "guarded" : name}]`;
-  }
+  if (t.guard !== null) on += ` [${guardLabel(t)}]`;
   return t.targets === null ? `${on} (stays)` : `${on} -> ${t.targets.map((s) => s.id).join(", ")}`;
-}
-
-function formatDelay(ms: number): string {
-  const trim = (n: number) => String(Number(n.toFixed(3)));
-  if (ms >= 3_600_000 && ms % 60_000 === 0) return `${trim(ms / 3_600_000)}h`;
-  if (ms >= 60_000 && ms % 1000 === 0) return `${trim(ms / 60_000)}m`;
-  if (ms >= 1000) return `${trim(ms / 1000)}s`;
-  return `${trim(ms)}ms`;
 }
 
 /**

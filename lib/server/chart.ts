@@ -9,6 +9,7 @@
  * @module
  */
 import type { CompiledMachine, StateNode, Transition } from "../core/compile.ts";
+import { formatDelay, guardLabel } from "../core/diagram.ts";
 
 /** What `chartOf` reads from a machine: its compiled model. `Machine` fits. */
 export interface ChartSource {
@@ -96,7 +97,7 @@ export function chartOf(machine: ChartSource): Chart {
   const transitions: ChartTransition[] = [];
   for (const t of [...m.transitions].sort((a, b) => a.order - b.order)) {
     const base: Omit<ChartTransition, "to"> = { from: t.source.id, event: eventLabel(t) };
-    const guard = guardLabel(t);
+    const guard = t.guard === null ? null : guardLabel(t);
     if (guard !== null) base.guard = guard;
     if (t.targets === null) {
       transitions.push({ ...base, to: t.source.id, targetless: true });
@@ -127,23 +128,6 @@ function eventLabel(t: Transition): string {
     if (timer !== undefined) return `after ${formatDelay(timer.delay)}`;
   }
   return t.events.join(" ");
-}
-
-function guardLabel(t: Transition): string | null {
-  if (t.guard === null) return null;
-  if (t.guardName !== null) return t.guardName;
-  const name = t.guard.name;
-  // An inline arrow function takes its property's name: that says nothing.
-  return name === "" || name === "guard" || name === "condition" ? "guarded" : name;
-}
-
-/** `1000` -> `1s`, `1500` -> `1.5s`, `60000` -> `1m`, `250` -> `250ms`. */
-function formatDelay(ms: number): string {
-  const trim = (n: number) => String(Number(n.toFixed(3)));
-  if (ms >= 3_600_000 && ms % 60_000 === 0) return `${trim(ms / 3_600_000)}h`;
-  if (ms >= 60_000 && ms % 1000 === 0) return `${trim(ms / 60_000)}m`;
-  if (ms >= 1000) return `${trim(ms / 1000)}s`;
-  return `${trim(ms)}ms`;
 }
 
 /** A compound state's default children (a deep initial counts as its child on the way). */
