@@ -14,11 +14,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `deno run --allow-read --allow-env cli.ts ...args` and collects its output. */
-export async function runCli(...args: string[]): Promise<CliResult> {
+/** Runs `deno <args>` in `cwd` (default: the repository root), without colours. */
+export async function runDeno(args: string[], cwd: string | URL = ROOT): Promise<CliResult> {
   const output = await new Deno.Command("deno", {
-    args: ["run", "--allow-read", "--allow-env", "cli.ts", ...args],
-    cwd: ROOT,
+    args,
+    cwd,
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
@@ -29,6 +29,24 @@ export async function runCli(...args: string[]): Promise<CliResult> {
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
+}
+
+/** Runs `deno run --allow-read --allow-env cli.ts ...args` and collects its output. */
+export function runCli(...args: string[]): Promise<CliResult> {
+  return runDeno(["run", "--allow-read", "--allow-env", "cli.ts", ...args]);
+}
+
+/** Runs `fn` with a fresh directory under /tmp, removed afterwards. */
+export async function withTempDir(
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** The text at `line:col` of a file under the repository root (for "points at" checks). */

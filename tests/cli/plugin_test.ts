@@ -1,53 +1,26 @@
 // `statecraft plugin ...` as a user runs it: the CLI as a subprocess, with the task's flags.
 import assert from "node:assert/strict";
 import { sdkSpecifier } from "../../lib/cli/plugin_scaffold.ts";
-import { noStackTrace, ROOT } from "./_run_cli.ts";
+import { type CliResult, noStackTrace, ROOT, runDeno, withTempDir } from "./_run_cli.ts";
 
 const MIXED = "tests/fixtures/plugins/cli_mixed";
 const MIXED_YAML = (name: string) => `${MIXED}/${name}/plugin.yaml`;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `statecraft plugin <args>` from the repository root, or from `cwd`. */
-async function plugin(args: string[], cwd: string | URL = ROOT): Promise<Result> {
-  const output = await new Deno.Command("deno", {
-    args: [
-      "run",
-      "--unstable-kv",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run=deno",
-      "--config",
-      new URL("deno.json", ROOT).pathname,
-      new URL("cli.ts", ROOT).pathname,
-      "plugin",
-      ...args,
-    ],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_plugin_cli_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function plugin(args: string[], cwd: string | URL = ROOT): Promise<CliResult> {
+  return runDeno([
+    "run",
+    "--unstable-kv",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-run=deno",
+    "--config",
+    new URL("deno.json", ROOT).pathname,
+    new URL("cli.ts", ROOT).pathname,
+    "plugin",
+    ...args,
+  ], cwd);
 }
 
 Deno.test("plugin check: problems at file:line:col, ok lines, a summary, exit 1", async () => {
@@ -130,7 +103,7 @@ Deno.test("plugin call: the result as JSON; errors on one line with exit code 1"
 });
 
 Deno.test("plugin new: a scaffold that passes check and answers hello; no overwrite", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("statecraft_plugin_cli_", async (dir) => {
     const plugins = `${dir}/plugins`;
     const created = await plugin(["new", "greeter", "--plugins", plugins]);
     assert.equal(created.code, 0, created.stderr);
@@ -184,7 +157,7 @@ Deno.test("plugin new: the SDK import is relative inside the repository, a file 
 });
 
 Deno.test("plugin keygen, sign, verify: the signing round trip and the signing policy", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("statecraft_plugin_cli_", async (dir) => {
     assert.equal((await plugin(["new", "signed", "--plugins", "plugins"], dir)).code, 0);
 
     const keygen = await plugin(["keygen", "--out", "release"], dir);

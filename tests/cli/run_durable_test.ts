@@ -2,40 +2,19 @@ import assert from "node:assert/strict";
 import type { Machine } from "../../mod.ts";
 import { Runtime } from "../../lib/runtime/runtime.ts";
 import { job } from "../fixtures/run_recorder.ts";
-import { noStackTrace, ROOT } from "./_run_cli.ts";
+import { noStackTrace, ROOT, runDeno, withTempDir } from "./_run_cli.ts";
 
 const RECORDER = "tests/fixtures/run_recorder.ts";
 const PLUGINS = "tests/fixtures/plugins/run_plugins";
 const DOOR = "tests/fixtures/cli_door.ts";
 
 /** Runs the CLI the way `deno task statecraft` does, writing only under /tmp. */
-async function statecraft(...args: string[]) {
-  const output = await new Deno.Command("deno", {
-    args: ["run", "--allow-read", "--allow-write=/tmp", "--allow-env", "cli.ts", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_run_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function statecraft(...args: string[]) {
+  return runDeno(["run", "--allow-read", "--allow-write=/tmp", "--allow-env", "cli.ts", ...args]);
 }
 
 Deno.test("run --kv --plugins: a durable instance calls a plugin by send and by invoke", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("statecraft_run_", async (dir) => {
     const kv = `${dir}/state.kv`;
     await Deno.writeTextFile(`${dir}/events.jsonl`, `{"type":"START","job":"j-1"}\n`);
     const r = await statecraft(
@@ -102,7 +81,7 @@ Deno.test("run --kv --plugins: a durable instance calls a plugin by send and by 
 });
 
 Deno.test("run --instance: a second run continues the durable instance", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("statecraft_run_", async (dir) => {
     const common = ["--kv", `${dir}/state.kv`, "--plugins", PLUGINS, "--instance", "front"];
     const first = await statecraft("run", DOOR, ...common, "--events", "OPEN");
     assert.equal(first.code, 0, first.stderr);
@@ -128,7 +107,7 @@ Deno.test("run --instance: a second run continues the durable instance", async (
 });
 
 Deno.test("run --config: the project file's paths are relative to its folder", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("statecraft_run_", async (dir) => {
     const plugins = new URL(PLUGINS, ROOT).pathname;
     await Deno.writeTextFile(`${dir}/statecraft.yaml`, `kv: state.kv\nplugins: ["${plugins}"]\n`);
     const r = await statecraft(
@@ -147,7 +126,7 @@ Deno.test("run --config: the project file's paths are relative to its folder", a
 });
 
 Deno.test("run --durable: mistakes are errors on stderr with exit code 1", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("statecraft_run_", async (dir) => {
     const kv = ["--kv", `${dir}/state.kv`, "--plugins", PLUGINS];
     const rejected = await statecraft("run", DOOR, ...kv, "--events", "BREAK,OPEN");
     assert.equal(rejected.code, 1);
