@@ -16,6 +16,7 @@ import { HISTORY_SIZE, HistoryFile, historyPath } from "../repl/history.ts";
 import { watchScripts } from "../repl/hot_reload.ts";
 import { type ReplOutput, ReplSession } from "../repl/session.ts";
 import { CliError } from "./cli_error.ts";
+import { projectRuntimeOptions } from "./runtime_options.ts";
 
 /** Options of `statecraft repl`, as commander parses them. */
 export interface ReplOptions {
@@ -48,9 +49,7 @@ export async function replCommand(
   projectDir: string | undefined,
   options: ReplOptions,
 ): Promise<number> {
-  const cwd = Deno.cwd();
-  const abs = (p: string) => p.startsWith("/") ? p : `${cwd}/${p}`;
-  const dir = abs(projectDir ?? ".").replace(/\/\.?$/, "") || "/";
+  const { dir, runtime: open } = projectRuntimeOptions(projectDir, options);
   const interactive = Deno.stdin.isTerminal();
   const colors = makeColors(interactive && colorsWanted());
 
@@ -59,13 +58,7 @@ export async function replCommand(
   let runtime: Runtime;
   try {
     runtime = await Runtime.open({
-      projectDir: dir,
-      configFile: options.config === undefined ? undefined : abs(options.config),
-      kv: options.kv === undefined || options.kv === ":memory:" || /^[a-z]+:/.test(options.kv)
-        ? options.kv
-        : abs(options.kv),
-      plugins: Array.isArray(options.plugins) ? options.plugins.map(abs) : undefined,
-      noPlugins: options.plugins === false,
+      ...open,
       log: (level, message) =>
         sink.error(
           level === "info"

@@ -6,6 +6,7 @@
  */
 import { Runtime } from "../runtime/runtime.ts";
 import { CliError } from "./cli_error.ts";
+import { projectRuntimeOptions } from "./runtime_options.ts";
 
 /** Options of `statecraft serve`, as commander parses them. */
 export interface ServeCommandOptions {
@@ -38,20 +39,10 @@ export async function serveCommand(
   projectDir: string | undefined,
   options: ServeCommandOptions,
 ): Promise<number> {
-  const cwd = Deno.cwd();
-  const abs = (p: string) => p.startsWith("/") ? p : `${cwd}/${p}`;
-  const dir = abs(projectDir ?? ".").replace(/\/\.?$/, "") || "/";
+  const { dir, runtime: open } = projectRuntimeOptions(projectDir, options);
   let runtime: Runtime;
   try {
-    runtime = await Runtime.open({
-      projectDir: dir,
-      configFile: options.config === undefined ? undefined : abs(options.config),
-      kv: options.kv === undefined || options.kv === ":memory:" || /^[a-z]+:/.test(options.kv)
-        ? options.kv
-        : abs(options.kv),
-      plugins: Array.isArray(options.plugins) ? options.plugins.map(abs) : undefined,
-      noPlugins: options.plugins === false,
-    });
+    runtime = await Runtime.open(open);
   } catch (e) {
     throw new CliError(
       `serve: cannot open the project ${dir}: ${e instanceof Error ? e.message : String(e)}`,

@@ -256,7 +256,7 @@ function collectEdges(m: CompiledMachine): Edge[] {
 }
 
 /** `OPEN`, `A B`, `after 1s`, `always`, `when`, with ` [guard]` when guarded. */
-function transitionLabel(t: Transition): string {
+export function transitionLabel(t: Transition): string {
   let on: string;
   if (t.events === null) on = t.when ? "when" : "always";
   else if (t.generated === "after") {

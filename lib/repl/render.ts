@@ -7,7 +7,7 @@
  */
 import type { StateNode, Transition } from "../core/compile.ts";
 import type { Machine } from "../core/machine.ts";
-import { formatDelay, guardLabel, toMermaid } from "../core/diagram.ts";
+import { toMermaid, transitionLabel } from "../core/diagram.ts";
 import type { Colors } from "./color.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -102,13 +102,7 @@ export function chartTree(
 }
 
 function edgeText(t: Transition): string {
-  let on: string;
-  if (t.events === null) on = t.when ? "when" : "always";
-  else if (t.generated === "after") {
-    const timer = t.source.after.find((a) => a.event === t.events![0]);
-    on = timer === undefined ? t.events.join(" ") : `after ${formatDelay(timer.delay)}`;
-  } else on = t.events.join(" ");
-  if (t.guard !== null) on += ` [${guardLabel(t)}]`;
+  const on = transitionLabel(t);
   return t.targets === null ? `${on} (stays)` : `${on} -> ${t.targets.map((s) => s.id).join(", ")}`;
 }
 
