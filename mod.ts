@@ -33,9 +33,10 @@ export {
   openStore,
   type OpenStoreOptions,
   type SendResult,
-  Store,
+  type Store,
   StoreError,
 } from "./lib/persist/store.ts";
+export type { KvBackend, KvKey, KvLimits } from "./lib/persist/backend.ts";
 export { StoreDataError } from "./lib/persist/codec.ts";
 export {
   definePlugin,

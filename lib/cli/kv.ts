@@ -384,7 +384,7 @@ async function countForProgress(session: KvSession, machine?: string): Promise<n
   if (!Deno.stderr.isTerminal()) return 0;
   const prefix = machine === undefined ? ["sc", "ixm"] : ["sc", "ixm", machine];
   let n = 0;
-  for await (const _ of session.store.kv.list({ prefix })) n++;
+  for await (const _ of session.store.backend.list({ prefix })) n++;
   return n;
 }
 

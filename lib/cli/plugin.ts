@@ -12,6 +12,8 @@
  *
  * @module
  */
+import type { KvBackend } from "../persist/backend.ts";
+import { openBackend } from "../persist/open_backend.ts";
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import { formatProblem, loadManifest, ManifestError } from "../plugins/manifest.ts";
 import type { LoadedManifest } from "../plugins/manifest.ts";
@@ -245,9 +247,9 @@ async function withPlugins<T>(
   fn: (supervisor: PluginSupervisor, report: LoadReport) => Promise<T>,
 ): Promise<T> {
   const trustedKeys = await readPublicKeys(options.trustedKey ?? []);
-  let kv: Deno.Kv;
+  let kv: KvBackend;
   try {
-    kv = await Deno.openKv(options.kv ?? ":memory:");
+    kv = await openBackend(options.kv ?? ":memory:");
   } catch (e) {
     throw new CliError(`cannot open the KV store ${options.kv}: ${(e as Error).message}`);
   }
@@ -270,7 +272,7 @@ async function withPlugins<T>(
     return await fn(supervisor, report);
   } finally {
     await supervisor.close();
-    kv.close();
+    await kv.close();
   }
 }
 

@@ -4,43 +4,44 @@
  *
  * @module
  */
+import type { KvKey } from "./backend.ts";
 
 /** Statecraft's keys. */
 export const K = {
   /** Store format and the encryption key check. */
-  format: (): Deno.KvKey => ["sc", "format"],
+  format: (): KvKey => ["sc", "format"],
   /** The instance record: metadata, and the snapshot when it is small. */
-  inst: (id: string): Deno.KvKey => ["sc", "inst", id],
-  instPrefix: (): Deno.KvKey => ["sc", "inst"],
+  inst: (id: string): KvKey => ["sc", "inst", id],
+  instPrefix: (): KvKey => ["sc", "inst"],
   /** Snapshot chunks of a large snapshot. */
-  snap: (id: string, n: number): Deno.KvKey => ["sc", "snap", id, n],
-  snapPrefix: (id: string): Deno.KvKey => ["sc", "snap", id],
+  snap: (id: string, n: number): KvKey => ["sc", "snap", id, n],
+  snapPrefix: (id: string): KvKey => ["sc", "snap", id],
   /** The journal: one entry per applied event, rollback, migration, recovery. */
-  journal: (id: string, seq: number): Deno.KvKey => ["sc", "jrnl", id, seq],
-  journalPrefix: (id: string): Deno.KvKey => ["sc", "jrnl", id],
+  journal: (id: string, seq: number): KvKey => ["sc", "jrnl", id, seq],
+  journalPrefix: (id: string): KvKey => ["sc", "jrnl", id],
   /** Idempotency: event id -> the result it had. */
-  eid: (id: string, eventId: string): Deno.KvKey => ["sc", "eid", id, eventId],
-  eidPrefix: (id: string): Deno.KvKey => ["sc", "eid", id],
+  eid: (id: string, eventId: string): KvKey => ["sc", "eid", id, eventId],
+  eidPrefix: (id: string): KvKey => ["sc", "eid", id],
   /** Checkpoints: a full snapshot at a seq, and its chunks. */
-  ckpt: (id: string, seq: number): Deno.KvKey => ["sc", "ckpt", id, seq],
-  ckptPrefix: (id: string): Deno.KvKey => ["sc", "ckpt", id],
-  ckptChunk: (id: string, seq: number, n: number): Deno.KvKey => ["sc", "ckptc", id, seq, n],
-  ckptChunkPrefix: (id: string): Deno.KvKey => ["sc", "ckptc", id],
-  ckptLabel: (id: string, label: string): Deno.KvKey => ["sc", "ckptl", id, label],
-  ckptLabelPrefix: (id: string): Deno.KvKey => ["sc", "ckptl", id],
+  ckpt: (id: string, seq: number): KvKey => ["sc", "ckpt", id, seq],
+  ckptPrefix: (id: string): KvKey => ["sc", "ckpt", id],
+  ckptChunk: (id: string, seq: number, n: number): KvKey => ["sc", "ckptc", id, seq, n],
+  ckptChunkPrefix: (id: string): KvKey => ["sc", "ckptc", id],
+  ckptLabel: (id: string, label: string): KvKey => ["sc", "ckptl", id, label],
+  ckptLabelPrefix: (id: string): KvKey => ["sc", "ckptl", id],
   /** Secondary indexes (values are `true`). */
-  ixMachine: (machine: string, id: string): Deno.KvKey => ["sc", "ixm", machine, id],
-  ixState: (state: string, machine: string, id: string): Deno.KvKey => [
+  ixMachine: (machine: string, id: string): KvKey => ["sc", "ixm", machine, id],
+  ixState: (state: string, machine: string, id: string): KvKey => [
     "sc",
     "ixs",
     state,
     machine,
     id,
   ],
-  ixStatus: (status: string, id: string): Deno.KvKey => ["sc", "ixt", status, id],
+  ixStatus: (status: string, id: string): KvKey => ["sc", "ixt", status, id],
   /** Updated-at, bucketed by second so most events do not move the entry. */
-  ixUpdated: (second: number, id: string): Deno.KvKey => ["sc", "ixu", second, id],
+  ixUpdated: (second: number, id: string): KvKey => ["sc", "ixu", second, id],
   /** Durable timers by due time. */
-  timer: (due: number, id: string, ref: string): Deno.KvKey => ["sc", "tm", due, id, ref],
-  timerPrefix: (): Deno.KvKey => ["sc", "tm"],
+  timer: (due: number, id: string, ref: string): KvKey => ["sc", "tm", due, id, ref],
+  timerPrefix: (): KvKey => ["sc", "tm"],
 };

@@ -6,6 +6,7 @@
  * @module
  */
 import type { EventObject } from "../core/types.ts";
+import type { KvBackend } from "../persist/backend.ts";
 import type { HostServices } from "./host.ts";
 import type { ServiceName } from "./protocol.ts";
 
@@ -19,8 +20,8 @@ export type LogSink = (
 
 /** Options for `PluginServices`. */
 export interface PluginServicesOptions {
-  /** KV for plugins' namespaces (`["plugin", name, ...]`); none: KV calls fail clearly. */
-  kv?: Deno.Kv;
+  /** Storage for plugins' namespaces (`["plugin", name, ...]`); none: KV calls fail clearly. */
+  kv?: KvBackend;
   /** Receives plugin `emit`s (the bus). */
   onEmit?: (plugin: string, event: EventObject) => void;
   /** Receives plugin log lines (default: console, prefixed with the plugin's name). */
@@ -63,12 +64,14 @@ export class PluginServices implements HostServices {
       }
       case "kv.set": {
         const kv = this.#kv(name);
-        await kv.set(["plugin", plugin, ...checkKey(args[0], name)], args[1]);
+        const key = ["plugin", plugin, ...checkKey(args[0], name)];
+        await kv.atomic([], [{ type: "set", key, value: args[1] }]);
         return null;
       }
       case "kv.delete": {
         const kv = this.#kv(name);
-        await kv.delete(["plugin", plugin, ...checkKey(args[0], name)]);
+        const key = ["plugin", plugin, ...checkKey(args[0], name)];
+        await kv.atomic([], [{ type: "delete", key }]);
         return null;
       }
       case "kv.list": {
@@ -124,7 +127,7 @@ export class PluginServices implements HostServices {
     this.#timers.delete(plugin);
   }
 
-  #kv(name: string): Deno.Kv {
+  #kv(name: string): KvBackend {
     if (this.#options.kv === undefined) throw new Error(`${name}: this runtime has no KV store`);
     return this.#options.kv;
   }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { KvBackend } from "../persist/backend.ts";
 import type { EventObject, MachineInstance } from "../core/types.ts";
 import { EventBus } from "./bus.ts";
 import { createHost, type PluginHost, type ResolvedPermissions, WorkerHost } from "./host.ts";
@@ -64,8 +65,8 @@ export interface PluginInfo {
 
 /** Options for the supervisor. */
 export interface SupervisorOptions {
-  /** KV for plugins' namespaces. */
-  kv?: Deno.Kv;
+  /** Storage for plugins' namespaces (the store's backend). */
+  kv?: KvBackend;
   /** Where plugin log lines go. */
   log?: LogSink;
   /** Restarts after crashes before a plugin is `failed` (default 5). */

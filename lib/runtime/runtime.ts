@@ -196,7 +196,7 @@ export class Runtime {
       onSend: (target, event) => holder.runtime?.routeSend(target, event),
       onError: (error, id) => log("error", `instance "${id}": ${error.message}`),
     });
-    const kvForPlugins = store.kv;
+    const kvForPlugins = store.backend;
     const plugins = new PluginSupervisor({
       kv: kvForPlugins,
       heartbeatMs: mode === "live" ? 2000 : 0,

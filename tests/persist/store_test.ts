@@ -226,7 +226,7 @@ Deno.test("archive, unarchive, delete", async () => {
     assert.equal(await store.get("d"), null);
     assert.equal(await store.delete("d"), false);
     const left = [];
-    for await (const e of store.kv.list({ prefix: ["sc"] })) {
+    for await (const e of store.backend.list({ prefix: ["sc"] })) {
       if (JSON.stringify(e.key).includes('"d"')) left.push(e.key);
     }
     assert.deepEqual(left, [], "nothing of the deleted instance is left");

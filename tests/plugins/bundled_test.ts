@@ -1,6 +1,7 @@
 // The bundled plugins (plugins/audit-log, notifier, metrics), each loaded the way the runtime
 // loads it (loadPlugins + PluginSupervisor, worker isolation) from a copy under /tmp, so that
 // what they write stays out of the repository.
+import { type DenoKvBackend, openDenoKvBackend } from "../../lib/persist/backend_deno_kv.ts";
 import assert from "node:assert/strict";
 import { loadPlugins } from "../../lib/plugins/loader.ts";
 import { PluginSupervisor } from "../../lib/plugins/supervisor.ts";
@@ -55,9 +56,9 @@ async function copyPlugin(
 async function withPlugins(
   dir: string,
   fn: (s: PluginSupervisor, logs: string[]) => Promise<void>,
-  kv?: Deno.Kv,
+  kv?: DenoKvBackend,
 ): Promise<void> {
-  const store = kv ?? await Deno.openKv(":memory:");
+  const store = kv ?? await openDenoKvBackend(":memory:");
   const logs: string[] = [];
   const supervisor = new PluginSupervisor({
     kv: store,
@@ -71,7 +72,7 @@ async function withPlugins(
     await fn(supervisor, logs);
   } finally {
     await supervisor.close();
-    if (kv === undefined) store.close();
+    if (kv === undefined) await store.close();
   }
 }
 
@@ -185,7 +186,7 @@ export default {
 
 Deno.test("metrics: counts events by type and transitions by machine and state, kept in its KV", async () => {
   const dir = await copyPlugin("metrics");
-  const kv = await Deno.openKv(":memory:");
+  const kv = await openDenoKvBackend(":memory:");
   try {
     await withPlugins(dir, async (s) => {
       await s.emit(transition(1, ["closed"], ["opened"], "OPEN"));
@@ -234,7 +235,7 @@ Deno.test("metrics: counts events by type and transitions by machine and state, 
       assert.deepEqual(snapshot.states.door, { closed: 1, opened: 2 });
     }, kv);
   } finally {
-    kv.close();
+    await kv.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

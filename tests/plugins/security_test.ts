@@ -5,6 +5,7 @@
 // `worker` and `process` sandbox a plugin; `trusted` runs it in this process by design, so it is
 // only tested for errors and throws being contained (and for what the host itself enforces: the
 // message size limit and KV namespaces).
+import { openDenoKvBackend } from "../../lib/persist/backend_deno_kv.ts";
 import assert from "node:assert/strict";
 import { type ProcessHost, type WorkerHost } from "../../lib/plugins/host.ts";
 import { toSpec } from "../../lib/plugins/loader.ts";
@@ -712,7 +713,7 @@ for (const mode of ISOLATED) {
 
 for (const mode of ["trusted", ...ISOLATED] as const) {
   Deno.test(`${mode}: a plugin cannot read or change another plugin's KV keys`, async () => {
-    const kv = await Deno.openKv(":memory:");
+    const kv = await openDenoKvBackend(":memory:");
     const services = new PluginServices({ kv, log: () => {} });
     let owner: Started | undefined;
     let snoop: Started | undefined;
@@ -788,7 +789,7 @@ for (const mode of ["trusted", ...ISOLATED] as const) {
       await assertServes(good);
     } finally {
       await stopAll(snoop, owner, good);
-      kv.close();
+      await kv.close();
     }
   });
 }
@@ -904,7 +905,7 @@ async function fixtureSpec(
 }
 
 Deno.test("supervisor: hostile plugins crash and restart while good plugins serve", async () => {
-  const kv = await Deno.openKv(":memory:");
+  const kv = await openDenoKvBackend(":memory:");
   const logs: string[] = [];
   const supervisor = new PluginSupervisor({
     kv,
@@ -961,6 +962,6 @@ Deno.test("supervisor: hostile plugins crash and restart while good plugins serv
   } finally {
     off();
     await supervisor.close();
-    kv.close();
+    await kv.close();
   }
 });

@@ -1,5 +1,6 @@
 // The supervisor: lifecycle, calls, rate limits, retries, restarts, heartbeats, bus, hooks,
 // reload and unload, in worker and process isolation.
+import { openDenoKvBackend } from "../../lib/persist/backend_deno_kv.ts";
 import assert from "node:assert/strict";
 import { type PluginSpec, PluginSupervisor } from "../../lib/plugins/supervisor.ts";
 import { PluginError, PluginHostError } from "../../lib/plugins/types.ts";
@@ -35,7 +36,7 @@ async function withSupervisor(
   fn: (s: PluginSupervisor, logs: string[]) => Promise<void>,
   options: ConstructorParameters<typeof PluginSupervisor>[0] = {},
 ): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
+  const kv = await openDenoKvBackend(":memory:");
   const logs: string[] = [];
   const s = new PluginSupervisor({
     kv,
@@ -48,7 +49,7 @@ async function withSupervisor(
     await fn(s, logs);
   } finally {
     await s.close();
-    kv.close();
+    await kv.close();
   }
 }
 

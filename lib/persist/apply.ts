@@ -1,0 +1,279 @@
+/**
+ * Applying sends: the sends waiting in one instance's mailbox (events, timers, invocation
+ * results) are applied to the instance in memory in order and committed in one atomic write:
+ * one snapshot, one journal entry each, one version check of the instance record, an absence
+ * check of each event id. Each send is acknowledged with the configuration it produced, once
+ * the commit is durable; an event id applied before is acknowledged with its first result.
+ *
+ * @module
+ */
+import { EventError } from "../core/errors.ts";
+import type { Snapshot } from "../core/types.ts";
+import { type KvCheck, type KvCommitResult, type KvMutation } from "./backend.ts";
+import { estimate, writeInPieces } from "./commit_builder.ts";
+import { indexChanges } from "./indexes.ts";
+import { estimateBytes } from "./instance_cache.ts";
+import { K } from "./keys.ts";
+import { compact, load } from "./loading.ts";
+import { type QueuedSend, settle, settleEcho } from "./mailbox.ts";
+import type { InstanceRecord } from "./records.ts";
+import type { Replayable } from "./replay.ts";
+import type { StoreContext } from "./store_context.ts";
+import { timerEventId } from "./timers.ts";
+import { type JournalEntry, type SendResult, StoreError } from "./types.ts";
+
+/** Jittered exponential backoff: up to 2^attempt ms, capped at 100 ms. */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(100, 2 ** Math.min(attempt, 7));
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Applies queued sends (events, timers, invocation results) in order and commits them in
+ * one atomic operation: one snapshot, one journal entry each, one versionstamp check. Each
+ * send is acknowledged with the configuration it produced, once the commit is durable.
+ */
+export async function applyBatch(
+  ctx: StoreContext,
+  instanceId: string,
+  items: QueuedSend[],
+): Promise<void> {
+  let pending = items;
+  for (let attempt = 0, cuts = 0;;) {
+    const loaded = await load(ctx, instanceId);
+    const { rec, instance } = loaded;
+    if (rec.archived) {
+      const e = new StoreError(
+        "archived",
+        `instance "${instanceId}" is archived: unarchive it to send events`,
+      );
+      for (const item of pending) settle(item, e);
+      return;
+    }
+    // A timer's id names the stored state it fires in (see `timerEventId`).
+    for (const item of pending) {
+      const op = item.op;
+      if (op.kind === "timer") {
+        op.eventId = timerEventId(rec.base ?? 0, op.path ?? [], op.sendId ?? "", op.due ?? 0);
+      }
+    }
+    // Idempotency: ids applied before are acknowledged with their original result.
+    const seenHere = new Map<string, QueuedSend>();
+    for (const item of pending) {
+      const eventId = item.op.eventId;
+      if (eventId !== undefined && !seenHere.has(eventId)) seenHere.set(eventId, item);
+    }
+    const live: QueuedSend[] = [];
+    let sawDuplicate = false;
+    if (seenHere.size === 0) live.push(...pending);
+    else {
+      const ids = [...seenHere.keys()];
+      const priors = await ctx.backend.getMany<SendResult>(
+        ids.map((eventId) => K.eid(instanceId, eventId)),
+      );
+      const applied = new Map<string, SendResult>();
+      priors.forEach((p, i) => {
+        if (p.value !== null) applied.set(ids[i], p.value);
+      });
+      for (const item of pending) {
+        const eventId = item.op.eventId;
+        const prior = eventId === undefined ? undefined : applied.get(eventId);
+        if (prior === undefined) live.push(item); // a second send of an id: answered below
+        else {
+          settle(item, null, { ...prior, duplicate: true });
+          sawDuplicate = true;
+        }
+      }
+    }
+    if (sawDuplicate) {
+      // Someone applied an id we are asked for: is our copy behind? (another process)
+      const current = await ctx.backend.get(K.inst(instanceId));
+      if (current.version !== loaded.version) {
+        ctx.evict(instanceId);
+        if (live.length === 0) return;
+        pending = live;
+        continue;
+      }
+      if (live.length === 0) return;
+    }
+    const time = ctx.clock.now();
+    // Everything the engine reads from the clock while applying this batch is `time`, so
+    // due times are exactly journal time + delay and a replay reproduces them.
+    ctx.clock.freeze(time);
+    const applied: { item: QueuedSend; entry: JournalEntry; result: SendResult }[] = [];
+    const echoes: { item: QueuedSend; of: QueuedSend }[] = [];
+    let seq = rec.seq;
+    let broken: QueuedSend | null = null;
+    for (const item of live) {
+      const op = item.op;
+      if (op.eventId !== undefined && seenHere.get(op.eventId) !== item) {
+        echoes.push({ item, of: seenHere.get(op.eventId)! });
+        continue;
+      }
+      let ok = true;
+      try {
+        if (op.kind === "event") instance.send(op.event);
+        else if (attempt === 0 && op.run !== undefined) ok = op.run();
+        else if (op.kind === "timer") {
+          // After a reload: fire the timer only if the stored state still has it pending.
+          ok = (instance as unknown as Replayable).replayDelivery(
+            op.path ?? [],
+            "timer",
+            op.event,
+            op.sendId,
+            op.due,
+          );
+        } else {
+          // An invocation result for an instance reloaded meanwhile: the reload restarted
+          // the invocation, whose own result will come; this one is stale.
+          ok = false;
+        }
+      } catch (e) {
+        if (e instanceof EventError) {
+          settle(item, e); // rejected before anything changed
+          continue;
+        }
+        // A livelock (or a bug) may have left the instance half-changed: reject this send,
+        // reload, and apply the others again without it.
+        settle(item, e);
+        broken = item;
+        break;
+      }
+      if (!ok) {
+        settle(item, null, {
+          id: instanceId,
+          seq,
+          configuration: instance.configuration,
+          status: instance.status,
+          duplicate: false,
+        });
+        continue;
+      }
+      seq++;
+      const configuration = instance.configuration;
+      const entry: JournalEntry = {
+        seq,
+        time,
+        kind: op.kind,
+        by: op.by,
+        event: op.event,
+        configuration,
+        status: instance.status,
+      };
+      if (op.eventId !== undefined) entry.eventId = op.eventId;
+      if (op.path !== undefined && op.path.length > 0) entry.path = op.path;
+      if (op.sendId !== undefined) entry.sendId = op.sendId;
+      if (op.due !== undefined) entry.due = op.due;
+      applied.push({
+        item,
+        entry,
+        result: { id: instanceId, seq, configuration, status: instance.status, duplicate: false },
+      });
+    }
+    ctx.clock.thaw();
+    if (broken !== null) {
+      ctx.evict(instanceId);
+      pending = pending.filter((x) => !x.settled);
+      if (++cuts > items.length) return;
+      continue;
+    }
+    if (applied.length === 0) {
+      for (const { item, of } of echoes) settleEcho(item, of);
+      return;
+    }
+    let commit: KvCommitResult;
+    let newRec: InstanceRecord;
+    let encodedBytes: number;
+    let bigSnapshot: Snapshot | null = null;
+    try {
+      // Serialised at once below: no need for the engine's deep copy.
+      const snap = (instance as unknown as Replayable).internalSnapshot(false);
+      newRec = {
+        ...rec,
+        seq,
+        status: snap.status,
+        updatedAt: time,
+        configuration: snap.configuration,
+      };
+      const mutations: KvMutation[] = [];
+      const checks: KvCheck[] = [{
+        key: K.inst(instanceId),
+        version: loaded.version,
+      }];
+      encodedBytes = await ctx.records.writeSnapshot(newRec, rec, snap, mutations);
+      for (const { item, entry, result } of applied) {
+        mutations.push({
+          type: "set",
+          key: K.journal(instanceId, entry.seq),
+          value: await ctx.records.sealJournal(entry),
+          size: (item.op.bytes ?? 1024) + 512,
+        });
+        if (entry.eventId !== undefined) {
+          checks.push({ key: K.eid(instanceId, entry.eventId), version: null });
+          mutations.push({
+            type: "set",
+            key: K.eid(instanceId, entry.eventId),
+            value: result,
+            // Timer ids only guard against two processes firing one timer: a day will do.
+            expireIn: entry.kind === "timer" ? 86_400_000 : undefined,
+          });
+        }
+      }
+      if (seq - rec.lastCheckpoint >= (ctx.options.checkpointEvery ?? 500)) {
+        // A large snapshot twice in one write could pass the backend's byte limit: its
+        // checkpoint goes in a write of its own once this one has landed.
+        if (newRec.chunks > 0) bigSnapshot = structuredClone(snap);
+        else await ctx.records.writeCheckpoint(instanceId, seq, undefined, time, snap, mutations);
+        newRec.lastCheckpoint = seq;
+      }
+      indexChanges(rec, newRec, mutations);
+      commit = await ctx.committer.commit({ checks, mutations, size: estimate(mutations) });
+    } catch (e) {
+      // Not committed (too large, storage unreachable): the applied events must not stay in
+      // memory. A write whose reply was lost may have landed: its event ids settle that.
+      ctx.evict(instanceId);
+      const error = ctx.storeError(e);
+      for (const { item } of applied) settle(item, error);
+      for (const { item, of } of echoes) settleEcho(item, of);
+      return;
+    }
+    if (commit.ok) {
+      loaded.rec = compact(newRec);
+      loaded.version = commit.version;
+      ctx.cache.resize(loaded, estimateBytes(encodedBytes));
+      for (const { item, result } of applied) settle(item, null, result);
+      for (const { item, of } of echoes) settleEcho(item, of);
+      ctx.notify(rec.id, rec.machine, rec.configuration, applied.map((a) => a.entry));
+      if (bigSnapshot !== null) await checkpointAlone(ctx, instanceId, seq, time, bigSnapshot);
+      return;
+    }
+    // Another process moved the instance (or applied one of these ids): reload and retry,
+    // after a jittered backoff so that writers to one busy instance do not starve each other.
+    ctx.evict(instanceId);
+    pending = pending.filter((x) => !x.settled);
+    await backoff(attempt);
+    if (++attempt > ctx.maxRetries) {
+      const e = ctx.conflict(instanceId);
+      for (const item of pending) settle(item, e);
+      return;
+    }
+  }
+}
+
+/** Writes a periodic checkpoint of a large snapshot in writes of its own. */
+async function checkpointAlone(
+  ctx: StoreContext,
+  instanceId: string,
+  seq: number,
+  time: number,
+  snap: Snapshot,
+): Promise<void> {
+  try {
+    const mutations: KvMutation[] = [];
+    await ctx.records.writeCheckpoint(instanceId, seq, undefined, time, snap, mutations);
+    await writeInPieces(ctx.backend, mutations);
+  } catch (e) {
+    // A missing checkpoint only lengthens a later replay; report it and go on.
+    ctx.reportError(e, instanceId, `checkpoint of "${instanceId}"`);
+  }
+}

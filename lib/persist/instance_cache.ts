@@ -1,0 +1,134 @@
+/**
+ * The instances a store keeps in memory, least recently used first out, bounded by an estimate
+ * of the memory they take (and optionally by a count). A `Map` keeps insertion order, so
+ * moving an entry to the end on use is the whole LRU: no library would be simpler or faster.
+ *
+ * @module
+ */
+import type { AnyInstance, AnyMachine } from "./types.ts";
+import type { InstanceRecord } from "./records.ts";
+
+/** An instance in memory: its record (without the inline snapshot), version, engine instance. */
+export interface Loaded {
+  rec: InstanceRecord;
+  version: string;
+  instance: AnyInstance;
+  machine: AnyMachine;
+  /** Estimated bytes in memory. */
+  bytes: number;
+}
+
+/** Fixed cost of an instance in memory besides its snapshot (engine objects, record). */
+const BASE_BYTES = 1500;
+
+/** Estimated bytes in memory of an instance whose encoded snapshot has `encodedBytes`. */
+export function estimateBytes(encodedBytes: number): number {
+  // Decoded JSON takes about 3x its text in V8 (objects, strings, the engine's structures).
+  return BASE_BYTES + encodedBytes * 3;
+}
+
+/**
+ * The default memory budget: a sixteenth of the machine's memory, between 64 MiB and 2 GiB;
+ * 256 MiB when the memory cannot be read (no `--allow-sys`).
+ */
+export function defaultCacheBytes(): number {
+  try {
+    // Asked first: reading it without the permission would prompt on a terminal.
+    const state = Deno.permissions.querySync({ name: "sys", kind: "systemMemoryInfo" }).state;
+    if (state !== "granted") return 256 << 20;
+    const total = Deno.systemMemoryInfo().total;
+    return Math.max(64 << 20, Math.min(2048 << 20, Math.floor(total / 16)));
+  } catch {
+    return 256 << 20;
+  }
+}
+
+/** The LRU of loaded instances. */
+export class InstanceCache {
+  readonly #map = new Map<string, Loaded>();
+  readonly #maxBytes: number;
+  readonly #maxCount: number;
+  #bytes = 0;
+
+  constructor(maxBytes: number, maxCount = Infinity) {
+    this.#maxBytes = maxBytes;
+    this.#maxCount = maxCount;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Estimated bytes of everything cached. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  has(id: string): boolean {
+    return this.#map.has(id);
+  }
+
+  /** The entry without touching its place. */
+  peek(id: string): Loaded | undefined {
+    return this.#map.get(id);
+  }
+
+  /** The entry, now most recently used. */
+  use(id: string): Loaded | undefined {
+    const loaded = this.#map.get(id);
+    if (loaded !== undefined) {
+      this.#map.delete(id);
+      this.#map.set(id, loaded);
+    }
+    return loaded;
+  }
+
+  values(): IterableIterator<Loaded> {
+    return this.#map.values();
+  }
+
+  /**
+   * Adds or replaces an entry, then stops and drops the least recently used entries beyond
+   * the budget, except `keep(id)` ones (busy mailboxes) and this one.
+   */
+  put(loaded: Loaded, keep: (id: string) => boolean): void {
+    const id = loaded.rec.id;
+    const old = this.#map.get(id);
+    if (old !== undefined) {
+      this.#bytes -= old.bytes;
+      this.#map.delete(id);
+      if (old.instance !== loaded.instance) old.instance.stop();
+    }
+    this.#map.set(id, loaded);
+    this.#bytes += loaded.bytes;
+    if (this.#bytes <= this.#maxBytes && this.#map.size <= this.#maxCount) return;
+    for (const [other, l] of this.#map) {
+      if (this.#bytes <= this.#maxBytes && this.#map.size <= this.#maxCount) break;
+      if (other === id || keep(other)) continue;
+      this.#drop(other, l);
+    }
+  }
+
+  /** Changes an entry's size estimate (after a commit changed its snapshot). */
+  resize(loaded: Loaded, bytes: number): void {
+    if (this.#map.get(loaded.rec.id) === loaded) this.#bytes += bytes - loaded.bytes;
+    loaded.bytes = bytes;
+  }
+
+  /** Stops and drops an entry. */
+  evict(id: string): void {
+    const loaded = this.#map.get(id);
+    if (loaded !== undefined) this.#drop(id, loaded);
+  }
+
+  /** Stops and drops everything. */
+  clear(): void {
+    for (const [id, l] of this.#map) this.#drop(id, l);
+  }
+
+  #drop(id: string, loaded: Loaded): void {
+    loaded.instance.stop();
+    this.#map.delete(id);
+    this.#bytes -= loaded.bytes;
+  }
+}

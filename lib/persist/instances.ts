@@ -1,0 +1,250 @@
+/**
+ * An instance's life outside its events: create, read, list, history, archive and unarchive,
+ * delete. Each function that changes an instance runs in its mailbox (the facade sees to it)
+ * and commits in one atomic write checked against the instance record's version.
+ *
+ * @module
+ */
+import type { KvKey, KvMutation } from "./backend.ts";
+import { estimate } from "./commit_builder.ts";
+import { indexChanges, listSource, matchesList } from "./indexes.ts";
+import { estimateBytes } from "./instance_cache.ts";
+import { K } from "./keys.ts";
+import { compact, load } from "./loading.ts";
+import type { InstanceRecord } from "./records.ts";
+import type { StoreContext } from "./store_context.ts";
+import {
+  type AnyInstance,
+  type AnyMachine,
+  type InstanceInfo,
+  type JournalEntry,
+  type ListOptions,
+  type ListPage,
+  StoreError,
+} from "./types.ts";
+
+/** Why an instance id is refused, or `null`. */
+export function idProblem(id: unknown): StoreError | null {
+  if (typeof id !== "string" || id === "" || id.length > 256) {
+    return new StoreError(
+      "invalid",
+      `an instance id must be a non-empty string of at most 256 characters`,
+    );
+  }
+  return null;
+}
+
+/** Creates and starts an instance; resolves once it is durable. */
+export async function create(
+  ctx: StoreContext,
+  machine: AnyMachine,
+  instanceId: string,
+  options: { context?: Record<string, unknown>; by?: string },
+): Promise<InstanceInfo> {
+  const time = ctx.clock.now();
+  ctx.clock.freeze(time);
+  let instance: AnyInstance;
+  try {
+    instance = machine.start({
+      ...(ctx.live ? ctx.instanceOptions(instanceId) : ctx.inertOptions(instanceId)),
+      context: options.context,
+    });
+  } finally {
+    ctx.clock.thaw();
+  }
+  const snap = instance.snapshot();
+  const rec: InstanceRecord = {
+    id: instanceId,
+    machine: machine.id,
+    status: snap.status,
+    archived: false,
+    seq: 0,
+    createdAt: time,
+    updatedAt: time,
+    hash: machine.hash,
+    configuration: snap.configuration,
+    sha256: "",
+    chunks: 0,
+    timers: [],
+    lastCheckpoint: 0,
+    base: 0,
+  };
+  if (machine.version !== undefined) rec.version = machine.version;
+  const entry: JournalEntry = {
+    seq: 0,
+    time,
+    kind: "create",
+    by: options.by ?? "api",
+    configuration: snap.configuration,
+    status: snap.status,
+  };
+  if (options.context !== undefined) entry.context = options.context;
+  const mutations: KvMutation[] = [];
+  let bytes: number;
+  try {
+    bytes = await ctx.records.writeSnapshot(rec, null, snap, mutations);
+    await ctx.records.writeCheckpoint(instanceId, 0, undefined, time, snap, mutations);
+    mutations.push({
+      type: "set",
+      key: K.journal(instanceId, 0),
+      value: await ctx.records.sealJournal(entry),
+    });
+    indexChanges(null, rec, mutations);
+    const result = await ctx.committer.commit({
+      checks: [{ key: K.inst(instanceId), version: null }],
+      mutations,
+      size: estimate(mutations),
+    });
+    if (!result.ok) throw new StoreError("exists", `instance "${instanceId}" already exists`);
+    ctx.remember({
+      rec: compact(rec),
+      version: result.version,
+      instance,
+      machine,
+      bytes: estimateBytes(bytes),
+    });
+  } catch (e) {
+    instance.stop();
+    throw e;
+  }
+  ctx.notify(instanceId, machine.id, [], [entry]);
+  return ctx.info(rec, instance);
+}
+
+/** The instance's state (checked against storage, which another process may have moved). */
+export async function get(ctx: StoreContext, instanceId: string): Promise<InstanceInfo> {
+  const cached = ctx.cache.peek(instanceId);
+  if (cached !== undefined) {
+    const current = await ctx.backend.get(K.inst(instanceId));
+    if (current.version !== cached.version) ctx.evict(instanceId);
+  }
+  const loaded = await load(ctx, instanceId);
+  return ctx.info(loaded.rec, loaded.instance);
+}
+
+/** Lists instances through secondary indexes. */
+export async function list(ctx: StoreContext, options: ListOptions): Promise<ListPage> {
+  const limit = Math.max(1, Math.min(options.limit ?? 100, 1000));
+  const { selector, idAt } = listSource(options);
+  const items: InstanceInfo[] = [];
+  const iter = ctx.backend.list<unknown>(selector, {
+    cursor: options.cursor,
+    batchSize: Math.min(limit * 2, 500),
+  });
+  for await (const entry of iter) {
+    const id = entry.key[idAt] as string;
+    const rec = (await ctx.backend.get<InstanceRecord>(K.inst(id))).value;
+    if (rec === null || !matchesList(rec, options)) continue;
+    const cached = ctx.cache.peek(id);
+    items.push(
+      ctx.info(
+        rec,
+        cached?.instance,
+        cached === undefined ? await ctx.records.readContext(rec) : undefined,
+      ),
+    );
+    if (items.length >= limit) return { items, cursor: iter.cursor };
+  }
+  return { items };
+}
+
+/** The journal of an instance, from `from`, at most `limit` entries. */
+export async function history(
+  ctx: StoreContext,
+  instanceId: string,
+  options: { from?: number; limit?: number },
+): Promise<JournalEntry[]> {
+  const out: JournalEntry[] = [];
+  const limit = Math.max(1, Math.min(options.limit ?? 1000, 100_000));
+  const iter = ctx.backend.list<unknown>({
+    prefix: K.journalPrefix(instanceId),
+    start: K.journal(instanceId, options.from ?? 0),
+  }, { limit });
+  for await (const entry of iter) out.push(await ctx.records.openJournal(entry.value, instanceId));
+  if (out.length === 0 && (await ctx.backend.get(K.inst(instanceId))).value === null) {
+    throw new StoreError("not_found", `no instance "${instanceId}"`);
+  }
+  return out;
+}
+
+/** Archives or unarchives an instance (a journal entry either way). */
+export async function setArchived(
+  ctx: StoreContext,
+  instanceId: string,
+  archived: boolean,
+  by: string,
+): Promise<InstanceInfo> {
+  for (let attempt = 0;; attempt++) {
+    const entry = await ctx.backend.get<InstanceRecord>(K.inst(instanceId));
+    if (entry.value === null) throw new StoreError("not_found", `no instance "${instanceId}"`);
+    const rec = entry.value;
+    if (rec.archived === archived) {
+      const loaded = await load(ctx, instanceId);
+      return ctx.info(loaded.rec, loaded.instance);
+    }
+    const time = ctx.clock.now();
+    const seq = rec.seq + 1;
+    const newRec: InstanceRecord = { ...rec, archived, seq, updatedAt: time };
+    const journal: JournalEntry = {
+      seq,
+      time,
+      kind: archived ? "archive" : "unarchive",
+      by,
+      configuration: rec.configuration,
+      status: rec.status,
+    };
+    const mutations: KvMutation[] = [
+      { type: "set", key: K.inst(instanceId), value: newRec },
+      {
+        type: "set",
+        key: K.journal(instanceId, seq),
+        value: await ctx.records.sealJournal(journal),
+      },
+    ];
+    indexChanges(rec, newRec, mutations);
+    const commit = await ctx.committer.commit({
+      checks: [{ key: K.inst(instanceId), version: entry.version }],
+      mutations,
+      size: estimate(mutations),
+    });
+    ctx.evict(instanceId);
+    if (commit.ok) {
+      const loaded = await load(ctx, instanceId);
+      return ctx.info(loaded.rec, loaded.instance);
+    }
+    if (attempt >= ctx.maxRetries) throw ctx.conflict(instanceId);
+  }
+}
+
+/** Deletes an instance and everything stored for it. */
+export async function remove(ctx: StoreContext, instanceId: string): Promise<boolean> {
+  const existing = await ctx.backend.get<InstanceRecord>(K.inst(instanceId));
+  if (existing.value === null) return false;
+  ctx.evict(instanceId);
+  const keys: KvKey[] = [];
+  const mutations: KvMutation[] = [];
+  indexChanges(existing.value, null, mutations);
+  for (const m of mutations) keys.push(m.key);
+  for (
+    const prefix of [
+      K.snapPrefix(instanceId),
+      K.journalPrefix(instanceId),
+      K.eidPrefix(instanceId),
+      K.ckptPrefix(instanceId),
+      K.ckptChunkPrefix(instanceId),
+      K.ckptLabelPrefix(instanceId),
+    ]
+  ) {
+    for await (const e of ctx.backend.list({ prefix })) keys.push(e.key);
+  }
+  // The record last: a delete that stops halfway leaves the instance there, to delete again.
+  keys.push(K.inst(instanceId));
+  const most = ctx.backend.limits.mutations;
+  for (let i = 0; i < keys.length; i += most) {
+    await ctx.backend.atomic(
+      [],
+      keys.slice(i, i + most).map((key) => ({ type: "delete" as const, key })),
+    );
+  }
+  return true;
+}

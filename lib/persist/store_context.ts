@@ -1,0 +1,166 @@
+/**
+ * What the rooms of the store share: the backend, the records codec, the commit builder, the
+ * clock, the registered machines, the instances in memory and the mailboxes; and the small
+ * acts every room needs (remember or evict an instance, report a commit or an error, describe
+ * an instance, the options an engine instance runs with).
+ *
+ * @module
+ */
+import type { AsyncDelivery, EventObject } from "../core/types.ts";
+import { BackendUnavailableError, type KvBackend } from "./backend.ts";
+import { ReplayClock, type StoreClock } from "./clocks.ts";
+import { CommitBuilder } from "./commit_builder.ts";
+import { InstanceCache, type Loaded } from "./instance_cache.ts";
+import { type Mailboxes, type Operation } from "./mailbox.ts";
+import type { InstanceRecord, Records } from "./records.ts";
+import {
+  type AnyInstance,
+  type AnyMachine,
+  type InstanceInfo,
+  type JournalEntry,
+  type OpenStoreOptions,
+  StoreError,
+} from "./types.ts";
+
+/** The state shared by the store's rooms. */
+export class StoreContext {
+  readonly backend: KvBackend;
+  readonly records: Records;
+  readonly committer: CommitBuilder;
+  readonly clock: StoreClock;
+  readonly options: OpenStoreOptions;
+  /** Instances run their timers and invocations (`"live"` mode). */
+  readonly live: boolean;
+  readonly machines = new Map<string, AnyMachine>();
+  readonly cache: InstanceCache;
+  /** Set once by the store (the mailboxes need the store's apply step). */
+  mailboxes!: Mailboxes;
+  closed = false;
+
+  constructor(
+    backend: KvBackend,
+    records: Records,
+    clock: StoreClock,
+    options: OpenStoreOptions,
+    cacheBytes: number,
+  ) {
+    this.backend = backend;
+    this.records = records;
+    this.clock = clock;
+    this.options = options;
+    this.live = (options.mode ?? "live") === "live";
+    this.committer = new CommitBuilder(backend);
+    this.cache = new InstanceCache(cacheBytes, options.cacheSize ?? Infinity);
+  }
+
+  get maxRetries(): number {
+    return this.options.maxRetries ?? 50;
+  }
+
+  conflict(instanceId: string): StoreError {
+    return new StoreError(
+      "conflict",
+      `instance "${instanceId}" kept changing under this process (${this.maxRetries} retries)`,
+    );
+  }
+
+  /**
+   * The error a caller gets: storage that cannot be reached becomes a `StoreError`
+   * (`unavailable`) naming the store; other errors stay as they are.
+   */
+  storeError(e: unknown): unknown {
+    if (!(e instanceof BackendUnavailableError)) return e;
+    const hint = e.ambiguous
+      ? "; the write may have landed: send again with the same event id to settle it"
+      : "; nothing was written: try again";
+    return new StoreError(
+      "unavailable",
+      `the store at ${this.backend.where} cannot be reached: ${e.message}${hint}`,
+    );
+  }
+
+  /** Keeps an instance in memory (dropping the least recently used beyond the budget). */
+  remember(loaded: Loaded): void {
+    this.cache.put(loaded, (id) => this.mailboxes.busy(id));
+  }
+
+  evict(instanceId: string): void {
+    this.cache.evict(instanceId);
+  }
+
+  /** Reports an error of background work. */
+  reportError(error: unknown, instanceId: string, what = `instance "${instanceId}"`): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (this.options.onError !== undefined) this.options.onError(err, instanceId);
+    else console.error(`statecraft store: ${what}: ${err.message}`);
+  }
+
+  /** Tells `onCommit` about committed entries. */
+  notify(id: string, machine: string, from: string[], entries: JournalEntry[]): void {
+    if (this.options.onCommit === undefined || entries.length === 0) return;
+    try {
+      this.options.onCommit({ id, machine, from, entries });
+    } catch (e) {
+      this.reportError(e, id, `onCommit for "${id}"`);
+    }
+  }
+
+  /** What the store tells of an instance. */
+  info(rec: InstanceRecord, instance?: AnyInstance, context?: unknown): InstanceInfo {
+    const info: InstanceInfo = {
+      id: rec.id,
+      machine: rec.machine,
+      status: rec.status,
+      archived: rec.archived,
+      seq: rec.seq,
+      configuration: rec.configuration,
+      context: instance !== undefined ? structuredClone(instance.context) : context,
+      createdAt: rec.createdAt,
+      updatedAt: rec.updatedAt,
+    };
+    if (rec.version !== undefined) info.version = rec.version;
+    if (rec.recoveredAt !== undefined) info.recoveredAt = rec.recoveredAt;
+    return info;
+  }
+
+  /** Options of a live engine instance: the store's clock, its timers through the mailbox. */
+  instanceOptions(instanceId: string): {
+    id: string;
+    clock: StoreClock;
+    onSend?: (target: string, event: EventObject, from: AnyInstance) => void;
+    schedule: (delivery: AsyncDelivery) => void;
+  } {
+    return {
+      id: instanceId,
+      clock: this.clock,
+      onSend: this.options.onSend,
+      schedule: (delivery: AsyncDelivery) => this.#onAsync(instanceId, delivery),
+    };
+  }
+
+  /** Options of an inert engine instance (inspect mode, archived): nothing fires. */
+  inertOptions(instanceId: string): { id: string; clock: ReplayClock; replay: true } {
+    const clock = new ReplayClock();
+    clock.t = this.clock.now();
+    return { id: instanceId, clock, replay: true };
+  }
+
+  /** A timer fired or an invocation finished: apply it in the mailbox, journaled. */
+  #onAsync(instanceId: string, delivery: AsyncDelivery): void {
+    if (this.closed) return;
+    const op: Operation = {
+      kind: delivery.kind,
+      event: delivery.event,
+      by: delivery.kind,
+      path: delivery.path,
+      run: delivery.run,
+    };
+    if (delivery.sendId !== undefined) op.sendId = delivery.sendId;
+    if (delivery.due !== undefined) op.due = delivery.due;
+    // A timer's event id (`timerEventId`) is given when the batch is applied: it depends on
+    // the stored record the timer fires in.
+    this.mailboxes.enqueueSend(instanceId, op).catch((e) => {
+      if (!this.closed) this.reportError(e, instanceId);
+    });
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The store's public types: options, what it answers (instance info, acks, journal entries,
+ * pages, checkpoints, export records), its errors, and the `Store` interface that the runtime,
+ * the REPL and the server depend on (the class in `store.ts` is one implementation).
+ *
+ * @module
+ */
+import type { Machine } from "../core/machine.ts";
+import type { Clock, EventObject, MachineInstance, Snapshot } from "../core/types.ts";
+import type { KvBackend } from "./backend.ts";
+
+// deno-lint-ignore no-explicit-any
+export type AnyMachine = Machine<any, any>;
+// deno-lint-ignore no-explicit-any
+export type AnyInstance = MachineInstance<any, any>;
+
+/** Options for `openStore`. */
+export interface OpenStoreOptions {
+  /**
+   * Where the store lives: a Deno KV file path (default `.statecraft/state.kv`), `":memory:"`,
+   * a KV Connect URL (a remote Deno KV; the token comes from `DENO_KV_ACCESS_TOKEN`), or a
+   * PostgreSQL URL (`postgres://` or `postgresql://`; see docs/persistence.md).
+   */
+  path?: string;
+  /** A backend already open (instead of `path`); the store closes it when it closes. */
+  backend?: KvBackend;
+  /** The machines instances may use. */
+  machines: AnyMachine[];
+  /** Encrypts snapshots and journal values at rest (AES-256-GCM). */
+  encryptionKey?: string;
+  /** Time source for timers and timestamps (default: the system clock). */
+  clock?: Clock;
+  /**
+   * `"live"` (default): instances run their timers and invocations. `"inspect"`: for tools
+   * (the `kv` CLI): nothing fires; reads, checkpoints and rollbacks still work.
+   */
+  mode?: "live" | "inspect";
+  /** A checkpoint is written automatically every this many journal entries (default 500). */
+  checkpointEvery?: number;
+  /** How often durable timers of instances not in memory are looked for (default 250 ms). */
+  timerPollMs?: number;
+  /** Retries after a versionstamp conflict before giving up (default 50). */
+  maxRetries?: number;
+  /**
+   * Bytes of memory the instances kept in memory may take, estimated from their snapshots
+   * (default: a sixteenth of the machine's memory, between 64 MiB and 2 GiB; 256 MiB when the
+   * memory cannot be read). Least recently used go first.
+   */
+  cacheBytes?: number;
+  /** At most this many instances in memory (default: no limit but `cacheBytes`). */
+  cacheSize?: number;
+  /** Where errors of background work (timers, invocations) go; default `console.error`. */
+  onError?: (error: Error, instanceId: string) => void;
+  /** Sends from machines to targets the engine does not know (plugins, later). */
+  onSend?: (target: string, event: EventObject, from: AnyInstance) => void;
+  /**
+   * Called after each commit of applied events (never before they are durable): the instance,
+   * its configuration before, and the journal entries committed (each with the configuration
+   * it produced). For the bus, hooks, and watchers.
+   */
+  onCommit?: (commit: CommitInfo) => void;
+}
+
+/** What `onCommit` receives. */
+export interface CommitInfo {
+  id: string;
+  machine: string;
+  /** The configuration before the first entry. */
+  from: string[];
+  entries: JournalEntry[];
+}
+
+/** What the store knows of an instance. */
+export interface InstanceInfo {
+  id: string;
+  machine: string;
+  status: "active" | "done" | "stopped";
+  archived: boolean;
+  /** Journal entries so far (0 after create). */
+  seq: number;
+  configuration: string[];
+  context: unknown;
+  createdAt: number;
+  updatedAt: number;
+  version?: string | number;
+  /** When the stored snapshot failed its integrity check and was rebuilt. */
+  recoveredAt?: number;
+}
+
+/** The acknowledgement of an event. */
+export interface SendResult {
+  id: string;
+  seq: number;
+  configuration: string[];
+  status: "active" | "done" | "stopped";
+  /** True when the event id had been applied before: nothing was applied now. */
+  duplicate: boolean;
+}
+
+/** A journal entry. */
+export interface JournalEntry {
+  seq: number;
+  time: number;
+  kind:
+    | "create"
+    | "event"
+    | "timer"
+    | "invoke"
+    | "rollback"
+    | "migration"
+    | "recovery"
+    | "archive"
+    | "unarchive";
+  /** Who or what sent it: `"api"` unless the caller said, `"timer"`, `"invoke"`... */
+  by: string;
+  event?: EventObject;
+  eventId?: string;
+  /** Invoke path of the receiving child machine, for timers and invocation results. */
+  path?: string[];
+  sendId?: string;
+  /** Timers: the due time of the timer that fired. */
+  due?: number;
+  /** create: the context overrides. */
+  context?: unknown;
+  /** rollback: the seq rolled back to; migration: versions. */
+  to?: number;
+  from?: string | number;
+  toVersion?: string | number;
+  configuration: string[];
+  status: string;
+}
+
+/** Filters for `list`. */
+export interface ListOptions {
+  machine?: string;
+  /** An active state id (any level of the configuration). */
+  state?: string;
+  status?: "active" | "done" | "stopped" | "archived";
+  updatedAfter?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+/** A page of `list`. */
+export interface ListPage {
+  items: InstanceInfo[];
+  /** Pass back for the next page; absent on the last page. */
+  cursor?: string;
+}
+
+/** A checkpoint. */
+export interface CheckpointInfo {
+  seq: number;
+  label?: string;
+  time: number;
+}
+
+/** One line of an export (`kv export`): an instance, one of its journal entries, a checkpoint. */
+export type ExportRecord =
+  | {
+    type: "instance";
+    format: "statecraft.export/1";
+    id: string;
+    machine: string;
+    status: "active" | "done" | "stopped";
+    archived: boolean;
+    seq: number;
+    createdAt: number;
+    updatedAt: number;
+    version?: string | number;
+    snapshot: Snapshot;
+  }
+  | { type: "journal"; id: string; entry: JournalEntry }
+  | {
+    type: "checkpoint";
+    id: string;
+    seq: number;
+    label?: string;
+    time: number;
+    snapshot: Snapshot;
+  };
+
+/** Errors a caller can act on: unknown instance, archived, conflicts, bad input. */
+export class StoreError extends Error {
+  /**
+   * `not_found`, `exists`, `archived`, `conflict`, `invalid`, `incompatible`, `too_large`, or
+   * `unavailable` (the storage could not be reached: try again; an event sent with an event id
+   * may be sent again safely).
+   */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "StoreError";
+    this.code = code;
+  }
+}
+
+/** Durable machine instances: what the runtime, the REPL and the server use of a store. */
+export interface Store {
+  /** Where the store lives (a path or a URL without its password). */
+  readonly path: string;
+  /** The storage underneath (for plugins' namespaces and tools). */
+  readonly backend: KvBackend;
+  /** The machines instances may use. */
+  readonly machines: AnyMachine[];
+  /** Storage operations sent and instance commits they carried. */
+  readonly commitStats: { operations: number; commits: number };
+  /** Creates and starts an instance; resolves once it is durable. */
+  create(
+    machineId: string,
+    instanceId: string,
+    options?: { context?: Record<string, unknown>; by?: string },
+  ): Promise<InstanceInfo>;
+  /** Sends an event; resolves once its macrostep is durable. */
+  send(
+    instanceId: string,
+    event: EventObject | string,
+    options?: { eventId?: string; by?: string },
+  ): Promise<SendResult>;
+  /** The instance's state, or `null`. */
+  get(instanceId: string): Promise<InstanceInfo | null>;
+  /** Instances through the indexes. */
+  list(options?: ListOptions): Promise<ListPage>;
+  /** The journal of an instance. */
+  history(instanceId: string, options?: { from?: number; limit?: number }): Promise<JournalEntry[]>;
+  /** Records a checkpoint. */
+  checkpoint(instanceId: string, label?: string): Promise<CheckpointInfo>;
+  /** The checkpoints of an instance, oldest first. */
+  checkpoints(instanceId: string): Promise<CheckpointInfo[]>;
+  /** Moves an instance back to the state after a journal entry, or at a checkpoint. */
+  rollback(
+    instanceId: string,
+    target: { seq: number } | { checkpoint: string },
+    options?: { by?: string },
+  ): Promise<InstanceInfo>;
+  archive(instanceId: string, options?: { by?: string }): Promise<InstanceInfo>;
+  unarchive(instanceId: string, options?: { by?: string }): Promise<InstanceInfo>;
+  delete(instanceId: string): Promise<boolean>;
+  /** The current snapshot of an instance. */
+  snapshot(instanceId: string): Promise<Snapshot>;
+  /** Reads the live instance in its mailbox. */
+  inspect<T>(instanceId: string, fn: (instance: AnyInstance) => T): Promise<T>;
+  /** Registers a machine or a new definition of one (hot reload). */
+  replaceMachine(machine: AnyMachine): Promise<void>;
+  /** Every stored instance as export records. */
+  export(options?: { machine?: string }): AsyncGenerator<ExportRecord>;
+  /** Writes export records back. */
+  import(
+    records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>,
+    onProgress?: (done: { instances: number; records: number }) => void,
+  ): Promise<{ instances: number; journal: number; checkpoints: number }>;
+  /** Waits for queued work and closes the storage. */
+  close(): Promise<void>;
+}
