@@ -74,7 +74,7 @@ export async function withKvStore<T>(
 ): Promise<T> {
   const path = options.kv ?? DEFAULT_KV_PATH;
   const keyEnv = options.keyEnv ?? DEFAULT_KEY_ENV;
-  const remote = /^https?:\/\//.test(path);
+  const remote = /^(https?|postgres(ql)?):\/\//i.test(path);
   if (!create && !remote && path !== ":memory:") await requireStoreFile(path);
   const machines = await loadMachines(options.machines, out);
   const key = readKey(keyEnv);
@@ -87,7 +87,7 @@ export async function withKvStore<T>(
       mode: "inspect",
     });
   } catch (e) {
-    throw toCliError(e, keyEnv, key.unreadable, `cannot open store ${path}: `);
+    throw toCliError(e, keyEnv, key.unreadable, `cannot open store ${redactUrl(path)}: `);
   }
   try {
     return await fn({ store, path, machines, encrypted: key.value !== undefined });
@@ -253,4 +253,9 @@ export function formatStates(ids: readonly string[]): string {
 /** A clock time as an ISO string (UTC). */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** A store location for messages: a URL's password is never printed. */
+function redactUrl(path: string): string {
+  return path.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):[^@/?#]*@/i, "$1:***@");
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { EventObject, MachineInstance } from "../core/types.ts";
+import type { Clock, EventObject, MachineInstance } from "../core/types.ts";
 import type { Machine } from "../core/machine.ts";
 import {
   type CheckpointInfo,
@@ -45,6 +45,8 @@ export interface RuntimeOptions {
   /** Where runtime log lines go (default: stderr). */
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
   env?: (name: string) => string | undefined;
+  /** Time source of the instances (default: the system clock; tests give a virtual one). */
+  clock?: Clock;
 }
 
 /** A transition as watchers and the bus see it. */
@@ -192,6 +194,7 @@ export class Runtime {
       machines: [...machines.values()].map((m) => m.machine),
       encryptionKey,
       mode,
+      clock: options.clock,
       onCommit: (commit) => holder.runtime?.published(commit),
       onSend: (target, event) => holder.runtime?.routeSend(target, event),
       onError: (error, id) => log("error", `instance "${id}": ${error.message}`),

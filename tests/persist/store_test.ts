@@ -5,6 +5,8 @@ import { defineMachine, EventError, type Snapshot } from "../../mod.ts";
 import { type ExportRecord, openStore, type Store, StoreError } from "../../lib/persist/store.ts";
 import { StoreDataError } from "../../lib/persist/codec.ts";
 import { K } from "../../lib/persist/keys.ts";
+import { openBackend } from "../../lib/persist/open_backend.ts";
+import { backendTest, type TestBackend } from "./_backends.ts";
 
 const counter = defineMachine({
   id: "counter",
@@ -30,22 +32,21 @@ const door = defineMachine({
 });
 
 async function withStore(
+  b: TestBackend,
   fn: (store: Store, path: string) => Promise<void>,
   options: { encryptionKey?: string } = {},
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "statecraft-store-" });
-  const path = `${dir}/state.kv`;
+  const path = await b.path();
   const store = await openStore({ path, machines: [counter, door], ...options });
   try {
     await fn(store, path);
   } finally {
     await store.close();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
-Deno.test("create, send, get: each ack carries the committed configuration", async () => {
-  await withStore(async (store) => {
+backendTest("create, send, get: each ack carries the committed configuration", async (b) => {
+  await withStore(b, async (store) => {
     const created = await store.create("counter", "c1", { context: { n: 10 } });
     assert.equal(created.seq, 0);
     assert.deepEqual(created.configuration, ["on"]);
@@ -66,9 +67,8 @@ Deno.test("create, send, get: each ack carries the committed configuration", asy
   });
 });
 
-Deno.test("state survives closing and reopening the store", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/s.kv`;
+backendTest("state survives closing and reopening the store", async (b) => {
+  const path = await b.path();
   try {
     const a = await openStore({ path, machines: [counter] });
     await a.create("counter", "c");
@@ -81,27 +81,30 @@ Deno.test("state survives closing and reopening the store", async () => {
     assert.equal((await b.get("c"))?.seq, 6);
     await b.close();
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await b.cleanup();
   }
 });
 
-Deno.test("idempotency: an event id is applied once and acknowledged with its original result", async () => {
-  await withStore(async (store) => {
-    await store.create("counter", "c");
-    const first = await store.send("c", "INC", { eventId: "evt-1" });
-    await store.send("c", "STOP");
-    const again = await store.send("c", "INC", { eventId: "evt-1" });
-    assert.equal(again.duplicate, true);
-    assert.equal(again.seq, first.seq);
-    assert.deepEqual(again.configuration, ["on"], "the original result, not the current state");
-    const info = await store.get("c");
-    assert.equal((info?.context as { n: number }).n, 1);
-    assert.equal(info?.seq, 2);
-  });
-});
+backendTest(
+  "idempotency: an event id is applied once and acknowledged with its original result",
+  async (b) => {
+    await withStore(b, async (store) => {
+      await store.create("counter", "c");
+      const first = await store.send("c", "INC", { eventId: "evt-1" });
+      await store.send("c", "STOP");
+      const again = await store.send("c", "INC", { eventId: "evt-1" });
+      assert.equal(again.duplicate, true);
+      assert.equal(again.seq, first.seq);
+      assert.deepEqual(again.configuration, ["on"], "the original result, not the current state");
+      const info = await store.get("c");
+      assert.equal((info?.context as { n: number }).n, 1);
+      assert.equal(info?.seq, 2);
+    });
+  },
+);
 
-Deno.test("a rejected event commits nothing and the instance goes on", async () => {
-  await withStore(async (store) => {
+backendTest("a rejected event commits nothing and the instance goes on", async (b) => {
+  await withStore(b, async (store) => {
     await store.create("counter", "c");
     await assert.rejects(store.send("c", { type: "ADD", by: "x" }), EventError);
     await assert.rejects(store.send("c", { type: "" }), EventError);
@@ -116,8 +119,8 @@ Deno.test("a rejected event commits nothing and the instance goes on", async () 
   });
 });
 
-Deno.test("create refuses an existing id and an unknown machine", async () => {
-  await withStore(async (store) => {
+backendTest("create refuses an existing id and an unknown machine", async (b) => {
+  await withStore(b, async (store) => {
     await store.create("door", "d");
     await assert.rejects(store.create("door", "d"), /instance "d" already exists/);
     await assert.rejects(
@@ -128,59 +131,69 @@ Deno.test("create refuses an existing id and an unknown machine", async () => {
   });
 });
 
-Deno.test("the journal records every event with seq, time, who sent it and the configuration", async () => {
-  await withStore(async (store) => {
-    await store.create("door", "d", { by: "tester" });
-    await store.send("d", "OPEN", { by: "alice", eventId: "x1" });
-    await store.send("d", "CLOSE");
-    const h = await store.history("d");
-    assert.deepEqual(
-      h.map((
-        e,
-      ) => [e.seq, e.kind, e.by, e.event?.type ?? null, e.eventId ?? null, e.configuration]),
-      [
-        [0, "create", "tester", null, null, ["closed"]],
-        [1, "event", "alice", "OPEN", "x1", ["open"]],
-        [2, "event", "api", "CLOSE", null, ["closed"]],
-      ],
-    );
-    assert.ok(h.every((e) => typeof e.time === "number"));
-    assert.deepEqual((await store.history("d", { from: 1, limit: 1 })).map((e) => e.seq), [1]);
-    await assert.rejects(store.history("ghost"), /no instance "ghost"/);
-  });
-});
+backendTest(
+  "the journal records every event with seq, time, who sent it and the configuration",
+  async (b) => {
+    await withStore(b, async (store) => {
+      await store.create("door", "d", { by: "tester" });
+      await store.send("d", "OPEN", { by: "alice", eventId: "x1" });
+      await store.send("d", "CLOSE");
+      const h = await store.history("d");
+      assert.deepEqual(
+        h.map((
+          e,
+        ) => [e.seq, e.kind, e.by, e.event?.type ?? null, e.eventId ?? null, e.configuration]),
+        [
+          [0, "create", "tester", null, null, ["closed"]],
+          [1, "event", "alice", "OPEN", "x1", ["open"]],
+          [2, "event", "api", "CLOSE", null, ["closed"]],
+        ],
+      );
+      assert.ok(h.every((e) => typeof e.time === "number"));
+      assert.deepEqual((await store.history("d", { from: 1, limit: 1 })).map((e) => e.seq), [1]);
+      await assert.rejects(store.history("ghost"), /no instance "ghost"/);
+    });
+  },
+);
 
-Deno.test("list: by machine, state, status and update time, through indexes, with cursors", async () => {
-  await withStore(async (store) => {
-    for (let i = 0; i < 7; i++) await store.create("door", `d${i}`);
-    await store.create("counter", "c0");
-    for (const i of [1, 3, 5]) await store.send(`d${i}`, "OPEN");
-    const ids = (page: { items: { id: string }[] }) => page.items.map((x) => x.id).sort();
-    assert.deepEqual(ids(await store.list({ machine: "door", state: "open" })), ["d1", "d3", "d5"]);
-    assert.deepEqual(ids(await store.list({ state: "closed" })), ["d0", "d2", "d4", "d6"]);
-    assert.deepEqual(ids(await store.list({ machine: "counter" })), ["c0"]);
-    assert.equal((await store.list({ status: "active" })).items.length, 8);
-    const all: string[] = [];
-    let cursor: string | undefined;
-    let pages = 0;
-    do {
-      const page = await store.list({ machine: "door", limit: 3, cursor });
-      all.push(...page.items.map((x) => x.id));
-      cursor = page.cursor;
-      pages++;
-    } while (cursor !== undefined && pages < 10);
-    assert.deepEqual(all.sort(), ["d0", "d1", "d2", "d3", "d4", "d5", "d6"]);
-    assert.ok(pages >= 3);
-    const future = Date.now() + 60_000;
-    assert.deepEqual(ids(await store.list({ updatedAfter: future })), []);
-    await store.archive("d1");
-    assert.deepEqual(ids(await store.list({ machine: "door", state: "open" })), ["d3", "d5"]);
-    assert.deepEqual(ids(await store.list({ status: "archived" })), ["d1"]);
-  });
-});
+backendTest(
+  "list: by machine, state, status and update time, through indexes, with cursors",
+  async (b) => {
+    await withStore(b, async (store) => {
+      for (let i = 0; i < 7; i++) await store.create("door", `d${i}`);
+      await store.create("counter", "c0");
+      for (const i of [1, 3, 5]) await store.send(`d${i}`, "OPEN");
+      const ids = (page: { items: { id: string }[] }) => page.items.map((x) => x.id).sort();
+      assert.deepEqual(ids(await store.list({ machine: "door", state: "open" })), [
+        "d1",
+        "d3",
+        "d5",
+      ]);
+      assert.deepEqual(ids(await store.list({ state: "closed" })), ["d0", "d2", "d4", "d6"]);
+      assert.deepEqual(ids(await store.list({ machine: "counter" })), ["c0"]);
+      assert.equal((await store.list({ status: "active" })).items.length, 8);
+      const all: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.list({ machine: "door", limit: 3, cursor });
+        all.push(...page.items.map((x) => x.id));
+        cursor = page.cursor;
+        pages++;
+      } while (cursor !== undefined && pages < 10);
+      assert.deepEqual(all.sort(), ["d0", "d1", "d2", "d3", "d4", "d5", "d6"]);
+      assert.ok(pages >= 3);
+      const future = Date.now() + 60_000;
+      assert.deepEqual(ids(await store.list({ updatedAfter: future })), []);
+      await store.archive("d1");
+      assert.deepEqual(ids(await store.list({ machine: "door", state: "open" })), ["d3", "d5"]);
+      assert.deepEqual(ids(await store.list({ status: "archived" })), ["d1"]);
+    });
+  },
+);
 
-Deno.test("checkpoint and rollback: by label or seq, recorded in the journal", async () => {
-  await withStore(async (store) => {
+backendTest("checkpoint and rollback: by label or seq, recorded in the journal", async (b) => {
+  await withStore(b, async (store) => {
     await store.create("counter", "c");
     await store.send("c", "INC");
     await store.send("c", "INC");
@@ -208,8 +221,8 @@ Deno.test("checkpoint and rollback: by label or seq, recorded in the journal", a
   });
 });
 
-Deno.test("archive, unarchive, delete", async () => {
-  await withStore(async (store) => {
+backendTest("archive, unarchive, delete", async (b) => {
+  await withStore(b, async (store) => {
     await store.create("door", "d");
     await store.archive("d");
     await assert.rejects(store.send("d", "OPEN"), /is archived/);
@@ -233,54 +246,61 @@ Deno.test("archive, unarchive, delete", async () => {
   });
 });
 
-Deno.test("integrity: a tampered snapshot is detected and rebuilt from checkpoint + journal", async () => {
-  await withStore(async (store, path) => {
-    await store.create("counter", "c");
-    for (let i = 0; i < 4; i++) await store.send("c", "INC");
-    await store.close();
-    const kv = await Deno.openKv(path);
-    const rec = (await kv.get<Record<string, unknown>>(K.inst("c"))).value!;
-    const bytes = new Uint8Array(rec.inline as Uint8Array);
-    const text = new TextDecoder().decode(bytes).replace('"n":4', '"n":9');
-    await kv.set(K.inst("c"), { ...rec, inline: new TextEncoder().encode(text) });
-    kv.close();
-    const again = await openStore({ path, machines: [counter] });
-    try {
-      const info = await again.get("c");
-      assert.equal(
-        (info?.context as { n: number }).n,
-        4,
-        "the journal's truth, not the tampered value",
-      );
-      assert.equal(typeof info?.recoveredAt, "number");
-      const kinds = (await again.history("c")).map((e) => e.kind);
-      assert.equal(kinds.at(-1), "recovery");
-      await again.send("c", "INC");
-      assert.equal(((await again.get("c"))?.context as { n: number }).n, 5);
-    } finally {
-      await again.close();
-    }
-  });
-});
+backendTest(
+  "integrity: a tampered snapshot is detected and rebuilt from checkpoint + journal",
+  async (b) => {
+    await withStore(b, async (store, path) => {
+      await store.create("counter", "c");
+      for (let i = 0; i < 4; i++) await store.send("c", "INC");
+      await store.close();
+      const kv = await openBackend(path);
+      const rec = (await kv.get<Record<string, unknown>>(K.inst("c"))).value!;
+      const bytes = new Uint8Array(rec.inline as Uint8Array);
+      const text = new TextDecoder().decode(bytes).replace('"n":4', '"n":9');
+      await kv.atomic([], [{
+        type: "set",
+        key: K.inst("c"),
+        value: { ...rec, inline: new TextEncoder().encode(text) },
+      }]);
+      await kv.close();
+      const again = await openStore({ path, machines: [counter] });
+      try {
+        const info = await again.get("c");
+        assert.equal(
+          (info?.context as { n: number }).n,
+          4,
+          "the journal's truth, not the tampered value",
+        );
+        assert.equal(typeof info?.recoveredAt, "number");
+        const kinds = (await again.history("c")).map((e) => e.kind);
+        assert.equal(kinds.at(-1), "recovery");
+        await again.send("c", "INC");
+        assert.equal(((await again.get("c"))?.context as { n: number }).n, 5);
+      } finally {
+        await again.close();
+      }
+    });
+  },
+);
 
-Deno.test("a snapshot over 64 KiB is chunked and round-trips, and shrinks back", async () => {
-  await withStore(async (store, path) => {
+backendTest("a snapshot over 64 KiB is chunked and round-trips, and shrinks back", async (b) => {
+  await withStore(b, async (store, path) => {
     await store.create("counter", "big");
     const blob = "x".repeat(150_000);
     await store.send("big", { type: "BLOB", blob: blob.slice(0, 50_000) });
     await store.send("big", { type: "BLOB", blob: blob.slice(0, 50_000) + "y" });
-    const kv = await Deno.openKv(path);
+    const kv = await openBackend(path);
     const chunks = [];
     for await (const e of kv.list({ prefix: K.snapPrefix("big") })) chunks.push(e.key);
-    kv.close();
+    await kv.close();
     assert.ok(chunks.length >= 1, "stored in chunks");
     const info = await store.get("big");
     assert.equal((info?.context as { blob: string }).blob.length, 50_001);
     await store.send("big", { type: "BLOB", blob: "small" });
-    const kv2 = await Deno.openKv(path);
+    const kv2 = await openBackend(path);
     const after = [];
     for await (const e of kv2.list({ prefix: K.snapPrefix("big") })) after.push(e.key);
-    kv2.close();
+    await kv2.close();
     assert.deepEqual(after, [], "old chunks are deleted when the snapshot fits inline again");
     await assert.rejects(
       store.send("big", { type: "BLOB", blob: "z".repeat(70_000) }),
@@ -289,136 +309,142 @@ Deno.test("a snapshot over 64 KiB is chunked and round-trips, and shrinks back",
   });
 });
 
-Deno.test("encryption at rest: values are ciphertext; a wrong or missing key fails clearly", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/enc.kv`;
-  try {
-    const store = await openStore({ path, machines: [counter], encryptionKey: "correct horse" });
-    await store.create("counter", "secret", { context: { blob: "TOPSECRET" } });
-    await store.send("secret", "INC");
-    await store.close();
-    const kv = await Deno.openKv(path);
-    for await (const e of kv.list({ prefix: ["sc"] })) {
-      const raw = JSON.stringify(
-        e.value,
-        (_k, v) => v instanceof Uint8Array ? new TextDecoder().decode(v) : v,
+backendTest(
+  "encryption at rest: values are ciphertext; a wrong or missing key fails clearly",
+  async (b) => {
+    const path = await b.path();
+    try {
+      const store = await openStore({ path, machines: [counter], encryptionKey: "correct horse" });
+      await store.create("counter", "secret", { context: { blob: "TOPSECRET" } });
+      await store.send("secret", "INC");
+      await store.close();
+      const kv = await openBackend(path);
+      for await (const e of kv.list({ prefix: ["sc"] })) {
+        const raw = JSON.stringify(
+          e.value,
+          (_k, v) => v instanceof Uint8Array ? new TextDecoder().decode(v) : v,
+        );
+        assert.ok(!raw.includes("TOPSECRET"), `plaintext found under ${JSON.stringify(e.key)}`);
+      }
+      await kv.close();
+      await assert.rejects(
+        openStore({ path, machines: [counter], encryptionKey: "wrong" }),
+        (e: unknown) => e instanceof StoreDataError && /wrong encryption key/.test(e.message),
       );
-      assert.ok(!raw.includes("TOPSECRET"), `plaintext found under ${JSON.stringify(e.key)}`);
+      await assert.rejects(
+        openStore({ path, machines: [counter] }),
+        /is encrypted; open it with its encryption key/,
+      );
+      const again = await openStore({ path, machines: [counter], encryptionKey: "correct horse" });
+      const info = await again.get("secret");
+      assert.equal((info?.context as { blob: string }).blob, "TOPSECRET");
+      assert.equal((await again.history("secret"))[1].event?.type, "INC");
+      await again.close();
+    } finally {
+      await b.cleanup();
     }
-    kv.close();
-    await assert.rejects(
-      openStore({ path, machines: [counter], encryptionKey: "wrong" }),
-      (e: unknown) => e instanceof StoreDataError && /wrong encryption key/.test(e.message),
-    );
-    await assert.rejects(
-      openStore({ path, machines: [counter] }),
-      /is encrypted; open it with its encryption key/,
-    );
-    const again = await openStore({ path, machines: [counter], encryptionKey: "correct horse" });
-    const info = await again.get("secret");
-    assert.equal((info?.context as { blob: string }).blob, "TOPSECRET");
-    assert.equal((await again.history("secret"))[1].event?.type, "INC");
-    await again.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test("definition changes: incompatible fails naming both versions; a migration runs", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/m.kv`;
-  const v1 = defineMachine({
-    id: "light",
-    version: 1,
-    states: { red: { on: { GO: "green" } }, green: { on: { STOP: "red" } } },
-  });
-  const v2 = defineMachine({
-    id: "light",
-    version: 2,
-    states: { red: { on: { GO: "green" } }, green: { on: { STOP: "red" } }, amber: {} },
-  });
-  const v2m = defineMachine({
-    ...v2.config,
-    migrations: {
-      "1": (s: Snapshot) => ({ ...s, version: 2, context: { migrated: true } }),
-    },
-  });
-  try {
-    const a = await openStore({ path, machines: [v1] });
-    await a.create("light", "l");
-    await a.send("l", "GO");
-    await a.close();
-    const b = await openStore({ path, machines: [v2] });
-    await assert.rejects(
-      b.get("l"),
-      /stored under version 1 \(hash [0-9a-f]+\) of machine "light", which is now version 2 \(hash [0-9a-f]+\), and no migration/,
-    );
-    await b.close();
-    const c = await openStore({ path, machines: [v2m] });
-    const info = await c.get("l");
-    assert.deepEqual(info?.configuration, ["green"]);
-    assert.deepEqual(info?.context, { migrated: true });
-    assert.equal(info?.version, 2);
-    const last = (await c.history("l")).at(-1)!;
-    assert.equal(last.kind, "migration");
-    assert.equal(last.from, 1);
-    assert.equal(last.toVersion, 2);
-    await c.send("l", "STOP");
-    await c.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+backendTest(
+  "definition changes: incompatible fails naming both versions; a migration runs",
+  async (b) => {
+    const path = await b.path();
+    const v1 = defineMachine({
+      id: "light",
+      version: 1,
+      states: { red: { on: { GO: "green" } }, green: { on: { STOP: "red" } } },
+    });
+    const v2 = defineMachine({
+      id: "light",
+      version: 2,
+      states: { red: { on: { GO: "green" } }, green: { on: { STOP: "red" } }, amber: {} },
+    });
+    const v2m = defineMachine({
+      ...v2.config,
+      migrations: {
+        "1": (s: Snapshot) => ({ ...s, version: 2, context: { migrated: true } }),
+      },
+    });
+    try {
+      const a = await openStore({ path, machines: [v1] });
+      await a.create("light", "l");
+      await a.send("l", "GO");
+      await a.close();
+      const b = await openStore({ path, machines: [v2] });
+      await assert.rejects(
+        b.get("l"),
+        /stored under version 1 \(hash [0-9a-f]+\) of machine "light", which is now version 2 \(hash [0-9a-f]+\), and no migration/,
+      );
+      await b.close();
+      const c = await openStore({ path, machines: [v2m] });
+      const info = await c.get("l");
+      assert.deepEqual(info?.configuration, ["green"]);
+      assert.deepEqual(info?.context, { migrated: true });
+      assert.equal(info?.version, 2);
+      const last = (await c.history("l")).at(-1)!;
+      assert.equal(last.kind, "migration");
+      assert.equal(last.from, 1);
+      assert.equal(last.toVersion, 2);
+      await c.send("l", "STOP");
+      await c.close();
+    } finally {
+      await b.cleanup();
+    }
+  },
+);
 
-Deno.test("durable timers fire through the journal; invocation results are journaled too", async () => {
-  const timed = defineMachine({
-    id: "timed",
-    context: { result: "" },
-    states: {
-      waiting: { after: { 30: "working" } },
-      working: {
-        invoke: {
-          id: "job",
-          src: () => new Promise((r) => setTimeout(() => r("done!"), 10)),
-          onDone: {
-            target: "finished",
-            actions: ({ context, event }) => context.result = event.output as string,
+backendTest(
+  "durable timers fire through the journal; invocation results are journaled too",
+  async (b) => {
+    const timed = defineMachine({
+      id: "timed",
+      context: { result: "" },
+      states: {
+        waiting: { after: { 30: "working" } },
+        working: {
+          invoke: {
+            id: "job",
+            src: () => new Promise((r) => setTimeout(() => r("done!"), 10)),
+            onDone: {
+              target: "finished",
+              actions: ({ context, event }) => context.result = event.output as string,
+            },
           },
         },
+        finished: {},
       },
-      finished: {},
-    },
-  });
-  const dir = await Deno.makeTempDir();
-  const store = await openStore({ path: `${dir}/t.kv`, machines: [timed], timerPollMs: 20 });
-  try {
-    await store.create("timed", "t");
-    for (let i = 0; i < 100 && (await store.get("t"))?.configuration[0] !== "finished"; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+    });
+    const store = await openStore({ path: await b.path(), machines: [timed], timerPollMs: 20 });
+    try {
+      await store.create("timed", "t");
+      for (let i = 0; i < 100 && (await store.get("t"))?.configuration[0] !== "finished"; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const info = await store.get("t");
+      assert.deepEqual(info?.configuration, ["finished"]);
+      assert.equal((info?.context as { result: string }).result, "done!");
+      const h = await store.history("t");
+      assert.deepEqual(h.map((e) => [e.kind, e.event?.type ?? null]), [
+        ["create", null],
+        ["timer", "after.30.waiting"],
+        ["invoke", "done.invoke.job"],
+      ]);
+      const replayed = await store.rollback("t", { seq: 2 });
+      assert.deepEqual(
+        replayed.configuration,
+        ["finished"],
+        "replay reproduces timer and invoke entries",
+      );
+    } finally {
+      await store.close();
+      await b.cleanup();
     }
-    const info = await store.get("t");
-    assert.deepEqual(info?.configuration, ["finished"]);
-    assert.equal((info?.context as { result: string }).result, "done!");
-    const h = await store.history("t");
-    assert.deepEqual(h.map((e) => [e.kind, e.event?.type ?? null]), [
-      ["create", null],
-      ["timer", "after.30.waiting"],
-      ["invoke", "done.invoke.job"],
-    ]);
-    const replayed = await store.rollback("t", { seq: 2 });
-    assert.deepEqual(
-      replayed.configuration,
-      ["finished"],
-      "replay reproduces timer and invoke entries",
-    );
-  } finally {
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test("group commit: concurrent instances share KV operations", async () => {
-  await withStore(async (store) => {
+backendTest("group commit: concurrent instances share KV operations", async (b) => {
+  await withStore(b, async (store) => {
     const ids = Array.from({ length: 50 }, (_, i) => `g${i}`);
     await Promise.all(ids.map((id) => store.create("counter", id)));
     const before = store.commitStats;
@@ -434,8 +460,8 @@ Deno.test("group commit: concurrent instances share KV operations", async () => 
   });
 });
 
-Deno.test("per instance, events apply one at a time in arrival order", async () => {
-  await withStore(async (store) => {
+backendTest("per instance, events apply one at a time in arrival order", async (b) => {
+  await withStore(b, async (store) => {
     await store.create("door", "d");
     const results = await Promise.all(
       ["OPEN", "CLOSE", "OPEN", "CLOSE", "OPEN"].map((e) => store.send("d", e)),
@@ -451,10 +477,9 @@ Deno.test("per instance, events apply one at a time in arrival order", async () 
   });
 });
 
-Deno.test("inspect mode: nothing fires, reads and rollbacks work", async () => {
+backendTest("inspect mode: nothing fires, reads and rollbacks work", async (b) => {
   const timed = defineMachine({ id: "timed", states: { a: { after: { 10: "b" } }, b: {} } });
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/i.kv`;
+  const path = await b.path();
   try {
     const live = await openStore({ path, machines: [timed], timerPollMs: 10_000 });
     await live.create("timed", "t");
@@ -464,50 +489,58 @@ Deno.test("inspect mode: nothing fires, reads and rollbacks work", async () => {
     assert.deepEqual((await inspect.get("t"))?.configuration, ["a"]);
     await inspect.close();
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await b.cleanup();
   }
 });
 
-Deno.test("sends queued together commit together; each is acknowledged with its own result", async () => {
-  await withStore(async (store) => {
-    await store.create("counter", "b");
-    const before = store.commitStats;
-    const acks = await Promise.allSettled([
-      store.send("b", "INC", { eventId: "a" }),
-      store.send("b", { type: "ADD", by: "bad" }), // rejected by the schema, alone
-      store.send("b", "INC", { eventId: "a" }), // the same id again in the same batch
-      store.send("b", "STOP"),
-      store.send("b", "INC"), // no transition in "off": applied, nothing changes
-      store.send("b", "START", { eventId: "c" }),
-    ]);
-    const after = store.commitStats;
-    assert.ok(after.commits - before.commits <= 3, `${after.commits - before.commits} commits`);
-    const [a1, bad, a2, stop, inc, start] = acks;
-    assert.equal(a1.status, "fulfilled");
-    assert.equal(bad.status, "rejected");
-    assert.ok(bad.status === "rejected" && bad.reason instanceof EventError);
-    assert.ok(a1.status === "fulfilled" && a2.status === "fulfilled");
-    assert.equal(a2.value.duplicate, true);
-    assert.equal(a2.value.seq, a1.value.seq);
-    assert.ok(
-      stop.status === "fulfilled" && inc.status === "fulfilled" && start.status === "fulfilled",
-    );
-    assert.deepEqual([a1.value.seq, stop.value.seq, inc.value.seq, start.value.seq], [1, 2, 3, 4]);
-    assert.deepEqual(stop.value.configuration, ["off"]);
-    assert.deepEqual(start.value.configuration, ["on"]);
-    const h = await store.history("b");
-    assert.deepEqual(h.map((e) => [e.seq, e.event?.type ?? "-"]), [
-      [0, "-"],
-      [1, "INC"],
-      [2, "STOP"],
-      [3, "INC"],
-      [4, "START"],
-    ]);
-    assert.equal(((await store.get("b"))?.context as { n: number }).n, 1);
-  });
-});
+backendTest(
+  "sends queued together commit together; each is acknowledged with its own result",
+  async (b) => {
+    await withStore(b, async (store) => {
+      await store.create("counter", "b");
+      const before = store.commitStats;
+      const acks = await Promise.allSettled([
+        store.send("b", "INC", { eventId: "a" }),
+        store.send("b", { type: "ADD", by: "bad" }), // rejected by the schema, alone
+        store.send("b", "INC", { eventId: "a" }), // the same id again in the same batch
+        store.send("b", "STOP"),
+        store.send("b", "INC"), // no transition in "off": applied, nothing changes
+        store.send("b", "START", { eventId: "c" }),
+      ]);
+      const after = store.commitStats;
+      assert.ok(after.commits - before.commits <= 3, `${after.commits - before.commits} commits`);
+      const [a1, bad, a2, stop, inc, start] = acks;
+      assert.equal(a1.status, "fulfilled");
+      assert.equal(bad.status, "rejected");
+      assert.ok(bad.status === "rejected" && bad.reason instanceof EventError);
+      assert.ok(a1.status === "fulfilled" && a2.status === "fulfilled");
+      assert.equal(a2.value.duplicate, true);
+      assert.equal(a2.value.seq, a1.value.seq);
+      assert.ok(
+        stop.status === "fulfilled" && inc.status === "fulfilled" && start.status === "fulfilled",
+      );
+      assert.deepEqual([a1.value.seq, stop.value.seq, inc.value.seq, start.value.seq], [
+        1,
+        2,
+        3,
+        4,
+      ]);
+      assert.deepEqual(stop.value.configuration, ["off"]);
+      assert.deepEqual(start.value.configuration, ["on"]);
+      const h = await store.history("b");
+      assert.deepEqual(h.map((e) => [e.seq, e.event?.type ?? "-"]), [
+        [0, "-"],
+        [1, "INC"],
+        [2, "STOP"],
+        [3, "INC"],
+        [4, "START"],
+      ]);
+      assert.equal(((await store.get("b"))?.context as { n: number }).n, 1);
+    });
+  },
+);
 
-Deno.test("a livelock in one send is rejected without losing the sends around it", async () => {
+backendTest("a livelock in one send is rejected without losing the sends around it", async (b) => {
   const looping = defineMachine({
     id: "looping",
     context: { n: 0 },
@@ -517,8 +550,7 @@ Deno.test("a livelock in one send is rejected without losing the sends around it
       c: { always: "b" },
     },
   });
-  const dir = await Deno.makeTempDir();
-  const store = await openStore({ path: `${dir}/l.kv`, machines: [looping] });
+  const store = await openStore({ path: await b.path(), machines: [looping] });
   try {
     await store.create("looping", "l");
     const acks = await Promise.allSettled([
@@ -538,73 +570,83 @@ Deno.test("a livelock in one send is rejected without losing the sends around it
     ]);
   } finally {
     await store.close();
-    await Deno.remove(dir, { recursive: true });
+    await b.cleanup();
   }
 });
 
-Deno.test("a send whose commit fails leaves nothing behind in memory or in the journal", async () => {
-  const grow = defineMachine({
-    id: "grow",
-    context: { n: 0, big: "" },
-    states: {
-      on: {
+backendTest(
+  "a send whose commit fails leaves nothing behind in memory or in the journal",
+  async (b) => {
+    const backend = await openBackend(await b.path());
+    // One byte of snapshot more than one commit of this backend may carry.
+    const size = Math.ceil(backend.limits.bytes * 0.875) + 1000;
+    const grow = defineMachine({
+      id: "grow",
+      context: { n: 0, big: "" },
+      states: {
         on: {
-          INC: { actions: ({ context }) => context.n++ },
-          GROW: {
-            actions: ({ context }) => {
-              context.n++;
-              context.big = "x".repeat(800_000);
+          on: {
+            INC: { actions: ({ context }) => context.n++ },
+            GROW: {
+              actions: ({ context }) => {
+                context.n++;
+                context.big = "x".repeat(size);
+              },
             },
           },
         },
       },
-    },
-  });
-  const dir = await Deno.makeTempDir();
-  const store = await openStore({ path: `${dir}/g.kv`, machines: [grow] });
-  try {
-    await store.create("grow", "g");
-    await assert.rejects(store.send("g", "GROW"), /one commit holds at most 700 KiB/);
-    assert.deepEqual((await store.get("g"))?.context, { n: 0, big: "" });
-    await store.send("g", "INC");
-    assert.deepEqual((await store.get("g"))?.context, { n: 1, big: "" });
-    assert.deepEqual((await store.history("g")).map((e) => e.event?.type ?? "-"), ["-", "INC"]);
-  } finally {
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("an import that stops halfway leaves no half-imported instance; a retry works", async () => {
-  await withStore(async (source) => {
-    await source.create("door", "x");
-    await source.send("x", "OPEN");
-    const records: ExportRecord[] = [];
-    for await (const r of source.export()) records.push(r);
-    const dir = await Deno.makeTempDir();
-    const target = await openStore({ path: `${dir}/t.kv`, machines: [door] });
+    });
+    const store = await openStore({ backend, machines: [grow] });
     try {
-      const failing = async function* () {
-        yield records[0];
-        yield records[1];
-        throw new Error("the source broke");
-      };
-      await assert.rejects(target.import(failing()), /the source broke/);
-      assert.equal(await target.get("x"), null);
-      assert.deepEqual(await target.import(records), { instances: 1, journal: 2, checkpoints: 1 });
-      assert.deepEqual((await target.get("x"))?.configuration, ["open"]);
-      assert.equal((await target.history("x")).length, 2);
-      await assert.rejects(target.import(records), /record 1: instance "x" already exists/);
+      await store.create("grow", "g");
+      await assert.rejects(store.send("g", "GROW"), /one commit holds at most \d+ KiB/);
+      assert.deepEqual((await store.get("g"))?.context, { n: 0, big: "" });
+      await store.send("g", "INC");
+      assert.deepEqual((await store.get("g"))?.context, { n: 1, big: "" });
+      assert.deepEqual((await store.history("g")).map((e) => e.event?.type ?? "-"), ["-", "INC"]);
     } finally {
-      await target.close();
-      await Deno.remove(dir, { recursive: true });
+      await store.close();
+      await b.cleanup();
     }
-  });
-});
+  },
+);
 
-Deno.test("inspect mode writes nothing, even when a read migrates", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/v.kv`;
+backendTest(
+  "an import that stops halfway leaves no half-imported instance; a retry works",
+  async (b) => {
+    await withStore(b, async (source) => {
+      await source.create("door", "x");
+      await source.send("x", "OPEN");
+      const records: ExportRecord[] = [];
+      for await (const r of source.export()) records.push(r);
+      const target = await openStore({ path: await b.path(), machines: [door] });
+      try {
+        const failing = async function* () {
+          yield records[0];
+          yield records[1];
+          throw new Error("the source broke");
+        };
+        await assert.rejects(target.import(failing()), /the source broke/);
+        assert.equal(await target.get("x"), null);
+        assert.deepEqual(await target.import(records), {
+          instances: 1,
+          journal: 2,
+          checkpoints: 1,
+        });
+        assert.deepEqual((await target.get("x"))?.configuration, ["open"]);
+        assert.equal((await target.history("x")).length, 2);
+        await assert.rejects(target.import(records), /record 1: instance "x" already exists/);
+      } finally {
+        await target.close();
+        await b.cleanup();
+      }
+    });
+  },
+);
+
+backendTest("inspect mode writes nothing, even when a read migrates", async (b) => {
+  const path = await b.path();
   const v1 = defineMachine({ id: "m", version: 1, states: { a: {} } });
   const v2 = defineMachine({
     id: "m",
@@ -621,6 +663,6 @@ Deno.test("inspect mode writes nothing, even when a read migrates", async () => 
     assert.deepEqual((await inspect.history("x")).map((e) => e.kind), ["create"]);
     await inspect.close();
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await b.cleanup();
   }
 });

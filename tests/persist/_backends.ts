@@ -1,0 +1,78 @@
+/**
+ * The backends every store test runs against: Deno KV (a file in a temporary folder) and
+ * PostgreSQL (a fresh schema on the tests' throwaway server, see `tests/_pg.ts`).
+ * `backendTest(name, fn)` registers one test per backend, named `<backend>: <name>`; `fn`
+ * gets a `TestBackend` that makes store locations and removes them afterwards.
+ *
+ * @module
+ */
+import { pgAvailable, pgServer } from "../_pg.ts";
+
+/** Store locations of one backend for one test. */
+export interface TestBackend {
+  /** `"deno-kv"` or `"postgres"`. */
+  readonly name: string;
+  /** A new, empty store location (a KV file path or a PostgreSQL URL with its own schema). */
+  path(): Promise<string>;
+  /** Removes every location made so far (KV folders; PostgreSQL schemas stay on the server). */
+  cleanup(): Promise<void>;
+}
+
+class KvLocations implements TestBackend {
+  readonly name = "deno-kv";
+  #dirs: string[] = [];
+  async path(): Promise<string> {
+    const dir = await Deno.makeTempDir({ prefix: "statecraft-store-" });
+    this.#dirs.push(dir);
+    return `${dir}/state.kv`;
+  }
+  async cleanup(): Promise<void> {
+    for (const dir of this.#dirs.splice(0)) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+class PgLocations implements TestBackend {
+  readonly name = "postgres";
+  async path(): Promise<string> {
+    return (await pgServer()).url();
+  }
+  cleanup(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const pg = pgAvailable();
+
+/** The backends, with why one is ignored here. */
+export const BACKENDS: { name: string; ignore: boolean; make(): TestBackend }[] = [
+  { name: "deno-kv", ignore: false, make: () => new KvLocations() },
+  { name: "postgres", ignore: !pg.ok, make: () => new PgLocations() },
+];
+
+if (!pg.ok) console.warn(`PostgreSQL tests ignored: ${pg.reason}`);
+
+/** Registers `fn` once per backend. */
+export function backendTest(
+  name: string,
+  fn: (backend: TestBackend) => Promise<void>,
+  options: { only?: string } = {},
+): void {
+  for (const b of BACKENDS) {
+    if (options.only !== undefined && options.only !== b.name) continue;
+    Deno.test({
+      name: `${b.name}: ${name}`,
+      ignore: b.ignore,
+      // The PostgreSQL client keeps pooled sockets and a listener between tests of a file.
+      sanitizeResources: b.name !== "postgres",
+      sanitizeOps: b.name !== "postgres",
+      fn: async () => {
+        const backend = b.make();
+        try {
+          await fn(backend);
+        } finally {
+          await backend.cleanup();
+        }
+      },
+    });
+  }
+}
