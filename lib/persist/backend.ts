@@ -4,8 +4,8 @@
  * with checks, and the backend's limits. Deno KV (`backend_deno_kv.ts`) and PostgreSQL
  * (`backend_postgres.ts`) implement it; `openBackend` (`open_backend.ts`) picks one by URL.
  *
- * Keys are ordered as Deno KV orders them: by type first (`Uint8Array` < `string` < `number`
- * < `bigint` < `boolean`), then by value (bytes and UTF-8 strings lexicographically, numbers
+ * Keys are ordered as Deno KV orders them: by type first (`Uint8Array` < `string` < `bigint`
+ * < `number` < `boolean`), then by value (bytes and UTF-8 strings lexicographically, numbers
  * and bigints numerically, `false` < `true`), element by element, a shorter key before any
  * longer key it is a prefix of.
  *

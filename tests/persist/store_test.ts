@@ -1,7 +1,7 @@
 // The durable store, in one process: what a user of openStore relies on.
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { defineMachine, EventError, type Snapshot } from "../../mod.ts";
+import { defineMachine, EventError, type Snapshot, VirtualClock } from "../../mod.ts";
 import { type ExportRecord, openStore, type Store, StoreError } from "../../lib/persist/store.ts";
 import { StoreDataError } from "../../lib/persist/codec.ts";
 import { K } from "../../lib/persist/keys.ts";
@@ -481,7 +481,9 @@ backendTest("inspect mode: nothing fires, reads and rollbacks work", async (b) =
   const timed = defineMachine({ id: "timed", states: { a: { after: { 10: "b" } }, b: {} } });
   const path = await b.path();
   try {
-    const live = await openStore({ path, machines: [timed], timerPollMs: 10_000 });
+    // Created on a clock that stands still: the timer cannot fire before the live store closes.
+    const clock = new VirtualClock(Date.now());
+    const live = await openStore({ path, machines: [timed], timerPollMs: 10_000, clock });
     await live.create("timed", "t");
     await live.close();
     const inspect = await openStore({ path, machines: [timed], mode: "inspect" });
