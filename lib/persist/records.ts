@@ -10,19 +10,11 @@ import type { KvBackend, KvMutation } from "./backend.ts";
 import { chunk, decodeValue, encodeValue, INLINE_BYTES, join, StoreDataError } from "./codec.ts";
 import { K } from "./keys.ts";
 import { collectTimers, type TimerRef } from "./timers.ts";
-import { type JournalEntry, StoreError } from "./types.ts";
+import { type InstanceHead, type JournalEntry, StoreError } from "./types.ts";
 
 /** What the store keeps of an instance under `K.inst(id)`. */
-export interface InstanceRecord {
-  id: string;
-  machine: string;
-  status: "active" | "done" | "stopped";
-  archived: boolean;
-  seq: number;
-  createdAt: number;
-  updatedAt: number;
+export interface InstanceRecord extends InstanceHead {
   hash: string;
-  version?: string | number;
   configuration: string[];
   sha256: string;
   inline?: Uint8Array;

@@ -71,20 +71,25 @@ export interface CommitInfo {
 }
 
 /** What the store knows of an instance. */
-export interface InstanceInfo {
+export interface InstanceInfo extends InstanceHead {
+  configuration: string[];
+  context: unknown;
+  /** When the stored snapshot failed its integrity check and was rebuilt. */
+  recoveredAt?: number;
+}
+
+/** What every description of an instance starts with. */
+export interface InstanceHead {
   id: string;
   machine: string;
   status: "active" | "done" | "stopped";
   archived: boolean;
   /** Journal entries so far (0 after create). */
   seq: number;
-  configuration: string[];
-  context: unknown;
   createdAt: number;
   updatedAt: number;
+  /** The machine's version the instance runs under, when the machine has one. */
   version?: string | number;
-  /** When the stored snapshot failed its integrity check and was rebuilt. */
-  recoveredAt?: number;
 }
 
 /** The acknowledgement of an event. */
@@ -157,19 +162,11 @@ export interface CheckpointInfo {
 
 /** One line of an export (`kv export`): an instance, one of its journal entries, a checkpoint. */
 export type ExportRecord =
-  | {
+  | (InstanceHead & {
     type: "instance";
     format: "statecraft.export/1";
-    id: string;
-    machine: string;
-    status: "active" | "done" | "stopped";
-    archived: boolean;
-    seq: number;
-    createdAt: number;
-    updatedAt: number;
-    version?: string | number;
     snapshot: Snapshot;
-  }
+  })
   | { type: "journal"; id: string; entry: JournalEntry }
   | {
     type: "checkpoint";

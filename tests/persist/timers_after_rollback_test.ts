@@ -6,7 +6,7 @@ import { openStore, type Store } from "../../lib/persist/store.ts";
 import { Runtime } from "../../lib/runtime/runtime.ts";
 import { ReplSession } from "../../lib/repl/session.ts";
 import { stepper } from "../fixtures/persist_timer_machine.ts";
-import { backendTest } from "./_backends.ts";
+import { backendTest, type TestBackend } from "./_backends.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -21,6 +21,18 @@ async function until(what: string, test: () => Promise<boolean>, ms = 5000): Pro
 
 async function stateOf(store: Store, id: string): Promise<string> {
   return (await store.get(id))!.configuration.join(",");
+}
+
+/** A runtime (no plugins) on the stepper machine, in a fresh store, on `clock`. */
+async function openRuntime(b: TestBackend, clock: VirtualClock): Promise<Runtime> {
+  return await Runtime.open({
+    projectDir: ROOT,
+    kv: await b.path(),
+    machines: ["tests/fixtures/persist_timer_machine.ts"],
+    noPlugins: true,
+    clock,
+    log: () => {},
+  });
 }
 
 function timerEntries(history: JournalEntry[]): JournalEntry[] {
@@ -86,14 +98,7 @@ backendTest("an overdue timer after a rollback fires after a restart too", async
 
 backendTest("undo: the timer of the state undone to fires again", async (b) => {
   const clock = new VirtualClock(0);
-  const runtime = await Runtime.open({
-    projectDir: ROOT,
-    kv: await b.path(),
-    machines: ["tests/fixtures/persist_timer_machine.ts"],
-    noPlugins: true,
-    clock,
-    log: () => {},
-  });
+  const runtime = await openRuntime(b, clock);
   try {
     const store = runtime.store;
     await store.create("stepper", "u");
@@ -172,20 +177,11 @@ backendTest("migration: an overdue timer fires once under the new definition", a
 
 backendTest("REPL: rollback to a state whose timer is overdue, then it fires", async (b) => {
   const clock = new VirtualClock(0);
-  const runtime = await Runtime.open({
-    projectDir: ROOT,
-    kv: await b.path(),
-    machines: ["tests/fixtures/persist_timer_machine.ts"],
-    noPlugins: true,
-    clock,
-    log: () => {},
-  });
+  const runtime = await openRuntime(b, clock);
   const lines: string[] = [];
   const errors: string[] = [];
-  const session = new ReplSession(runtime, {
-    line: (t) => lines.push(t),
-    error: (t) => errors.push(t),
-  }, { timings: false, cwd: ROOT });
+  const out = { line: (t: string) => lines.push(t), error: (t: string) => errors.push(t) };
+  const session = new ReplSession(runtime, out, { timings: false, cwd: ROOT });
   try {
     assert.equal(await session.execute("spawn stepper r"), "ok");
     assert.equal(await session.execute("send r GO"), "ok");
