@@ -4,7 +4,7 @@
 //
 //   apt-get install -y wrk
 //   deno run --allow-read --allow-write=/tmp --allow-env --allow-net=127.0.0.1 --allow-run=wrk \
-//     tests/bench/http_bench.ts [--instances 1000] [--connections 50] [--threads 1] [--seconds 10]
+//     tests/bench/http_load.ts [--instances 1000] [--connections 50] [--threads 1] [--seconds 10]
 //     [--key both|yes|no]   (with and/or without an Idempotency-Key per request)
 //
 // Target (issue #7): at least 10,000 events/s, p99 under 25 ms.
