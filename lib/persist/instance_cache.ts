@@ -18,6 +18,8 @@ export interface Loaded {
   bytes: number;
 }
 
+const MIB = 1024 * 1024;
+
 /** Fixed cost of an instance in memory besides its snapshot (engine objects, record). */
 const BASE_BYTES = 800;
 
@@ -39,11 +41,11 @@ export function defaultCacheBytes(): number {
   try {
     // The permission is asked first: reading without it would prompt on a terminal.
     const sys = Deno.permissions.querySync({ name: "sys", kind: "systemMemoryInfo" }).state;
-    if (sys !== "granted") return 256 << 20;
+    if (sys !== "granted") return 256 * MIB;
     const total = Deno.systemMemoryInfo().total;
-    return Math.max(64 << 20, Math.min(2048 << 20, Math.floor(total / 16)));
+    return Math.max(64 * MIB, Math.min(2048 * MIB, Math.floor(total / 16)));
   } catch {
-    return 256 << 20;
+    return 256 * MIB;
   }
 }
 /** The LRU of loaded instances. */
