@@ -196,10 +196,7 @@ export async function applyBatch(
         configuration: snap.configuration,
       };
       const mutations: KvMutation[] = [];
-      const checks: KvCheck[] = [{
-        key: K.inst(instanceId),
-        version: loaded.version,
-      }];
+      const checks: KvCheck[] = [ctx.fence(instanceId, loaded.version)];
       encodedBytes = await ctx.records.writeSnapshot(newRec, rec, snap, mutations);
       for (const { item, entry, result } of applied) {
         mutations.push({
@@ -209,7 +206,10 @@ export async function applyBatch(
           size: (item.op.bytes ?? 1024) + 512,
         });
         if (entry.eventId !== undefined) {
-          checks.push({ key: K.eid(instanceId, entry.eventId), version: null });
+          // One writer per partition in cluster mode: the ids read above are the truth.
+          if (ctx.cluster === undefined) {
+            checks.push({ key: K.eid(instanceId, entry.eventId), version: null });
+          }
           mutations.push({
             type: "set",
             key: K.eid(instanceId, entry.eventId),
@@ -245,6 +245,13 @@ export async function applyBatch(
       for (const { item, of } of echoes) settleEcho(item, of);
       ctx.notify(rec.id, rec.machine, rec.configuration, applied.map((a) => a.entry));
       if (bigSnapshot !== null) await checkpointAlone(ctx, instanceId, seq, time, bigSnapshot);
+      return;
+    }
+    if (ctx.cluster !== undefined) {
+      // The partition's epoch changed: another node owns it now; the sends go there.
+      ctx.evict(instanceId);
+      const e = ctx.fenced(instanceId);
+      for (const item of pending) settle(item, e);
       return;
     }
     // Another process moved the instance (or applied one of these ids): reload and retry,

@@ -27,7 +27,7 @@ export async function checkpoint(
     const time = ctx.clock.now();
     const snap = loaded.instance.snapshot();
     const mutations: KvMutation[] = [];
-    const checks: KvCheck[] = [{ key: K.inst(instanceId), version: loaded.version }];
+    const checks: KvCheck[] = [ctx.fence(instanceId, loaded.version)];
     if (label !== undefined) checks.push({ key: K.ckptLabel(instanceId, label), version: null });
     await ctx.records.writeCheckpoint(instanceId, loaded.rec.seq, label, time, snap, mutations);
     // The record in memory holds no snapshot bytes: it is written again with them.
@@ -50,6 +50,7 @@ export async function checkpoint(
       }
     }
     ctx.evict(instanceId);
+    if (ctx.cluster !== undefined) throw ctx.fenced(instanceId);
     if (attempt >= ctx.maxRetries) throw ctx.conflict(instanceId);
   }
 }

@@ -125,17 +125,21 @@ export class CommitBuilder {
   #take(): Pending[] {
     const limits = this.#backend.limits;
     const batch: Pending[] = [];
-    let checks = 0, mutations = 0, bytes = 0;
+    // Checks are counted once per key and version: in cluster mode many commits share the
+    // check of their partition's epoch.
+    const checks = new Set<string>();
+    let mutations = 0, bytes = 0;
     while (this.#queue.length > 0) {
       const next = this.#queue[0];
+      const fresh = next.checks.map(checkId).filter((id) => !checks.has(id));
       if (
         batch.length > 0 &&
-        (checks + next.checks.length > limits.checks ||
+        (checks.size + new Set(fresh).size > limits.checks ||
           mutations + next.mutations.length > limits.mutations ||
           bytes + next.size > limits.bytes)
       ) break;
       batch.push(this.#queue.shift()!);
-      checks += next.checks.length;
+      for (const id of fresh) checks.add(id);
       mutations += next.mutations.length;
       bytes += next.size;
     }
@@ -172,14 +176,25 @@ export class CommitBuilder {
   }
 
   #atomic(batch: Pending[]): Promise<KvCommitResult> {
-    const checks: KvCheck[] = [];
+    const checks = new Map<string, KvCheck>();
     const mutations: KvMutation[] = [];
     for (const p of batch) {
-      for (const c of p.checks) checks.push(c);
+      for (const c of p.checks) checks.set(checkId(c), c);
       for (const m of p.mutations) mutations.push(m);
     }
     this.stats.operations++;
     this.stats.commits += batch.length;
-    return this.#backend.atomic(checks, mutations);
+    return this.#backend.atomic([...checks.values()], mutations);
   }
+}
+
+/** A check's identity: its key and the version it expects. */
+function checkId(check: KvCheck): string {
+  return `${check.version}\u0000${JSON.stringify(check.key, keyPart)}`;
+}
+
+function keyPart(_name: string, value: unknown): unknown {
+  if (typeof value === "bigint") return `${value}n`;
+  if (value instanceof Uint8Array) return `bytes:${[...value].join(",")}`;
+  return value;
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KvKey, KvMutation } from "./backend.ts";
+import type { KvCheck, KvKey, KvMutation } from "./backend.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges, listSource, matchesList } from "./indexes.ts";
 import { estimateBytes } from "./instance_cache.ts";
@@ -39,8 +39,9 @@ export async function create(
   ctx: StoreContext,
   machine: AnyMachine,
   instanceId: string,
-  options: { context?: Record<string, unknown>; by?: string },
+  options: { context?: Record<string, unknown>; by?: string; eventId?: string },
 ): Promise<InstanceInfo> {
+  ctx.fence(instanceId, null); // in cluster mode: only the partition's owner creates
   const time = ctx.clock.now();
   ctx.clock.freeze(time);
   let instance: AnyInstance;
@@ -79,6 +80,7 @@ export async function create(
     status: snap.status,
   };
   if (options.context !== undefined) entry.context = options.context;
+  if (options.eventId !== undefined) entry.eventId = options.eventId;
   const mutations: KvMutation[] = [];
   let bytes: number;
   try {
@@ -90,12 +92,17 @@ export async function create(
       value: await ctx.records.sealJournal(entry),
     });
     indexChanges(null, rec, mutations);
+    const checks: KvCheck[] = [{ key: K.inst(instanceId), version: null }];
+    if (ctx.cluster !== undefined) checks.push(ctx.fence(instanceId, null));
     const result = await ctx.committer.commit({
-      checks: [{ key: K.inst(instanceId), version: null }],
+      checks,
       mutations,
       size: estimate(mutations),
     });
-    if (!result.ok) throw new StoreError("exists", `instance "${instanceId}" already exists`);
+    if (!result.ok) {
+      if (ctx.cluster !== undefined && !ctx.runsHere(instanceId)) throw ctx.fenced(instanceId);
+      throw new StoreError("exists", `instance "${instanceId}" already exists`);
+    }
     ctx.remember({
       rec: compact(rec),
       version: result.version,
@@ -203,7 +210,7 @@ export async function setArchived(
     ];
     indexChanges(rec, newRec, mutations);
     const commit = await ctx.committer.commit({
-      checks: [{ key: K.inst(instanceId), version: entry.version }],
+      checks: [ctx.fence(instanceId, entry.version)],
       mutations,
       size: estimate(mutations),
     });
@@ -212,6 +219,7 @@ export async function setArchived(
       const loaded = await load(ctx, instanceId);
       return ctx.info(loaded.rec, loaded.instance);
     }
+    if (ctx.cluster !== undefined) throw ctx.fenced(instanceId);
     if (attempt >= ctx.maxRetries) throw ctx.conflict(instanceId);
   }
 }
@@ -240,11 +248,13 @@ export async function remove(ctx: StoreContext, instanceId: string): Promise<boo
   // The record last: a delete that stops halfway leaves the instance there, to delete again.
   keys.push(K.inst(instanceId));
   const most = ctx.backend.limits.mutations;
+  const checks = ctx.cluster === undefined ? [] : [ctx.fence(instanceId, null)];
   for (let i = 0; i < keys.length; i += most) {
-    await ctx.backend.atomic(
-      [],
+    const r = await ctx.backend.atomic(
+      checks,
       keys.slice(i, i + most).map((key) => ({ type: "delete" as const, key })),
     );
+    if (!r.ok) throw ctx.fenced(instanceId);
   }
   return true;
 }

@@ -44,4 +44,18 @@ export const K = {
   /** Durable timers by due time. */
   timer: (due: number, id: string, ref: string): KvKey => ["sc", "tm", due, id, ref],
   timerPrefix: (): KvKey => ["sc", "tm"],
+  /** Cluster mode (docs/cluster.md): the partition count, chosen once. */
+  clusterConfig: (): KvKey => ["sc", "cluster", "config"],
+  /** A partition's lease: owner, epoch, expiry (renewed by the owner). */
+  lease: (partition: number): KvKey => ["sc", "cluster", "lease", partition],
+  leasePrefix: (): KvKey => ["sc", "cluster", "lease"],
+  /** A partition's fencing epoch: written only when its owner changes; commits check it. */
+  epoch: (partition: number): KvKey => ["sc", "cluster", "epoch", partition],
+  /** A node's registration and heartbeat. */
+  node: (name: string): KvKey => ["sc", "cluster", "node", name],
+  nodePrefix: (): KvKey => ["sc", "cluster", "node"],
+  /** Operations forwarded to a partition's owner, and their replies. */
+  inbox: (partition: number, requestId: string): KvKey => ["sc", "inbox", partition, requestId],
+  inboxPrefix: (partition: number): KvKey => ["sc", "inbox", partition],
+  reply: (requestId: string): KvKey => ["sc", "reply", requestId],
 };

@@ -62,7 +62,9 @@ export async function load(ctx: StoreContext, instanceId: string): Promise<Loade
     migratedFrom = snap.version ?? "unversioned";
     snap = migrate(snap, machine, instanceId);
   }
-  const live = ctx.live && !rec.archived;
+  // In cluster mode only the partition's owner runs the instance; elsewhere it is read only.
+  const here = ctx.runsHere(instanceId);
+  const live = ctx.live && !rec.archived && here;
   const instance = machine.restore(
     snap,
     live ? ctx.instanceOptions(instanceId) : ctx.inertOptions(instanceId),
@@ -74,6 +76,7 @@ export async function load(ctx: StoreContext, instanceId: string): Promise<Loade
     machine,
     bytes: estimateBytes(snapshotBytes(rec)),
   };
+  if (!here) return loaded; // not kept: the owner's commits would leave it behind
   ctx.remember(loaded);
   // In inspect mode nothing is written: the recovered or migrated state stays in memory.
   if (ctx.live && (recovered || migratedFrom !== undefined)) {
@@ -147,14 +150,17 @@ export async function commitReplacement(
   let commit;
   try {
     commit = await ctx.committer.commit({
-      checks: [{ key: K.inst(id), version: loaded.version }],
+      checks: [ctx.fence(id, loaded.version)],
       mutations,
       size: estimate(mutations),
     });
   } finally {
     ctx.evict(id);
   }
-  if (!commit.ok) return null;
+  if (!commit.ok) {
+    if (ctx.cluster !== undefined) throw ctx.fenced(id);
+    return null;
+  }
   ctx.notify(id, loaded.rec.machine, loaded.rec.configuration, [entry]);
   const reloaded = await load(ctx, id);
   return ctx.info(reloaded.rec, reloaded.instance);

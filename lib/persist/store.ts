@@ -11,6 +11,7 @@ import { SystemClock } from "../core/clock.ts";
 import { EventError } from "../core/errors.ts";
 import type { EventObject, Snapshot } from "../core/types.ts";
 import { applyBatch } from "./apply.ts";
+import type { ClusterMembership } from "../cluster/types.ts";
 import type { KvBackend } from "./backend.ts";
 import * as checkpoints from "./checkpoints.ts";
 import { StoreClock } from "./clocks.ts";
@@ -22,6 +23,7 @@ import { load } from "./loading.ts";
 import { Mailboxes } from "./mailbox.ts";
 import { openBackend } from "./open_backend.ts";
 import { Records } from "./records.ts";
+import { Forwarder, type ForwardKind, type ForwardRequest } from "./forwarding.ts";
 import { StoreContext } from "./store_context.ts";
 import { TimerPoller } from "./timers.ts";
 import { exportRecords, importRecords } from "./transfer.ts";
@@ -91,6 +93,8 @@ export class DurableStore implements Store {
   readonly path: string;
   readonly #ctx: StoreContext;
   readonly #poller: TimerPoller | null;
+  #forwarder: Forwarder | undefined;
+  #unlisten: (() => void) | undefined;
 
   /** @internal Use `openStore`. */
   constructor(backend: KvBackend, key: CryptoKey | null, options: OpenStoreOptions) {
@@ -113,11 +117,30 @@ export class DurableStore implements Store {
       ctx.machines.set(m.id, m);
     }
     this.#ctx = ctx;
+    ctx.cluster = options.cluster;
+    if (options.cluster !== undefined && ctx.live) {
+      const cluster = options.cluster;
+      // A partition lost: its instances stop here (their timers with them).
+      this.#unlisten = cluster.onLost((partition) => {
+        for (const l of [...ctx.cache.values()]) {
+          if (cluster.partitionOf(l.rec.id) === partition) ctx.evict(l.rec.id);
+        }
+      });
+      this.#forwarder = new Forwarder({
+        backend,
+        membership: cluster,
+        execute: (request) => this.#execute(request),
+        isNotOwner: (e) => e instanceof StoreError && e.code === "not_owner",
+        onError: (e) => ctx.reportError(e, "(forwarding)", "forwarding"),
+        timeoutMs: options.forwardTimeoutMs,
+      });
+    }
     this.#poller = !ctx.live ? null : new TimerPoller({
       backend,
       now: () => ctx.clock.now(),
       everyMs: options.timerPollMs ?? 250,
-      isLoaded: (id) => ctx.cache.has(id),
+      // In cluster mode only the owner of an instance's partition arms its timers.
+      isLoaded: (id) => ctx.cache.has(id) || !ctx.runsHere(id),
       load: (id) => {
         this.#run(id, () => load(ctx, id)).catch((e) => {
           if (!ctx.closed && !(e instanceof StoreError && e.code === "not_found")) {
@@ -164,7 +187,12 @@ export class DurableStore implements Store {
         new StoreError("invalid", `unknown machine "${machineId}" (registered: ${known})`),
       );
     }
-    return this.#run(instanceId, () => instances.create(this.#ctx, machine, instanceId, options));
+    return this.#route(
+      "create",
+      instanceId,
+      { machine: machineId, ...options },
+      () => this.#run(instanceId, () => instances.create(this.#ctx, machine, instanceId, options)),
+    ) as Promise<InstanceInfo>;
   }
 
   /**
@@ -190,13 +218,17 @@ export class DurableStore implements Store {
         ),
       );
     }
-    return this.#ctx.mailboxes.enqueueSend(instanceId, {
-      kind: "event",
-      event: ev,
-      eventId: options.eventId,
-      by: options.by ?? "api",
-      bytes,
-    }).catch((e) => Promise.reject(this.#ctx.storeError(e)));
+    const local = (eventId = options.eventId) =>
+      this.#ctx.mailboxes.enqueueSend(instanceId, {
+        kind: "event",
+        event: ev,
+        eventId,
+        by: options.by ?? "api",
+        bytes,
+      }).catch((e) => Promise.reject(this.#ctx.storeError(e)));
+    return this.#route("send", instanceId, { event: ev, ...options }, local) as Promise<
+      SendResult
+    >;
   }
 
   /** The instance's state, or `null` if there is no such instance. */
@@ -232,7 +264,12 @@ export class DurableStore implements Store {
         ),
       );
     }
-    return this.#run(instanceId, () => checkpoints.checkpoint(this.#ctx, instanceId, label));
+    return this.#route(
+      "checkpoint",
+      instanceId,
+      { label },
+      () => this.#run(instanceId, () => checkpoints.checkpoint(this.#ctx, instanceId, label)),
+    ) as Promise<CheckpointInfo>;
   }
 
   /** The checkpoints of an instance, oldest first. */
@@ -249,31 +286,39 @@ export class DurableStore implements Store {
     target: { seq: number } | { checkpoint: string },
     options: { by?: string } = {},
   ): Promise<InstanceInfo> {
-    return this.#run(
-      instanceId,
-      () => checkpoints.rollback(this.#ctx, instanceId, target, options.by ?? "api"),
-    );
+    return this.#route("rollback", instanceId, { target, ...options }, () =>
+      this.#run(
+        instanceId,
+        () => checkpoints.rollback(this.#ctx, instanceId, target, options.by ?? "api"),
+      )) as Promise<InstanceInfo>;
   }
 
   /** Archives an instance: it keeps its data, stops running and leaves default listings. */
   archive(instanceId: string, options: { by?: string } = {}): Promise<InstanceInfo> {
-    return this.#run(
-      instanceId,
-      () => instances.setArchived(this.#ctx, instanceId, true, options.by ?? "api"),
-    );
+    return this.#route("archive", instanceId, options, () =>
+      this.#run(
+        instanceId,
+        () => instances.setArchived(this.#ctx, instanceId, true, options.by ?? "api"),
+      )) as Promise<InstanceInfo>;
   }
 
   /** Brings an archived instance back. */
   unarchive(instanceId: string, options: { by?: string } = {}): Promise<InstanceInfo> {
-    return this.#run(
-      instanceId,
-      () => instances.setArchived(this.#ctx, instanceId, false, options.by ?? "api"),
-    );
+    return this.#route("unarchive", instanceId, options, () =>
+      this.#run(
+        instanceId,
+        () => instances.setArchived(this.#ctx, instanceId, false, options.by ?? "api"),
+      )) as Promise<InstanceInfo>;
   }
 
   /** Deletes an instance and everything stored for it. */
   delete(instanceId: string): Promise<boolean> {
-    return this.#run(instanceId, () => instances.remove(this.#ctx, instanceId));
+    return this.#route(
+      "delete",
+      instanceId,
+      {},
+      () => this.#run(instanceId, () => instances.remove(this.#ctx, instanceId)),
+    ) as Promise<boolean>;
   }
 
   /** The current snapshot of an instance (what `machine.restore` takes). */
@@ -332,9 +377,96 @@ export class DurableStore implements Store {
     if (ctx.closed) return;
     ctx.closed = true;
     this.#poller?.stop();
+    this.#forwarder?.stop();
+    this.#unlisten?.();
     await ctx.mailboxes.close();
     ctx.cache.clear();
     await ctx.backend.close();
+  }
+
+  /** The cluster membership this store runs in, if any. */
+  get cluster(): ClusterMembership | undefined {
+    return this.#ctx.cluster;
+  }
+
+  /**
+   * A write: run here when this node runs the instance (always, out of cluster mode), else
+   * forwarded to the owner of its partition; a local write that finds the partition gone
+   * (fenced) is forwarded too.
+   */
+  async #route(
+    kind: ForwardKind,
+    instanceId: string,
+    args: unknown,
+    local: () => Promise<unknown>,
+  ): Promise<unknown> {
+    const forwarder = this.#forwarder;
+    if (forwarder === undefined) return await local();
+    if (this.#ctx.runsHere(instanceId)) {
+      try {
+        return await local();
+      } catch (e) {
+        if (!(e instanceof StoreError && e.code === "not_owner")) throw e;
+      }
+    }
+    return await forwarder.forward(kind, instanceId, args);
+  }
+
+  /** Runs a request forwarded by another node (this node owns its partition). */
+  async #execute(request: ForwardRequest): Promise<unknown> {
+    const id = request.instanceId;
+    // deno-lint-ignore no-explicit-any
+    const a = request.args as any;
+    switch (request.kind) {
+      case "send": {
+        const eventId = a.eventId ?? `fwd:${request.id}`;
+        const ev = a.event;
+        return await this.#ctx.mailboxes.enqueueSend(id, {
+          kind: "event",
+          event: ev,
+          eventId,
+          by: a.by ?? "api",
+          bytes: encoder.encode(JSON.stringify(ev)).length,
+        }).catch((e) => Promise.reject(this.#ctx.storeError(e)));
+      }
+      case "create": {
+        const machine = this.#ctx.machines.get(a.machine);
+        if (machine === undefined) {
+          throw new StoreError(
+            "invalid",
+            `unknown machine "${a.machine}" on node ${this.#ctx.cluster?.node}`,
+          );
+        }
+        const eventId = `fwd:${request.id}`;
+        try {
+          return await this.#run(
+            id,
+            () => instances.create(this.#ctx, machine, id, { ...a, eventId }),
+          );
+        } catch (e) {
+          // Run again after a takeover: the instance this very request created.
+          if (!(e instanceof StoreError && e.code === "exists")) throw e;
+          const first = (await this.history(id, { limit: 1 }))[0];
+          if (first?.eventId !== eventId) throw e;
+          return (await this.get(id))!;
+        }
+      }
+      case "checkpoint":
+        return await this.#run(id, () => checkpoints.checkpoint(this.#ctx, id, a.label));
+      case "rollback":
+        return await this.#run(
+          id,
+          () => checkpoints.rollback(this.#ctx, id, a.target, a.by ?? "api"),
+        );
+      case "archive":
+      case "unarchive":
+        return await this.#run(
+          id,
+          () => instances.setArchived(this.#ctx, id, request.kind === "archive", a.by ?? "api"),
+        );
+      case "delete":
+        return await this.#run(id, () => instances.remove(this.#ctx, id));
+    }
   }
 
   /** Runs a task in the instance's mailbox; storage errors become `StoreError`s. */

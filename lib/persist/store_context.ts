@@ -7,7 +7,9 @@
  * @module
  */
 import type { AsyncDelivery, EventObject } from "../core/types.ts";
-import { BackendUnavailableError, type KvBackend } from "./backend.ts";
+import type { ClusterMembership } from "../cluster/types.ts";
+import { BackendUnavailableError, type KvBackend, type KvCheck } from "./backend.ts";
+import { K } from "./keys.ts";
 import { ReplayClock, type StoreClock } from "./clocks.ts";
 import { CommitBuilder } from "./commit_builder.ts";
 import { InstanceCache, type Loaded } from "./instance_cache.ts";
@@ -35,6 +37,8 @@ export class StoreContext {
   readonly cache: InstanceCache;
   /** Set once by the store (the mailboxes need the store's apply step). */
   mailboxes!: Mailboxes;
+  /** Cluster mode: this node's membership (partitions, ownership, epochs). */
+  cluster: ClusterMembership | undefined;
   closed = false;
 
   constructor(
@@ -51,6 +55,34 @@ export class StoreContext {
     this.live = (options.mode ?? "live") === "live";
     this.committer = new CommitBuilder(backend);
     this.cache = new InstanceCache(cacheBytes, options.cacheSize ?? Infinity);
+  }
+
+  /**
+   * The check that fences a commit to an instance: in cluster mode, the epoch record of its
+   * partition at the version this node became owner with (a node that lost the partition
+   * cannot commit); otherwise the instance record's version. Throws `not_owner` in cluster
+   * mode when this node does not own the partition.
+   */
+  fence(instanceId: string, version: string | null): KvCheck {
+    if (this.cluster === undefined) return { key: K.inst(instanceId), version };
+    const partition = this.cluster.partitionOf(instanceId);
+    const owned = this.cluster.owns(partition);
+    if (owned === undefined) throw notOwner(instanceId, partition);
+    return { key: K.epoch(partition), version: owned.version };
+  }
+
+  /** Whether this node runs the instance (always, out of cluster mode). */
+  runsHere(instanceId: string): boolean {
+    return this.cluster === undefined ||
+      this.cluster.owns(this.cluster.partitionOf(instanceId)) !== undefined;
+  }
+
+  /** A commit fenced by a changed epoch: this node lost the partition. */
+  fenced(instanceId: string): StoreError {
+    const partition = this.cluster!.partitionOf(instanceId);
+    this.cluster!.fenced(partition);
+    this.cluster!.stats.fencedCommits++;
+    return notOwner(instanceId, partition);
   }
 
   get maxRetries(): number {
@@ -163,4 +195,12 @@ export class StoreContext {
       if (!this.closed) this.reportError(e, instanceId);
     });
   }
+}
+
+/** This node does not own the instance's partition (any more): the write goes to the owner. */
+export function notOwner(instanceId: string, partition: number): StoreError {
+  return new StoreError(
+    "not_owner",
+    `instance "${instanceId}" is in partition ${partition}, which this node does not own`,
+  );
 }

@@ -7,6 +7,7 @@
  */
 import type { Machine } from "../core/machine.ts";
 import type { Clock, EventObject, MachineInstance, Snapshot } from "../core/types.ts";
+import type { ClusterMembership } from "../cluster/types.ts";
 import type { KvBackend } from "./backend.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -24,6 +25,14 @@ export interface OpenStoreOptions {
   path?: string;
   /** A backend already open (instead of `path`); the store closes it when it closes. */
   backend?: KvBackend;
+  /**
+   * Cluster mode (docs/cluster.md): this node's membership, joined on the same backend
+   * (`joinCluster`). Only the owner of an instance's partition runs it and commits for it;
+   * writes for other partitions are forwarded to their owners through the store.
+   */
+  cluster?: ClusterMembership;
+  /** How long a forwarded write waits for the owner's reply (default 30,000 ms). */
+  forwardTimeoutMs?: number;
   /** The machines instances may use. */
   machines: AnyMachine[];
   /** Encrypts snapshots and journal values at rest (AES-256-GCM). */
@@ -202,6 +211,8 @@ export interface Store {
   readonly machines: AnyMachine[];
   /** Storage operations sent and instance commits they carried. */
   readonly commitStats: { operations: number; commits: number };
+  /** The cluster membership the store runs in (cluster mode), if any. */
+  readonly cluster?: ClusterMembership;
   /** Creates and starts an instance; resolves once it is durable. */
   create(
     machineId: string,

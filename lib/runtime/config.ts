@@ -29,6 +29,15 @@ export interface RuntimeConfig {
   };
   /** HTTP service settings (`statecraft serve`). */
   server: { host: string; port: number; tokenEnv?: string };
+  /** Cluster mode (docs/cluster.md): absent, this process runs alone on its store. */
+  cluster?: {
+    enabled: boolean;
+    node?: string;
+    partitions?: number;
+    leaseMs?: number;
+    renewMs?: number;
+    role?: "member" | "client";
+  };
 }
 
 const configSchema = z.strictObject({
@@ -50,6 +59,14 @@ const configSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(8787),
     tokenEnv: z.string().optional(),
   }).prefault({}),
+  cluster: z.strictObject({
+    enabled: z.boolean().default(true),
+    node: z.string().min(1).max(128).optional(),
+    partitions: z.number().int().min(1).max(4096).optional(),
+    leaseMs: z.number().int().min(500).max(600_000).optional(),
+    renewMs: z.number().int().min(100).max(300_000).optional(),
+    role: z.enum(["member", "client"]).optional(),
+  }).optional(),
 });
 
 const SPEC: YamlSpec<RuntimeConfig> = {
@@ -61,6 +78,8 @@ const SPEC: YamlSpec<RuntimeConfig> = {
       ? ["unsigned", "trustedKeys", "trustedKeyFiles", "trustedPlugins"]
       : path[0] === "server"
       ? ["host", "port", "tokenEnv"]
+      : path[0] === "cluster"
+      ? ["enabled", "node", "partitions", "leaseMs", "renewMs", "role"]
       : [],
   empty: "the configuration is empty",
   what: "configuration",
