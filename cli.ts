@@ -36,6 +36,7 @@ const loadKv = () => import("./lib/cli/kv.ts");
 const loadPlugin = () => import("./lib/cli/plugin.ts");
 const loadRepl = () => import("./lib/cli/repl.ts");
 const loadServe = () => import("./lib/cli/serve.ts");
+const loadCluster = () => import("./lib/cli/cluster.ts");
 
 /** Builds the `statecraft` program (commander), without parsing anything. */
 function buildProgram(): Command {
@@ -128,6 +129,7 @@ function buildProgram(): Command {
   addPluginCommands(program);
   addReplCommand(program);
   addServeCommand(program);
+  addClusterCommands(program);
 
   return program;
 }
@@ -142,12 +144,14 @@ function addReplCommand(program: Command): void {
         "terminal, runs the lines as a script (exit 1 if any failed)",
     )
     .argument("[project-dir]", "the project folder (default: the current directory)")
-    .option("--kv <path|url>", "KV file path or KV Connect URL (default: from the config)")
+    .option("--kv <path|url>", "KV file, KV Connect or PostgreSQL URL (default: from the config)")
     .option("--config <file>", "the configuration file (default: <project>/statecraft.yaml)")
     .option("--plugins <dirs...>", "plugin directories (default: from the config)")
     .option("--no-plugins", "load no plugins")
     .option("--watch", "reload machine scripts when they change")
     .option("--no-timings", "no (0.4 ms) after sends and calls (for scripted sessions)")
+    .option("--cluster", "join the store's cluster as a member (see docs/cluster.md)")
+    .option("--node <name>", "this node's name in the cluster (implies --cluster)")
     .action(async (dir, options) => finish(await (await loadRepl()).replCommand(dir, options)));
 }
 
@@ -162,7 +166,7 @@ function addServeCommand(program: Command): void {
     .argument("[project-dir]", "the project folder (default: the current directory)")
     .option("--port <n>", "port (default: server.port of the config, else 8787)", portNumber)
     .option("--host <host>", "interface (default: server.host of the config, else 127.0.0.1)")
-    .option("--kv <path|url>", "KV file path or KV Connect URL (default: from the config)")
+    .option("--kv <path|url>", "KV file, KV Connect or PostgreSQL URL (default: from the config)")
     .option("--config <file>", "the configuration file (default: <project>/statecraft.yaml)")
     .option("--plugins <dirs...>", "plugin directories (default: from the config)")
     .option("--no-plugins", "load no plugins")
@@ -170,8 +174,26 @@ function addServeCommand(program: Command): void {
       "--token-env <name>",
       "environment variable holding the bearer token (default: server.tokenEnv of the config)",
     )
+    .option("--cluster", "join the store's cluster as a member (see docs/cluster.md)")
+    .option("--node <name>", "this node's name in the cluster (implies --cluster)")
     .option("--max-body <bytes>", "largest request body (default 1048576)", positiveInt)
     .action(async (dir, options) => finish(await (await loadServe()).serveCommand(dir, options)));
+}
+
+/** `statecraft cluster ...`: look at a store run in cluster mode; bodies in lib/cli/cluster.ts. */
+function addClusterCommands(program: Command): void {
+  const cluster = program
+    .command("cluster")
+    .description("look at a store run in cluster mode (several nodes on one store)");
+
+  cluster.command("status")
+    .description(
+      "nodes (role, live, heartbeat age, partitions owned) and partitions (owner, epoch, " +
+        "lease expiry), read from the store (exit 1 if it never ran in cluster mode)",
+    )
+    .option("--kv <path|url>", "KV file path, KV Connect URL or postgres:// URL", DEFAULT_KV_PATH)
+    .option("--json", "one JSON object")
+    .action(async (options) => finish(await (await loadCluster()).clusterStatusCommand(options)));
 }
 
 /** `statecraft kv ...`: inspect and maintain the durable store; bodies in lib/cli/kv.ts. */

@@ -29,7 +29,10 @@ export interface ReplOptions {
   /** Reload machine scripts when they change. */
   watch?: boolean;
   /** `false` (`--no-timings`): no `(0.4 ms)` after sends and calls. */
-  timings?: boolean;
+  timings?: boolean; /** `--cluster`: join the store's cluster as a member. */
+  cluster?: boolean;
+  /** `--node <name>`: this node's name in the cluster (implies `--cluster`). */
+  node?: string;
 }
 
 /** The prompt on a terminal. */

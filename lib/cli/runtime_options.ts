@@ -12,6 +12,10 @@ export interface ProjectOptions {
   config?: string;
   /** Directories, or `false` for `--no-plugins`. */
   plugins?: string[] | boolean;
+  /** `--cluster`: join the store's cluster as a member (owning partitions). */
+  cluster?: boolean;
+  /** `--node <name>`: this node's name in the cluster (implies `--cluster`). */
+  node?: string;
 }
 
 /** The project folder (absolute) and the `Runtime.open` options for it. */
@@ -32,6 +36,9 @@ export function projectRuntimeOptions(
         : abs(options.kv),
       plugins: Array.isArray(options.plugins) ? options.plugins.map(abs) : undefined,
       noPlugins: options.plugins === false,
+      cluster: options.cluster === true || options.node !== undefined
+        ? { ...(options.node === undefined ? {} : { node: options.node }) }
+        : undefined,
     },
   };
 }

@@ -23,7 +23,10 @@ export interface ServeCommandOptions {
   /** Environment variable holding the bearer token (default: `server.tokenEnv`). */
   tokenEnv?: string;
   /** Largest request body in bytes (default 1 MiB). */
-  maxBody?: number;
+  maxBody?: number; /** `--cluster`: join the store's cluster as a member. */
+  cluster?: boolean;
+  /** `--node <name>`: this node's name in the cluster (implies `--cluster`). */
+  node?: string;
 }
 
 /**

@@ -10,6 +10,7 @@
 import { EventError } from "../core/errors.ts";
 import type { Snapshot } from "../core/types.ts";
 import { type KvCheck, type KvCommitResult, type KvMutation } from "./backend.ts";
+import { feedMutation } from "./change_feed.ts";
 import { estimate, writeInPieces } from "./commit_builder.ts";
 import { indexChanges } from "./indexes.ts";
 import { estimateBytes } from "./instance_cache.ts";
@@ -161,6 +162,7 @@ export async function applyBatch(
         status: instance.status,
       };
       if (op.eventId !== undefined) entry.eventId = op.eventId;
+      if (ctx.cluster !== undefined) entry.node = ctx.cluster.node;
       if (op.path !== undefined && op.path.length > 0) entry.path = op.path;
       if (op.sendId !== undefined) entry.sendId = op.sendId;
       if (op.due !== undefined) entry.due = op.due;
@@ -227,6 +229,15 @@ export async function applyBatch(
         newRec.lastCheckpoint = seq;
       }
       indexChanges(rec, newRec, mutations);
+      if (ctx.cluster !== undefined) {
+        const entries = applied.map((a) => a.entry);
+        mutations.push(feedMutation(ctx.cluster.node, {
+          id: instanceId,
+          machine: rec.machine,
+          from: rec.configuration,
+          entries,
+        }));
+      }
       commit = await ctx.committer.commit({ checks, mutations, size: estimate(mutations) });
     } catch (e) {
       // Not committed (too large, storage unreachable): the applied events must not stay in

@@ -6,6 +6,7 @@
  * @module
  */
 import type { KvCheck, KvKey, KvMutation } from "./backend.ts";
+import { feedMutation } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges, listSource, matchesList } from "./indexes.ts";
 import { estimateBytes } from "./instance_cache.ts";
@@ -81,6 +82,7 @@ export async function create(
   };
   if (options.context !== undefined) entry.context = options.context;
   if (options.eventId !== undefined) entry.eventId = options.eventId;
+  if (ctx.cluster !== undefined) entry.node = ctx.cluster.node;
   const mutations: KvMutation[] = [];
   let bytes: number;
   try {
@@ -92,6 +94,16 @@ export async function create(
       value: await ctx.records.sealJournal(entry),
     });
     indexChanges(null, rec, mutations);
+    if (ctx.cluster !== undefined) {
+      mutations.push(
+        feedMutation(ctx.cluster.node, {
+          id: instanceId,
+          machine: machine.id,
+          from: [],
+          entries: [entry],
+        }),
+      );
+    }
     const checks: KvCheck[] = [{ key: K.inst(instanceId), version: null }];
     if (ctx.cluster !== undefined) checks.push(ctx.fence(instanceId, null));
     const result = await ctx.committer.commit({
@@ -200,6 +212,7 @@ export async function setArchived(
       configuration: rec.configuration,
       status: rec.status,
     };
+    if (ctx.cluster !== undefined) journal.node = ctx.cluster.node;
     const mutations: KvMutation[] = [
       { type: "set", key: K.inst(instanceId), value: newRec },
       {

@@ -9,6 +9,7 @@
 import type { Snapshot } from "../core/types.ts";
 import type { KvMutation } from "./backend.ts";
 import { CHUNK_BYTES, StoreDataError } from "./codec.ts";
+import { feedMutation } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges } from "./indexes.ts";
 import { estimateBytes, type Loaded } from "./instance_cache.ts";
@@ -121,6 +122,7 @@ export async function commitReplacement(
     configuration: snap.configuration,
     status: snap.status,
   };
+  if (ctx.cluster !== undefined) entry.node = ctx.cluster.node;
   if (what.to !== undefined) entry.to = what.to;
   if (what.from !== undefined) entry.from = what.from;
   if (what.kind === "migration" && loaded.machine.version !== undefined) {
@@ -147,6 +149,14 @@ export async function commitReplacement(
     value: await ctx.records.sealJournal(entry),
   });
   indexChanges(loaded.rec, newRec, mutations);
+  if (ctx.cluster !== undefined) {
+    mutations.push(feedMutation(ctx.cluster.node, {
+      id,
+      machine: loaded.rec.machine,
+      from: loaded.rec.configuration,
+      entries: [entry],
+    }));
+  }
   let commit;
   try {
     commit = await ctx.committer.commit({

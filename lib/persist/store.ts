@@ -23,6 +23,7 @@ import { load } from "./loading.ts";
 import { Mailboxes } from "./mailbox.ts";
 import { openBackend } from "./open_backend.ts";
 import { Records } from "./records.ts";
+import { ChangeFeedReader } from "./change_feed.ts";
 import { Forwarder, type ForwardKind, type ForwardRequest } from "./forwarding.ts";
 import { StoreContext } from "./store_context.ts";
 import { TimerPoller } from "./timers.ts";
@@ -94,6 +95,7 @@ export class DurableStore implements Store {
   readonly #ctx: StoreContext;
   readonly #poller: TimerPoller | null;
   #forwarder: Forwarder | undefined;
+  #feed: ChangeFeedReader | undefined;
   #unlisten: (() => void) | undefined;
 
   /** @internal Use `openStore`. */
@@ -126,6 +128,15 @@ export class DurableStore implements Store {
           if (cluster.partitionOf(l.rec.id) === partition) ctx.evict(l.rec.id);
         }
       });
+      // Commits made on other nodes reach onCommit here too.
+      if (options.onCommit !== undefined) {
+        this.#feed = new ChangeFeedReader({
+          backend,
+          node: cluster.node,
+          deliver: (commit) => ctx.notify(commit.id, commit.machine, commit.from, commit.entries),
+          onError: (e) => ctx.reportError(e, "(feed)", "change feed"),
+        });
+      }
       this.#forwarder = new Forwarder({
         backend,
         membership: cluster,
@@ -378,9 +389,18 @@ export class DurableStore implements Store {
     ctx.closed = true;
     this.#poller?.stop();
     this.#forwarder?.stop();
+    this.#feed?.stop();
     this.#unlisten?.();
     await ctx.mailboxes.close();
     ctx.cache.clear();
+    if (ctx.cluster !== undefined) {
+      // Hands this node's partitions over at once (a graceful stop), before the backend goes.
+      try {
+        await ctx.cluster.leave();
+      } catch (e) {
+        ctx.reportError(e, "(cluster)", "leaving the cluster");
+      }
+    }
     await ctx.backend.close();
   }
 

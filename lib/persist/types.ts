@@ -127,6 +127,8 @@ export interface JournalEntry {
     | "unarchive";
   /** Who or what sent it: `"api"` unless the caller said, `"timer"`, `"invoke"`... */
   by: string;
+  /** Cluster mode: the node that committed it (the owner of the partition then). */
+  node?: string;
   event?: EventObject;
   eventId?: string;
   /** Invoke path of the receiving child machine, for timers and invocation results. */

@@ -7,6 +7,10 @@
  *
  * @module
  */
+import type { ClusterMembership, ClusterOptions } from "../cluster/types.ts";
+import type { KvBackend } from "../persist/backend.ts";
+import { K } from "../persist/keys.ts";
+import { openBackend } from "../persist/open_backend.ts";
 import type { Clock, EventObject, MachineInstance } from "../core/types.ts";
 import type { Machine } from "../core/machine.ts";
 import {
@@ -47,6 +51,12 @@ export interface RuntimeOptions {
   env?: (name: string) => string | undefined;
   /** Time source of the instances (default: the system clock; tests give a virtual one). */
   clock?: Clock;
+  /**
+   * Cluster mode settings (override `cluster:` of `statecraft.yaml`). Without them, a process
+   * on a store that runs in cluster mode joins as a client: it forwards its writes to the
+   * partitions' owners and runs no instance itself.
+   */
+  cluster?: ClusterOptions & { url?: string };
 }
 
 /** A transition as watchers and the bus see it. */
@@ -189,8 +199,17 @@ export class Runtime {
     const mode = options.mode ?? "live";
     // The store and the plugins each need the other: publishing goes through this holder.
     const holder: { runtime: Runtime | null } = { runtime: null };
+    const backend = await openBackend(abs(config.kv));
+    let cluster: ClusterMembership | undefined;
+    try {
+      cluster = mode === "live" ? await joinIfClustered(backend, config, options, log) : undefined;
+    } catch (e) {
+      await backend.close();
+      throw e;
+    }
     const store = await openStore({
-      path: abs(config.kv),
+      backend,
+      cluster,
       machines: [...machines.values()].map((m) => m.machine),
       encryptionKey,
       mode,
@@ -485,4 +504,32 @@ export class Runtime {
       this.#log("error", `send to ${target} failed: ${e instanceof Error ? e.message : String(e)}`)
     );
   }
+}
+
+/**
+ * Joins the store's cluster when this process is asked to (options or `cluster:` of the
+ * configuration), or as a client when the store already runs in cluster mode.
+ */
+async function joinIfClustered(
+  backend: KvBackend,
+  config: RuntimeConfig,
+  options: RuntimeOptions,
+  log: (level: "debug" | "info" | "warn" | "error", message: string) => void,
+): Promise<ClusterMembership | undefined> {
+  const fromConfig = config.cluster !== undefined && config.cluster.enabled
+    ? config.cluster
+    : undefined;
+  let settings: (ClusterOptions & { url?: string }) | undefined = options.cluster === undefined
+    ? fromConfig
+    : { ...fromConfig, ...options.cluster };
+  if (settings === undefined) {
+    if ((await backend.get(K.clusterConfig())).value === null) return undefined;
+    settings = { role: "client" };
+  }
+  const { joinCluster } = await import("../cluster/membership.ts");
+  const { enabled: _, ...rest } = settings as typeof settings & { enabled?: boolean };
+  return await joinCluster(backend, {
+    ...rest,
+    onError: (e) => log("warn", `cluster: ${e instanceof Error ? e.message : String(e)}`),
+  });
 }

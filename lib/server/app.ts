@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { K } from "../persist/keys.ts";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
@@ -183,7 +184,24 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
     const id = param(c);
     const info = await runtime.get(id);
     if (info === null) throw notFound(id);
-    return c.json(info);
+    const cluster = runtime.store.cluster;
+    if (cluster === undefined) return c.json(info);
+    // Cluster mode: which partition the instance is in, and which node owns it now.
+    const partition = cluster.partitionOf(id);
+    const lease = await runtime.store.backend.get<{ owner: string | null }>(K.lease(partition));
+    const owner = lease.value?.owner ?? null;
+    return c.json({ ...info, partition, owner });
+  });
+
+  app.get("/cluster", async (c) => {
+    const cluster = runtime.store.cluster;
+    if (cluster === undefined) {
+      return c.json({
+        error: "not_clustered",
+        message: "this node runs alone on its store (start it with --cluster or --node)",
+      }, 404);
+    }
+    return c.json({ ...(await cluster.status()), stats: cluster.stats });
   });
 
   app.get("/instances/:id/history", async (c) => {

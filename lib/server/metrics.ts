@@ -150,6 +150,44 @@ export class Metrics {
     family(out, "statecraft_plugin_stuck", "gauge", "1 when a plugin stopped answering", [
       "plugin",
     ], stuck);
+    const cluster = runtime.store.cluster;
+    if (cluster !== undefined) {
+      const node = new Map([[key([cluster.node]), 0]]);
+      const one = (name: string, type: "counter" | "gauge", help: string, value: number) =>
+        family(out, name, type, help, ["node"], new Map([...node].map(([k]) => [k, value])));
+      const st = cluster.stats;
+      one("statecraft_cluster_partitions_owned", "gauge", "Partitions this node owns", st.owned);
+      one(
+        "statecraft_cluster_takeovers_total",
+        "counter",
+        "Partitions taken from a node whose lease had expired",
+        st.takeovers,
+      );
+      one(
+        "statecraft_cluster_partitions_lost_total",
+        "counter",
+        "Partitions lost (taken over or fenced)",
+        st.lost,
+      );
+      one(
+        "statecraft_cluster_fenced_commits_total",
+        "counter",
+        "Commits refused by a partition's epoch",
+        st.fencedCommits,
+      );
+      one(
+        "statecraft_cluster_forwarded_total",
+        "counter",
+        "Writes forwarded to another node's partition",
+        st.forwarded,
+      );
+      one(
+        "statecraft_cluster_served_total",
+        "counter",
+        "Writes run here for another node",
+        st.served,
+      );
+    }
     out.push(
       "# HELP statecraft_sse_clients Connected GET /events clients",
       "# TYPE statecraft_sse_clients gauge",

@@ -195,9 +195,13 @@ function renderPanel() {
   const d = view.detail;
   $("#panel").hidden = false;
   $("#instance-title").textContent = d.id;
+  // In cluster mode the server adds the instance's partition and the node that owns it.
+  const owner = d.partition === undefined
+    ? ""
+    : ` · partition ${d.partition} on ${d.owner ?? "no node (being taken over)"}`;
   $("#instance-meta").textContent = `${d.machine} · ${d.status} · seq ${d.seq} · ${
     leaves(d.configuration).join(", ")
-  }`;
+  }${owner}`;
   const events = $("#events");
   events.replaceChildren();
   const accepted = d.acceptedEvents ?? [];

@@ -1,0 +1,124 @@
+/**
+ * The change feed of a cluster: every commit of applied entries also writes a feed record
+ * (`["sc","feed", time, node, n]`, kept an hour) in the same atomic write, and every node reads
+ * the feed, so that `onCommit` (the bus, SSE, the REPL's `watch`, hooks, metrics) sees the
+ * commits made on every node, not only its own. Readers look again at a trailing window of
+ * recent records (commits of other nodes can land with an earlier time than one already read)
+ * and skip the records they have seen.
+ *
+ * @module
+ */
+import type { KvBackend, KvMutation } from "./backend.ts";
+import type { CommitInfo, JournalEntry } from "./types.ts";
+
+/** How long feed records are kept (ms). */
+const FEED_TTL_MS = 3_600_000;
+/** How far back each look at the feed goes again (ms). */
+const WINDOW_MS = 5_000;
+/** Longest pause between two looks when nothing happens (ms). */
+const IDLE_MS = 100;
+
+/** A feed record. */
+interface FeedRecord extends CommitInfo {
+  node: string;
+}
+
+let counter = 0;
+
+/** The feed mutation of one commit by `node` (keyed by the wall clock: readers poll by it). */
+export function feedMutation(
+  node: string,
+  info: { id: string; machine: string; from: string[]; entries: JournalEntry[] },
+): KvMutation {
+  const value: FeedRecord = { ...info, node };
+  return {
+    type: "set",
+    key: ["sc", "feed", Date.now(), node, counter++],
+    value,
+    expireIn: FEED_TTL_MS,
+    size: 256 + info.entries.length * 256,
+  };
+}
+
+/** Reads the feed and hands other nodes' commits to `deliver`. */
+export class ChangeFeedReader {
+  readonly #backend: KvBackend;
+  readonly #node: string;
+  readonly #deliver: (commit: CommitInfo) => void;
+  readonly #onError: (e: unknown) => void;
+  readonly #now: () => number;
+  /** Keys seen inside the window, by their time. */
+  #seen = new Map<string, number>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #idle = 10;
+  #stopped = false;
+  #reading = false;
+  readonly #unlisten: (() => void) | undefined;
+  readonly #startedAt: number;
+
+  constructor(options: {
+    backend: KvBackend;
+    node: string;
+    deliver: (commit: CommitInfo) => void;
+    onError: (e: unknown) => void;
+    now?: () => number;
+  }) {
+    this.#backend = options.backend;
+    this.#node = options.node;
+    this.#deliver = options.deliver;
+    this.#onError = options.onError;
+    this.#now = options.now ?? Date.now;
+    this.#startedAt = this.#now();
+    this.#unlisten = options.backend.onChange?.(() => this.#schedule(0));
+    this.#schedule(0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#unlisten?.();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const timer = setTimeout(() => this.#read(), ms);
+    this.#timer = timer;
+    Deno.unrefTimer(timer as unknown as number);
+  }
+
+  async #read(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#reading) return this.#schedule(this.#idle);
+    this.#reading = true;
+    let found = 0;
+    try {
+      // Commits from before this reader started are history, not news.
+      const from = Math.max(this.#startedAt, this.#now() - WINDOW_MS);
+      const iter = this.#backend.list<FeedRecord>({
+        prefix: ["sc", "feed"],
+        start: ["sc", "feed", from],
+      }, { batchSize: 500 });
+      for await (const e of iter) {
+        const key = `${e.key[2]}:${e.key[3]}:${e.key[4]}`;
+        if (this.#seen.has(key)) continue;
+        this.#seen.set(key, e.key[2] as number);
+        const r = e.value!;
+        if (r.node === this.#node) continue;
+        found++;
+        try {
+          this.#deliver({ id: r.id, machine: r.machine, from: r.from, entries: r.entries });
+        } catch (err) {
+          this.#onError(err);
+        }
+      }
+      for (const [key, time] of this.#seen) if (time < from) this.#seen.delete(key);
+    } catch (e) {
+      if (!this.#stopped) this.#onError(e);
+    } finally {
+      this.#reading = false;
+    }
+    this.#idle = found > 0 ? 10 : Math.min(IDLE_MS, this.#idle * 2);
+    if (this.#timer === undefined) this.#schedule(this.#idle);
+  }
+}
