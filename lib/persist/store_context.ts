@@ -80,8 +80,7 @@ export class StoreContext {
   /** A commit fenced by a changed epoch: this node lost the partition. */
   fenced(instanceId: string): StoreError {
     const partition = this.cluster!.partitionOf(instanceId);
-    this.cluster!.fenced(partition);
-    this.cluster!.stats.fencedCommits++;
+    this.cluster!.fenced(partition); // counts the fenced commit too
     return notOwner(instanceId, partition);
   }
 
