@@ -21,6 +21,7 @@ import { defaultCacheBytes } from "./instance_cache.ts";
 import * as instances from "./instances.ts";
 import { load } from "./loading.ts";
 import { Mailboxes } from "./mailbox.ts";
+import { K } from "./keys.ts";
 import { openBackend } from "./open_backend.ts";
 import { Records } from "./records.ts";
 import { ChangeFeedReader } from "./change_feed.ts";
@@ -82,7 +83,14 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   try {
     const key = options.encryptionKey === undefined ? null : await importKey(options.encryptionKey);
     await checkFormat(backend, key, backend.where);
-    return new DurableStore(backend, key, options);
+    const store = new DurableStore(backend, key, options);
+    if (options.cluster === undefined && (await backend.get(K.clusterConfig())).value !== null) {
+      // Writes that bypass the partitions' owners would race them: refused, reads stay open.
+      store.readOnlyBecause =
+        `the store at ${backend.where} runs in cluster mode: write through one of its nodes, ` +
+        `or join the cluster (statecraft serve --cluster; the REPL and run join as clients)`;
+    }
+    return store;
   } catch (e) {
     await backend.close();
     throw e;
@@ -95,6 +103,8 @@ export class DurableStore implements Store {
   readonly #ctx: StoreContext;
   readonly #poller: TimerPoller | null;
   #forwarder: Forwarder | undefined;
+  /** Set when writes are refused (a cluster's store opened outside the cluster): why. */
+  readOnlyBecause: string | undefined;
   #feed: ChangeFeedReader | undefined;
   #unlisten: (() => void) | undefined;
 
@@ -379,6 +389,9 @@ export class DurableStore implements Store {
     records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>,
     onProgress?: (done: { instances: number; records: number }) => void,
   ): Promise<{ instances: number; journal: number; checkpoints: number }> {
+    if (this.readOnlyBecause !== undefined) {
+      return Promise.reject(new StoreError("read_only", `import: ${this.readOnlyBecause}`));
+    }
     return this.#guard(importRecords(this.#ctx, records, onProgress));
   }
 
@@ -420,6 +433,9 @@ export class DurableStore implements Store {
     args: unknown,
     local: () => Promise<unknown>,
   ): Promise<unknown> {
+    if (this.readOnlyBecause !== undefined) {
+      throw new StoreError("read_only", `${kind} "${instanceId}": ${this.readOnlyBecause}`);
+    }
     const forwarder = this.#forwarder;
     if (forwarder === undefined) return await local();
     if (this.#ctx.runsHere(instanceId)) {

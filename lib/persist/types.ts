@@ -191,9 +191,10 @@ export type ExportRecord =
 /** Errors a caller can act on: unknown instance, archived, conflicts, bad input. */
 export class StoreError extends Error {
   /**
-   * `not_found`, `exists`, `archived`, `conflict`, `invalid`, `incompatible`, `too_large`, or
+   * `not_found`, `exists`, `archived`, `conflict`, `invalid`, `incompatible`, `too_large`,
    * `unavailable` (the storage could not be reached: try again; an event sent with an event id
-   * may be sent again safely).
+   * may be sent again safely), `not_owner` (cluster mode: another node owns the instance's
+   * partition), or `read_only` (a cluster's store opened outside the cluster).
    */
   readonly code: string;
   constructor(code: string, message: string) {

@@ -182,3 +182,31 @@ backendTest("cluster: each node's onCommit sees the commits made on the others",
     await c.store.close();
   }
 });
+
+backendTest(
+  "cluster: a store opened outside its cluster reads, and refuses writes clearly",
+  async (b) => {
+    const path = await b.path();
+    const time = { now: 4_000_000 };
+    const a = await node(path, "a", time);
+    try {
+      await a.membership.tick();
+      await a.store.create("counter", "k1");
+      const outside = await openStore({ path, machines: [counter], mode: "inspect" });
+      try {
+        assert.deepEqual((await outside.get("k1"))?.configuration, ["on"]);
+        await assert.rejects(
+          outside.send("k1", "INC"),
+          (e: unknown) =>
+            e instanceof Error && (e as { code?: string }).code === "read_only" &&
+            /runs in cluster mode: write through one of its nodes/.test(e.message),
+        );
+        await assert.rejects(outside.rollback("k1", { seq: 0 }), /read_only|cluster mode/);
+      } finally {
+        await outside.close();
+      }
+    } finally {
+      await a.store.close();
+    }
+  },
+);
