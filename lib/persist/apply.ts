@@ -19,7 +19,7 @@ import { compact, load } from "./loading.ts";
 import { type QueuedSend, settle, settleEcho } from "./mailbox.ts";
 import type { InstanceRecord } from "./records.ts";
 import type { Replayable } from "./replay.ts";
-import type { StoreContext } from "./store_context.ts";
+import { notOwner, type StoreContext } from "./store_context.ts";
 import { timerEventId } from "./timers.ts";
 import { type JournalEntry, type SendResult, StoreError } from "./types.ts";
 
@@ -96,6 +96,17 @@ export async function applyBatch(
         continue;
       }
       if (live.length === 0) return;
+    }
+    if (ctx.cluster !== undefined && ctx.cache.peek(instanceId) !== loaded) {
+      // The partition was lost while this batch waited (its instances were stopped): the
+      // sends go to the new owner; or it came back meanwhile: load the instance again.
+      if (!ctx.runsHere(instanceId)) {
+        const e = notOwner(instanceId, ctx.cluster.partitionOf(instanceId));
+        for (const item of pending) settle(item, e);
+        return;
+      }
+      pending = pending.filter((x) => !x.settled);
+      continue;
     }
     const time = ctx.clock.now();
     // Everything the engine reads from the clock while applying this batch is `time`, so

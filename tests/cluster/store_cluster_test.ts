@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { defineMachine, VirtualClock } from "../../mod.ts";
 import { joinCluster, type Membership } from "../../lib/cluster/membership.ts";
+import type { KvBackend } from "../../lib/persist/backend.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { openStore, type Store } from "../../lib/persist/store.ts";
 import { backendTest } from "../persist/_backends.ts";
@@ -210,3 +211,52 @@ backendTest(
     }
   },
 );
+
+Deno.test("cluster: a partition lost while a send waits is not an error; the send goes on", async () => {
+  // Found by the chaos test: a send between loading its instance and applying to it, when the
+  // partition is lost (its instances stopped), was rejected as "stopped" (HTTP 409).
+  const dir = await Deno.makeTempDir();
+  const real = await openBackend(`${dir}/s.kv`);
+  let gate: Promise<void> | null = null;
+  let entered: () => void = () => {};
+  const backend: KvBackend = {
+    kind: real.kind,
+    where: real.where,
+    limits: real.limits,
+    get: (k) => real.get(k),
+    list: (selector, options) => real.list(selector, options),
+    atomic: (checks, mutations) => real.atomic(checks, mutations),
+    close: () => real.close(),
+    getMany: async <T>(keys: Parameters<KvBackend["getMany"]>[0]) => {
+      if (gate !== null) {
+        entered();
+        await gate;
+      }
+      return await real.getMany<T>(keys);
+    },
+  };
+  const m = await joinCluster(backend, { node: "a", partitions: 4, start: false });
+  await m.tick();
+  const store = await openStore({ backend, cluster: m, machines: [counter] });
+  try {
+    await store.create("counter", "t1");
+    await store.send("t1", "INC", { eventId: "e1" });
+    let open!: () => void;
+    gate = new Promise((r) => open = r);
+    const inside = new Promise<void>((r) => entered = r);
+    const sending = store.send("t1", "INC", { eventId: "e2" });
+    await inside; // the batch loaded t1 and waits for its event-id lookup
+    m.fenced(m.partitionOf("t1")); // lost: the instance is stopped here
+    gate = null;
+    open();
+    await m.tick(); // this node takes the partition again; the send, forwarded, runs
+    const ack = await sending;
+    assert.deepEqual([ack.seq, ack.duplicate], [2, false]);
+    const ids = (await store.history("t1")).map((e) => e.eventId ?? e.kind);
+    assert.deepEqual(ids, ["create", "e1", "e2"]);
+  } finally {
+    m.stop();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
