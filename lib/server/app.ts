@@ -496,6 +496,10 @@ const STORE_STATUS: Record<string, number> = {
   incompatible: 409,
   invalid: 400,
   too_large: 413,
+  // The storage or the partition's owner cannot be reached now: try again (same key).
+  unavailable: 503,
+  not_owner: 503,
+  read_only: 409,
 };
 
 const PLUGIN_STATUS: Record<string, number> = {

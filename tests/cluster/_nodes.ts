@@ -1,0 +1,194 @@
+/**
+ * Helpers of the cluster chaos test (chaos_test.ts): `statecraft serve` nodes as child
+ * processes (spawned, SIGKILLed, SIGSTOPped and SIGCONTed, always killed in `finally`), free
+ * ports, a seeded generator, and polling with deadlines.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** mulberry32: a small seeded generator, so a failing run's choices can be repeated. */
+export function random(seed: number): {
+  next(): number;
+  int(lo: number, hi: number): number;
+  pick<T>(items: readonly T[]): T;
+} {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
+  return { next, int, pick: (items) => items[int(0, items.length - 1)] };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A port nobody listens on now (listen on 0, close). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * Polls `check` every `everyMs` until it returns a value other than `undefined`; throws after
+ * `ms` with `what` and the last error `check` threw, if any.
+ */
+export async function until<T>(
+  check: () => Promise<T | undefined>,
+  ms: number,
+  what: string,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${what}: not within ${ms} ms` +
+          (last === undefined
+            ? ""
+            : ` (last error: ${last instanceof Error ? last.message : last})`),
+      );
+    }
+    await sleep(everyMs);
+  }
+}
+
+/** `fetch` with a deadline; the body read as JSON (or `null`). */
+export async function request(
+  url: string,
+  init: RequestInit & { timeoutMs?: number } = {},
+): Promise<{ status: number; body: unknown }> {
+  const { timeoutMs = 5000, ...rest } = init;
+  const res = await fetch(url, { ...rest, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text === "" ? null : JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body };
+}
+
+/** How a node stands, as far as the test did things to it. */
+export type NodeState = "starting" | "running" | "paused" | "killed";
+
+/** One `statecraft serve` node, a child process. */
+export class ServeNode {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  readonly process: Deno.ChildProcess;
+  state: NodeState = "starting";
+  /** The last lines of its stderr and stdout (for a failure's message). */
+  readonly tail: string[] = [];
+  readonly #drained: Promise<unknown>;
+  #exited = false;
+
+  constructor(name: string, project: string, store: string) {
+    this.name = name;
+    this.port = freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    this.process = new Deno.Command("deno", {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write=/tmp",
+        "--allow-env",
+        "--allow-net=127.0.0.1",
+        "cli.ts",
+        "serve",
+        project,
+        "--kv",
+        store,
+        "--node",
+        name,
+        "--port",
+        String(this.port),
+        "--no-plugins",
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.process.status.then(() => this.#exited = true);
+    // Both pipes are read to the end, or a chatty node would block on a full pipe.
+    this.#drained = Promise.allSettled([
+      this.#drain(this.process.stdout),
+      this.#drain(this.process.stderr),
+    ]);
+  }
+
+  async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const chunk of stream) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
+        this.tail.push(buffer.slice(0, nl));
+        if (this.tail.length > 60) this.tail.shift();
+        buffer = buffer.slice(nl + 1);
+      }
+    }
+    if (buffer !== "") this.tail.push(buffer);
+  }
+
+  /** Whether requests to it can be answered now (started, not paused, not killed). */
+  get live(): boolean {
+    return this.state === "running";
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** Waits until `GET /health` answers 200 (polling, with a deadline). */
+  async ready(ms = 60_000): Promise<void> {
+    await until(
+      async () => {
+        if (this.#exited) throw new Error(`${this.name} exited: ${this.tail.join("\n")}`);
+        const r = await request(`${this.url}/health`, { timeoutMs: 1000 });
+        return r.status === 200 ? true : undefined;
+      },
+      ms,
+      `${this.name} ready`,
+      100,
+    );
+    this.state = "running";
+  }
+
+  signal(signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): void {
+    if (this.#exited) throw new Error(`${this.name} exited already: ${this.tail.join("\n")}`);
+    this.process.kill(signal);
+    this.state = signal === "SIGKILL" ? "killed" : signal === "SIGSTOP" ? "paused" : "running";
+  }
+
+  /** For `finally`: kills it whatever its state (a stopped process dies of SIGKILL too). */
+  async dispose(): Promise<void> {
+    if (!this.#exited) {
+      try {
+        this.process.kill("SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+    }
+    this.state = "killed";
+    await Promise.allSettled([this.process.status, this.#drained]);
+  }
+}
