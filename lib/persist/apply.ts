@@ -10,7 +10,7 @@
 import { EventError } from "../core/errors.ts";
 import type { Snapshot } from "../core/types.ts";
 import { type KvCheck, type KvCommitResult, type KvMutation } from "./backend.ts";
-import { feedMutation } from "./change_feed.ts";
+import { feedRef } from "./change_feed.ts";
 import { estimate, writeInPieces } from "./commit_builder.ts";
 import { indexChanges } from "./indexes.ts";
 import { estimateBytes } from "./instance_cache.ts";
@@ -240,16 +240,10 @@ export async function applyBatch(
         newRec.lastCheckpoint = seq;
       }
       indexChanges(rec, newRec, mutations);
-      if (ctx.cluster !== undefined) {
-        const entries = applied.map((a) => a.entry);
-        mutations.push(feedMutation(ctx.cluster.node, {
-          id: instanceId,
-          machine: rec.machine,
-          from: rec.configuration,
-          entries,
-        }));
-      }
-      commit = await ctx.committer.commit({ checks, mutations, size: estimate(mutations) });
+      const feed = ctx.cluster === undefined
+        ? undefined
+        : feedRef(instanceId, rec.machine, rec.configuration, applied.map((a) => a.entry));
+      commit = await ctx.committer.commit({ checks, mutations, size: estimate(mutations), feed });
     } catch (e) {
       // Not committed (too large, storage unreachable): the applied events must not stay in
       // memory. A write whose reply was lost may have landed: its event ids settle that.

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { feedMutation, type FeedRef } from "./change_feed.ts";
 import {
   BackendUnavailableError,
   type KvBackend,
@@ -23,6 +24,8 @@ export interface CommitRequest {
   mutations: KvMutation[];
   /** Estimated bytes (keys + values), for the backend's byte limit. */
   size: number;
+  /** Cluster mode: the entries this commit adds, for the change feed (one record a write). */
+  feed?: FeedRef;
 }
 
 interface Pending extends CommitRequest {
@@ -89,6 +92,9 @@ export class CommitBuilder {
   /** Writes sent and commits carried, for the benchmark and tests. */
   stats = { operations: 0, commits: 0 };
 
+  /** Cluster mode: this node's name; each write then carries a change-feed record. */
+  feedNode: string | undefined;
+
   constructor(backend: KvBackend, maxInFlight = 2) {
     this.#backend = backend;
     this.#maxInFlight = maxInFlight;
@@ -135,7 +141,8 @@ export class CommitBuilder {
       if (
         batch.length > 0 &&
         (checks.size + new Set(fresh).size > limits.checks ||
-          mutations + next.mutations.length > limits.mutations ||
+          // One mutation is kept for the change-feed record in cluster mode.
+          mutations + next.mutations.length > limits.mutations - (this.feedNode ? 1 : 0) ||
           bytes + next.size > limits.bytes)
       ) break;
       batch.push(this.#queue.shift()!);
@@ -178,9 +185,14 @@ export class CommitBuilder {
   #atomic(batch: Pending[]): Promise<KvCommitResult> {
     const checks = new Map<string, KvCheck>();
     const mutations: KvMutation[] = [];
+    const feed: FeedRef[] = [];
     for (const p of batch) {
       for (const c of p.checks) checks.set(checkId(c), c);
       for (const m of p.mutations) mutations.push(m);
+      if (p.feed !== undefined) feed.push(p.feed);
+    }
+    if (feed.length > 0 && this.feedNode !== undefined) {
+      mutations.push(feedMutation(this.feedNode, feed));
     }
     this.stats.operations++;
     this.stats.commits += batch.length;

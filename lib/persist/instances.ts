@@ -6,7 +6,7 @@
  * @module
  */
 import type { KvCheck, KvKey, KvMutation } from "./backend.ts";
-import { feedMutation } from "./change_feed.ts";
+import { feedRef } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges, listSource, matchesList } from "./indexes.ts";
 import { estimateBytes } from "./instance_cache.ts";
@@ -94,19 +94,10 @@ export async function create(
       value: await ctx.records.sealJournal(entry),
     });
     indexChanges(null, rec, mutations);
-    if (ctx.cluster !== undefined) {
-      mutations.push(
-        feedMutation(ctx.cluster.node, {
-          id: instanceId,
-          machine: machine.id,
-          from: [],
-          entries: [entry],
-        }),
-      );
-    }
     const checks: KvCheck[] = [{ key: K.inst(instanceId), version: null }];
     if (ctx.cluster !== undefined) checks.push(ctx.fence(instanceId, null));
     const result = await ctx.committer.commit({
+      feed: ctx.cluster === undefined ? undefined : feedRef(instanceId, machine.id, [], [entry]),
       checks,
       mutations,
       size: estimate(mutations),

@@ -9,7 +9,7 @@
 import type { Snapshot } from "../core/types.ts";
 import type { KvMutation } from "./backend.ts";
 import { CHUNK_BYTES, StoreDataError } from "./codec.ts";
-import { feedMutation } from "./change_feed.ts";
+import { feedRef } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges } from "./indexes.ts";
 import { estimateBytes, type Loaded } from "./instance_cache.ts";
@@ -149,17 +149,12 @@ export async function commitReplacement(
     value: await ctx.records.sealJournal(entry),
   });
   indexChanges(loaded.rec, newRec, mutations);
-  if (ctx.cluster !== undefined) {
-    mutations.push(feedMutation(ctx.cluster.node, {
-      id,
-      machine: loaded.rec.machine,
-      from: loaded.rec.configuration,
-      entries: [entry],
-    }));
-  }
   let commit;
   try {
     commit = await ctx.committer.commit({
+      feed: ctx.cluster === undefined
+        ? undefined
+        : feedRef(id, loaded.rec.machine, loaded.rec.configuration, [entry]),
       checks: [ctx.fence(id, loaded.version)],
       mutations,
       size: estimate(mutations),

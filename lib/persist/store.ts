@@ -130,6 +130,7 @@ export class DurableStore implements Store {
     }
     this.#ctx = ctx;
     ctx.cluster = options.cluster;
+    if (options.cluster !== undefined) ctx.committer.feedNode = options.cluster.node;
     if (options.cluster !== undefined && ctx.live) {
       const cluster = options.cluster;
       // A partition lost: its instances stop here (their timers with them).
@@ -144,6 +145,15 @@ export class DurableStore implements Store {
           backend,
           node: cluster.node,
           deliver: (commit) => ctx.notify(commit.id, commit.machine, commit.from, commit.entries),
+          entries: async (ref) => {
+            const out = [];
+            const journal = backend.list<unknown>({
+              start: K.journal(ref.id, ref.first),
+              end: K.journal(ref.id, ref.last + 1),
+            });
+            for await (const e of journal) out.push(await ctx.records.openJournal(e.value, ref.id));
+            return out;
+          },
           onError: (e) => ctx.reportError(e, "(feed)", "change feed"),
         });
       }
