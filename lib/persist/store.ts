@@ -203,11 +203,14 @@ export class DurableStore implements Store {
     return { instances: this.#ctx.cache.size, bytes: this.#ctx.cache.bytes };
   }
 
-  /** Creates and starts an instance; resolves once it is durable. */
+  /**
+   * Creates and starts an instance; resolves once it is durable. With an `eventId`, creating
+   * again answers with the instance that id created (`duplicate: true`), not `exists`.
+   */
   create(
     machineId: string,
     instanceId: string,
-    options: { context?: Record<string, unknown>; by?: string } = {},
+    options: { context?: Record<string, unknown>; by?: string; eventId?: string } = {},
   ): Promise<InstanceInfo> {
     const bad = instances.idProblem(instanceId);
     if (bad !== null) return Promise.reject(bad);
@@ -222,7 +225,7 @@ export class DurableStore implements Store {
       "create",
       instanceId,
       { machine: machineId, ...options },
-      () => this.#run(instanceId, () => instances.create(this.#ctx, machine, instanceId, options)),
+      () => this.#createOnce(machine, instanceId, options),
     ) as Promise<InstanceInfo>;
   }
 
@@ -483,19 +486,12 @@ export class DurableStore implements Store {
             `unknown machine "${a.machine}" on node ${this.#ctx.cluster?.node}`,
           );
         }
-        const eventId = `fwd:${request.id}`;
-        try {
-          return await this.#run(
-            id,
-            () => instances.create(this.#ctx, machine, id, { ...a, eventId }),
-          );
-        } catch (e) {
-          // Run again after a takeover: the instance this very request created.
-          if (!(e instanceof StoreError && e.code === "exists")) throw e;
-          const first = (await this.history(id, { limit: 1 }))[0];
-          if (first?.eventId !== eventId) throw e;
-          return (await this.get(id))!;
-        }
+        // Run again after a takeover: answered with the instance this very request created.
+        const info = await this.#createOnce(machine, id, {
+          ...a,
+          eventId: a.eventId ?? `fwd:${request.id}`,
+        });
+        return a.eventId === undefined ? { ...info, duplicate: undefined } : info;
       }
       case "checkpoint":
         return await this.#run(id, () => checkpoints.checkpoint(this.#ctx, id, a.label));
@@ -512,6 +508,24 @@ export class DurableStore implements Store {
         );
       case "delete":
         return await this.#run(id, () => instances.remove(this.#ctx, id));
+    }
+  }
+
+  /** Creates here; with an event id, a create already made with it answers with its instance. */
+  async #createOnce(
+    machine: AnyMachine,
+    id: string,
+    options: { context?: Record<string, unknown>; by?: string; eventId?: string },
+  ): Promise<InstanceInfo> {
+    try {
+      return await this.#run(id, () => instances.create(this.#ctx, machine, id, options));
+    } catch (e) {
+      if (!(e instanceof StoreError && e.code === "exists") || options.eventId === undefined) {
+        throw e;
+      }
+      const first = (await this.history(id, { limit: 1 }))[0];
+      if (first?.eventId !== options.eventId) throw e;
+      return { ...(await this.get(id))!, duplicate: true };
     }
   }
 

@@ -83,6 +83,8 @@ export interface CommitInfo {
 export interface InstanceInfo extends InstanceHead {
   configuration: string[];
   context: unknown;
+  /** `create` with an `eventId` this instance was created with: nothing was created now. */
+  duplicate?: boolean;
   /** When the stored snapshot failed its integrity check and was rebuilt. */
   recoveredAt?: number;
 }
@@ -220,7 +222,7 @@ export interface Store {
   create(
     machineId: string,
     instanceId: string,
-    options?: { context?: Record<string, unknown>; by?: string },
+    options?: { context?: Record<string, unknown>; by?: string; eventId?: string },
   ): Promise<InstanceInfo>;
   /** Sends an event; resolves once its macrostep is durable. */
   send(

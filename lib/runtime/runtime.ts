@@ -270,7 +270,7 @@ export class Runtime {
   spawn(
     machineId: string,
     instanceId?: string,
-    options: { context?: Record<string, unknown>; by?: string } = {},
+    options: { context?: Record<string, unknown>; by?: string; eventId?: string } = {},
   ): Promise<InstanceInfo> {
     if (!this.machines.has(machineId)) {
       return Promise.reject(

@@ -176,8 +176,11 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
         message: `unknown machine "${body.machine}"`,
       });
     }
-    const info = await runtime.spawn(body.machine, body.id, { context: body.context });
-    return c.json(info, 201, { location: `/instances/${encodeURIComponent(info.id)}` });
+    // With an Idempotency-Key, a retried create answers with the instance it created (200).
+    const eventId = idempotency(c.req.header("idempotency-key"));
+    const info = await runtime.spawn(body.machine, body.id, { context: body.context, eventId });
+    const location = { location: `/instances/${encodeURIComponent(info.id)}` };
+    return c.json(info, info.duplicate === true ? 200 : 201, location);
   });
 
   app.get("/instances/:id", async (c) => {
@@ -218,19 +221,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   app.post("/instances/:id/events", limit, async (c) => {
     const started = performance.now();
     const id = param(c);
-    const key = c.req.header("idempotency-key");
-    let eventId: string | undefined;
-    if (key !== undefined) {
-      const checked = idempotencyKey.safeParse(key);
-      if (!checked.success) {
-        throw new HttpError(400, {
-          error: "invalid",
-          field: "Idempotency-Key",
-          message: `Idempotency-Key: ${checked.error.issues[0].message}`,
-        });
-      }
-      eventId = checked.data;
-    }
+    const eventId = idempotency(c.req.header("idempotency-key"));
     const event = parse(eventBody, await jsonBody(c), "body");
     try {
       const result = await runtime.send(id, event, { eventId, by: "http" });
@@ -486,6 +477,20 @@ export function toHttp(e: unknown): { status: number; body: ApiError } {
     return { status: 400, body: { error: "invalid", field: "machine", message: e.message } };
   }
   return { status: 500, body: { error: "internal", message: "internal error" } };
+}
+
+/** A checked `Idempotency-Key` header, or `undefined` without one. */
+function idempotency(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  const checked = idempotencyKey.safeParse(key);
+  if (!checked.success) {
+    throw new HttpError(400, {
+      error: "invalid",
+      field: "Idempotency-Key",
+      message: `Idempotency-Key: ${checked.error.issues[0].message}`,
+    });
+  }
+  return checked.data;
 }
 
 const STORE_STATUS: Record<string, number> = {

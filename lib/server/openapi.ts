@@ -111,9 +111,19 @@ export function openApiDocument(): Json {
         post: {
           summary: "Create an instance",
           ...mutating,
+          parameters: [{
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description: "a create retried with the same key answers 200 with the instance it made",
+            schema: { type: "string" },
+          }],
           requestBody: body(createBody),
           responses: {
             201: ok("created", { $ref: "#/components/schemas/Instance" }),
+            200: ok("made before with this Idempotency-Key", {
+              $ref: "#/components/schemas/Instance",
+            }),
             ...errors(400, 401, 409, 413),
           },
         },

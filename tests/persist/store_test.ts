@@ -668,3 +668,19 @@ backendTest("inspect mode writes nothing, even when a read migrates", async (b) 
     await b.cleanup();
   }
 });
+
+backendTest("create with an event id: a retry answers with the instance it made", async (b) => {
+  await withStore(b, async (store) => {
+    const first = await store.create("door", "d1", { eventId: "req-1" });
+    assert.equal(first.duplicate, undefined);
+    const again = await store.create("door", "d1", { eventId: "req-1" });
+    assert.equal(again.duplicate, true);
+    assert.equal(again.createdAt, first.createdAt);
+    await assert.rejects(
+      store.create("door", "d1", { eventId: "req-2" }),
+      (e: unknown) => e instanceof StoreError && e.code === "exists",
+    );
+    await assert.rejects(store.create("door", "d1"), /already exists/);
+    assert.equal((await store.history("d1")).length, 1, "created once");
+  });
+});

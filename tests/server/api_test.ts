@@ -47,6 +47,18 @@ Deno.test("api: machines, create, send, state, history, checkpoint, rollback, li
     res = await app.request("/instances", post({ machine: "tally", id: "t1" }));
     assert.equal(res.status, 409);
     assert.equal((await res.json()).error, "exists");
+    // With an Idempotency-Key, a retried create answers 200 with the instance it made.
+    const keyed = { "idempotency-key": "create-t2" };
+    res = await app.request("/instances", post({ machine: "tally", id: "t2" }, keyed));
+    assert.equal(res.status, 201);
+    const made = await res.json();
+    res = await app.request("/instances", post({ machine: "tally", id: "t2" }, keyed));
+    assert.equal(res.status, 200);
+    const { duplicate, ...same } = await res.json();
+    assert.equal(duplicate, true);
+    assert.deepEqual(same, made);
+    res = await app.request("/instances", post({ machine: "tally", id: "t2" }));
+    assert.equal(res.status, 409);
     res = await app.request("/instances", post({ machine: "door" }));
     assert.equal(res.status, 201);
     const doorId = (await res.json()).id;
