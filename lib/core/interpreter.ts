@@ -64,6 +64,8 @@ interface RunningInvoke {
   controller: AbortController;
   // deno-lint-ignore no-explicit-any
   child: MachineInstance<any> | null;
+  /** An invoked function's effect id (`InvokeArgs.effectId`). */
+  effectId?: string;
 }
 
 /** What the interpreter needs from its machine. */
@@ -180,6 +182,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   #timers: Map<number, TimerEntry> | null = null;
   #timerSeq = 0;
   #invokes: Map<string, RunningInvoke> | null = null;
+  /** Invoked functions started, for default effect ids. */
+  #effects = 0;
   #history: Map<StateNode, StateNode[]> | null = null;
   /** Bumped whenever a recorded history changes: the key of #historyCache entries. */
   #historyVersion = 0;
@@ -1326,7 +1330,12 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       (this.#invokes ??= new Map()).set(inv.id, running);
       const fail = (e: unknown) => {
         if (controller.signal.aborted || this.#invokes?.get(inv.id) !== running) return;
-        const event = { type: `error.platform.${inv.id}`, error: plainError(e), invokeId: inv.id };
+        const event: EventObject = {
+          type: `error.platform.${inv.id}`,
+          error: plainError(e),
+          invokeId: inv.id,
+        };
+        if (running.effectId !== undefined) event.effectId = running.effectId;
         this.#async("invoke", event, () => {
           if (this.#invokes?.get(inv.id) !== running || this.#status !== "active") return false;
           this.#invokes.delete(inv.id);
@@ -1366,12 +1375,16 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       }
       // Replaying a journal: the results are in the journal; do not run side effects again.
       if (this.#options.replay === true) continue;
+      const effectId = this.#options.effectId?.(inv.id) ??
+        `${this.id}:${inv.id}:${++this.#effects}`;
+      running.effectId = effectId;
       try {
         const result = (inv.src as (a: unknown) => unknown)({
           context: this.#context,
           event: this.#event,
           input,
           signal: controller.signal,
+          effectId,
           sendParent: (ev: EventInput<EventObject>) => {
             if (controller.signal.aborted) return;
             const event = toEvent(ev, "sendParent");
@@ -1384,7 +1397,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         });
         Promise.resolve(result).then((output) => {
           if (controller.signal.aborted || this.#invokes?.get(inv.id) !== running) return;
-          const done: EventObject = { type: `done.invoke.${inv.id}`, invokeId: inv.id };
+          const done: EventObject = { type: `done.invoke.${inv.id}`, invokeId: inv.id, effectId };
           if (output !== undefined) done.output = output;
           this.#async("invoke", done, () => {
             if (this.#invokes?.get(inv.id) !== running || this.#status !== "active") return false;

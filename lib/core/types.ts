@@ -153,6 +153,13 @@ export interface InvokeArgs<C = Record<string, unknown>, E extends EventObject =
   input: unknown;
   /** Aborted when the invoking state exits or the instance stops. */
   signal: AbortSignal;
+  /**
+   * A stable id of this invocation (one entry of its state): the same when the invocation is
+   * started again after a restore (a restart, a takeover by another node). Give it to the
+   * receiver of a side effect as its idempotency key: executed at least once, the effect then
+   * happens once. The result event carries it as `effectId`.
+   */
+  effectId: string;
   /** Sends an event to the invoking instance (its external queue). */
   sendParent(event: EventInput<EventObject>): void;
 }
@@ -320,6 +327,11 @@ export interface StartOptions<C = Record<string, unknown>> {
   schedule?: (delivery: AsyncDelivery) => void;
   /** Journal replay: invoked functions are not called (their results come from the journal). */
   replay?: boolean;
+  /**
+   * Names invocations (`InvokeArgs.effectId`): called when an invoked function starts, with its
+   * invoke id. Default: `<instance id>:<invoke id>:<n>` (n counts this instance's starts).
+   */
+  effectId?: (invokeId: string) => string;
   /** Internal: the parent instance of an invoked child. */
   parent?: MachineInstance;
   /** Internal: the invoke id under which the parent knows this instance. */

@@ -118,6 +118,7 @@ export async function applyBatch(
     let broken: QueuedSend | null = null;
     for (const item of live) {
       const op = item.op;
+      loaded.effects.seq = seq + 1; // invocations this op starts are named after its entry
       if (op.eventId !== undefined && seenHere.get(op.eventId) !== item) {
         echoes.push({ item, of: seenHere.get(op.eventId)! });
         continue;
@@ -201,12 +202,21 @@ export async function applyBatch(
     try {
       // Serialised at once below: no need for the engine's deep copy.
       const snap = (instance as unknown as Replayable).internalSnapshot(false);
+      // Invocations answered now are done: their ids leave the record.
+      for (const { entry } of applied) {
+        const answered = entry.kind === "invoke" ? entry.event?.effectId : undefined;
+        if (typeof answered !== "string") continue;
+        for (const [k, v] of Object.entries(loaded.effects.ids)) {
+          if (v === answered) delete loaded.effects.ids[k];
+        }
+      }
       newRec = {
         ...rec,
         seq,
         status: snap.status,
         updatedAt: time,
         configuration: snap.configuration,
+        effects: { ...loaded.effects.ids },
       };
       const mutations: KvMutation[] = [];
       const checks: KvCheck[] = [ctx.fence(instanceId, loaded.version)];
@@ -227,8 +237,9 @@ export async function applyBatch(
             type: "set",
             key: K.eid(instanceId, entry.eventId),
             value: result,
-            // Timer ids only guard against two processes firing one timer: a day will do.
-            expireIn: entry.kind === "timer" ? 86_400_000 : undefined,
+            // Timer and effect-result ids only guard against two runs of one delivery: a day
+            // will do.
+            expireIn: entry.kind === "timer" || entry.kind === "invoke" ? 86_400_000 : undefined,
           });
         }
       }

@@ -8,6 +8,15 @@
 import type { AnyInstance, AnyMachine } from "./types.ts";
 import type { InstanceRecord } from "./records.ts";
 
+/** The effect ids of an instance's invoked functions, by invoke id (see `instanceOptions`). */
+export interface EffectIds {
+  ids: Record<string, string>;
+  /** The seq of the journal entry being applied (its invocations are named after it). */
+  seq: number;
+  /** True while the instance is restored: running invocations restart with their old ids. */
+  restoring: boolean;
+}
+
 /** An instance in memory: its record (without the inline snapshot), version, engine instance. */
 export interface Loaded {
   rec: InstanceRecord;
@@ -16,6 +25,8 @@ export interface Loaded {
   machine: AnyMachine;
   /** Estimated bytes in memory. */
   bytes: number;
+  /** The effect ids of its invoked functions (kept in its record with each commit). */
+  effects: EffectIds;
 }
 
 const MIB = 1024 * 1024;

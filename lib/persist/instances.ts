@@ -9,7 +9,7 @@ import type { KvCheck, KvKey, KvMutation } from "./backend.ts";
 import { feedRef } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges, listSource, matchesList } from "./indexes.ts";
-import { estimateBytes } from "./instance_cache.ts";
+import { type EffectIds, estimateBytes } from "./instance_cache.ts";
 import { K } from "./keys.ts";
 import { compact, load } from "./loading.ts";
 import type { InstanceRecord } from "./records.ts";
@@ -46,9 +46,10 @@ export async function create(
   const time = ctx.clock.now();
   ctx.clock.freeze(time);
   let instance: AnyInstance;
+  const effects: EffectIds = { ids: {}, seq: 0, restoring: false };
   try {
     instance = machine.start({
-      ...(ctx.live ? ctx.instanceOptions(instanceId) : ctx.inertOptions(instanceId)),
+      ...(ctx.live ? ctx.instanceOptions(instanceId, effects) : ctx.inertOptions(instanceId)),
       context: options.context,
     });
   } finally {
@@ -70,6 +71,7 @@ export async function create(
     timers: [],
     lastCheckpoint: 0,
     base: 0,
+    effects: effects.ids,
   };
   if (machine.version !== undefined) rec.version = machine.version;
   const entry: JournalEntry = {
@@ -112,6 +114,7 @@ export async function create(
       instance,
       machine,
       bytes: estimateBytes(bytes),
+      effects,
     });
   } catch (e) {
     instance.stop();

@@ -12,7 +12,7 @@ import { CHUNK_BYTES, StoreDataError } from "./codec.ts";
 import { feedRef } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges } from "./indexes.ts";
-import { estimateBytes, type Loaded } from "./instance_cache.ts";
+import { type EffectIds, estimateBytes, type Loaded } from "./instance_cache.ts";
 import { K } from "./keys.ts";
 import { migrate } from "./migration.ts";
 import type { InstanceRecord } from "./records.ts";
@@ -66,16 +66,19 @@ export async function load(ctx: StoreContext, instanceId: string): Promise<Loade
   // In cluster mode only the partition's owner runs the instance; elsewhere it is read only.
   const here = ctx.runsHere(instanceId);
   const live = ctx.live && !rec.archived && here;
+  const effects: EffectIds = { ids: { ...rec.effects }, seq: rec.seq, restoring: true };
   const instance = machine.restore(
     snap,
-    live ? ctx.instanceOptions(instanceId) : ctx.inertOptions(instanceId),
+    live ? ctx.instanceOptions(instanceId, effects) : ctx.inertOptions(instanceId),
   );
+  effects.restoring = false;
   const loaded: Loaded = {
     rec: compact(rec),
     version: entry.version!,
     instance,
     machine,
     bytes: estimateBytes(snapshotBytes(rec)),
+    effects,
   };
   if (!here) return loaded; // not kept: the owner's commits would leave it behind
   ctx.remember(loaded);
@@ -137,6 +140,8 @@ export async function commitReplacement(
     hash: loaded.machine.hash,
     lastCheckpoint: seq,
     base: seq,
+    // After a rollback the invocations of the state rolled back to are new effects.
+    effects: what.kind === "rollback" ? {} : loaded.rec.effects,
   };
   if (loaded.machine.version !== undefined) newRec.version = loaded.machine.version;
   if (what.kind === "recovery") newRec.recoveredAt = time;

@@ -26,6 +26,8 @@ export interface InstanceRecord extends InstanceHead {
    * import): timer event ids carry it, so a timer that fired before a rollback fires again.
    */
   base?: number;
+  /** Effect ids of the invoked functions started and not yet answered, by invoke id. */
+  effects?: Record<string, string>;
   recoveredAt?: number;
 }
 

@@ -12,7 +12,7 @@ import { BackendUnavailableError, type KvBackend, type KvCheck } from "./backend
 import { K } from "./keys.ts";
 import { ReplayClock, type StoreClock } from "./clocks.ts";
 import { CommitBuilder } from "./commit_builder.ts";
-import { InstanceCache, type Loaded } from "./instance_cache.ts";
+import { type EffectIds, InstanceCache, type Loaded } from "./instance_cache.ts";
 import { type Mailboxes, type Operation } from "./mailbox.ts";
 import type { InstanceRecord, Records } from "./records.ts";
 import {
@@ -154,18 +154,28 @@ export class StoreContext {
     return info;
   }
 
-  /** Options of a live engine instance: the store's clock, its timers through the mailbox. */
-  instanceOptions(instanceId: string): {
+  /**
+   * Options of a live engine instance: the store's clock, its timers through the mailbox, and
+   * stable effect ids for its invoked functions (`effects`).
+   */
+  instanceOptions(instanceId: string, effects: EffectIds): {
     id: string;
     clock: StoreClock;
     onSend?: (target: string, event: EventObject, from: AnyInstance) => void;
     schedule: (delivery: AsyncDelivery) => void;
+    effectId: (invokeId: string) => string;
   } {
     return {
       id: instanceId,
       clock: this.clock,
       onSend: this.options.onSend,
       schedule: (delivery: AsyncDelivery) => this.#onAsync(instanceId, delivery),
+      // Restarted by a restore (restart, takeover): the id it had. Started by an entry: the
+      // entry's seq names it.
+      effectId: (invokeId) => {
+        const known = effects.restoring ? effects.ids[invokeId] : undefined;
+        return known ?? (effects.ids[invokeId] = `${instanceId}:${invokeId}:${effects.seq}`);
+      },
     };
   }
 
@@ -190,6 +200,16 @@ export class StoreContext {
     if (delivery.due !== undefined) op.due = delivery.due;
     // A timer's event id (`timerEventId`) is given when the batch is applied: it depends on
     // the stored record the timer fires in.
+    // An invocation's result is applied once, whichever node's run of it delivers it.
+    const effectId = delivery.event.effectId;
+    if (
+      delivery.kind === "invoke" && typeof effectId === "string" &&
+      !delivery.event.type.startsWith("xstate.")
+    ) {
+      if (/^(done\.invoke|error\.platform)\./.test(delivery.event.type)) {
+        op.eventId = `fx:${effectId}`;
+      }
+    }
     this.mailboxes.enqueueSend(instanceId, op).catch((e) => {
       if (!this.closed) this.reportError(e, instanceId);
     });

@@ -71,7 +71,13 @@ export interface PluginHost {
   /** Loads the plugin's module; resolves with the actions it exports. */
   start(): Promise<string[]>;
   lifecycle(phase: "load" | "unload" | "reload"): Promise<void>;
-  call(action: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
+  /** `effectId`: the idempotency key the action sees as `ctx.effectId`. */
+  call(
+    action: string,
+    payload: unknown,
+    timeoutMs?: number,
+    effectId?: string,
+  ): Promise<unknown>;
   event(event: EventObject, descriptor: string): Promise<void>;
   hook(hook: HookName, data: unknown): Promise<void>;
   /** Whether it answers within `timeoutMs`. */
@@ -147,7 +153,12 @@ abstract class RpcHost implements PluginHost {
       .then(() => {});
   }
 
-  call(action: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
+  call(
+    action: string,
+    payload: unknown,
+    timeoutMs?: number,
+    effectId?: string,
+  ): Promise<unknown> {
     const bytes = messageBytes(payload);
     if (bytes > this.options.limits.maxMessageBytes) {
       return Promise.reject(
@@ -159,7 +170,9 @@ abstract class RpcHost implements PluginHost {
       );
     }
     return this.#request(
-      { t: "call", action, payload },
+      effectId === undefined
+        ? { t: "call", action, payload }
+        : { t: "call", action, payload, effectId },
       timeoutMs ?? this.options.limits.callTimeoutMs,
       `${this.name}.${action}`,
     );

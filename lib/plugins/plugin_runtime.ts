@@ -100,7 +100,11 @@ export function runPlugin(transport: Transport): void {
           const [def, c] = need();
           const handler = def.actions?.[msg.action];
           if (typeof handler !== "function") throw new Error(`no action "${msg.action}"`);
-          return handler(msg.payload, c);
+          // A call made for an effect carries its id: the action's idempotency key.
+          const withId = msg.effectId === undefined
+            ? c
+            : Object.create(c, { effectId: { value: msg.effectId, enumerable: true } });
+          return handler(msg.payload, withId);
         });
         return;
       case "event":

@@ -22,7 +22,7 @@ export interface InitData {
 /** Host -> plugin. */
 export type HostMessage =
   | { t: "init"; id: number; init: InitData }
-  | { t: "call"; id: number; action: string; payload: unknown }
+  | { t: "call"; id: number; action: string; payload: unknown; effectId?: string }
   | { t: "event"; id: number; event: EventObject; descriptor: string }
   | { t: "hook"; id: number; hook: HookName; data: unknown }
   | { t: "lifecycle"; id: number; phase: "load" | "unload" | "reload" }

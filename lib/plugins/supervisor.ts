@@ -228,7 +228,7 @@ export class PluginSupervisor {
     plugin: string,
     action: string,
     payload?: unknown,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; effectId?: string } = {},
   ): Promise<unknown> {
     const m = this.#plugins.get(plugin);
     if (m === undefined) throw new PluginHostError("not_running", `no plugin "${plugin}"`);
@@ -262,7 +262,7 @@ export class PluginSupervisor {
         if (host === null || !host.alive || (state !== "active" && state !== "reloading")) {
           throw new PluginHostError("not_running", `plugin "${plugin}" is ${state}`);
         }
-        return await host.call(action, payload, options.timeoutMs);
+        return await host.call(action, payload, options.timeoutMs, options.effectId);
       } catch (e) {
         m.failures++;
         const transient = e instanceof PluginHostError && TRANSIENT.has(e.code);

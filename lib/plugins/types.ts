@@ -60,6 +60,12 @@ export interface PluginContext {
   readonly scheduler: PluginScheduler;
   /** Publishes an event on the host's bus (subscribers, machine instances). */
   emit(event: EventObject): void;
+  /**
+   * In an action called for a machine's invocation (`pluginAction`): the invocation's effect id,
+   * the same when the call is made again (a retry, a restart, a takeover by another node). Pass
+   * it on as the idempotency key of the side effect.
+   */
+  readonly effectId?: string;
 }
 
 /** An action handler: payload in, result out (structured-clone data; JSON in process mode). */

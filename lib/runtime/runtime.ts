@@ -89,15 +89,18 @@ let current: Runtime | null = null;
  * input }`. Resolves into `done.invoke.<id>` with the action's result, or
  * `error.platform.<id>` with its error. Needs an open Runtime.
  */
-export function pluginAction(target: string): (args: { input: unknown }) => Promise<unknown> {
+export function pluginAction(
+  target: string,
+): (args: { input: unknown; effectId?: string }) => Promise<unknown> {
   const dot = target.indexOf(".");
   if (dot <= 0 || dot === target.length - 1) {
     throw new TypeError(`pluginAction("${target}"): write "<plugin>.<action>"`);
   }
   const plugin = target.slice(0, dot), action = target.slice(dot + 1);
-  return ({ input }) => {
+  return ({ input, effectId }) => {
     if (current === null) return Promise.reject(new Error(`no runtime is open to call ${target}`));
-    return current.call(plugin, action, input);
+    // The invocation's effect id reaches the action as `ctx.effectId`.
+    return current.plugins.call(plugin, action, input, { effectId });
   };
 }
 

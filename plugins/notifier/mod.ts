@@ -4,8 +4,9 @@
  * config (`http://$NOTIFIER_HOST/notify`). Its only permission is network access to that one
  * host: any other URL is refused by Deno with `NotCapable`.
  *
- * Every request carries an `Idempotency-Key` header: `key` when given, else a SHA-256 of the
- * level and the text. A retried call (the supervisor retries `send` after a crash or a lost
+ * Every request carries an `Idempotency-Key` header: `key` when given, else the effect id of
+ * the machine invocation that called it (`ctx.effectId`, the same when the invocation runs
+ * again after a restart or on another node), else a SHA-256 of the level and the text. A retried call (the supervisor retries `send` after a crash or a lost
  * answer) sends the same key, so a receiver that honours it delivers the message once. Give
  * messages that must both arrive different `key`s.
  *
@@ -51,7 +52,8 @@ export default definePlugin({
       const message = parse(payload);
       const url = String(ctx.config.url);
       const timeoutMs = Number(ctx.config.timeoutMs ?? 5000);
-      const key = message.key ?? await digest(`${message.level}\n${message.text}`);
+      const key = message.key ?? ctx.effectId ??
+        await digest(`${message.level}\n${message.text}`);
       const response = await fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json", "idempotency-key": key },

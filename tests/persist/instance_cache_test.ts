@@ -21,6 +21,7 @@ function loaded(id: string, bytes: number): Loaded & { stopped: boolean } {
     instance,
     machine: blink,
     bytes,
+    effects: { ids: {}, seq: 0, restoring: false },
     stopped: false,
   };
   const stop = instance.stop.bind(instance);
