@@ -15,6 +15,9 @@ export interface EffectIds {
   seq: number;
   /** True while the instance is restored: running invocations restart with their old ids. */
   restoring: boolean;
+  /** Sends to plugins made by the entry `sendSeq` so far (they are numbered). */
+  sendSeq?: number;
+  sends?: number;
 }
 
 /** An instance in memory: its record (without the inline snapshot), version, engine instance. */

@@ -168,7 +168,17 @@ export class StoreContext {
     return {
       id: instanceId,
       clock: this.clock,
-      onSend: this.options.onSend,
+      // A send to a target outside the engine (a plugin) is named like an invocation: after the
+      // entry that made it, and its place among that entry's sends. Applied again (a retry
+      // after a conflict), it has the same id, so its receiver can tell.
+      onSend: this.options.onSend === undefined ? undefined : (target, event, from) => {
+        if (effects.sendSeq !== effects.seq || effects.sends === undefined) {
+          effects.sendSeq = effects.seq;
+          effects.sends = 0;
+        }
+        const effectId = `${instanceId}:send:${effects.seq}:${effects.sends++}`;
+        this.options.onSend!(target, event, from, effectId);
+      },
       schedule: (delivery: AsyncDelivery) => this.#onAsync(instanceId, delivery),
       // Restarted by a restore (restart, takeover): the id it had. Started by an entry: the
       // entry's seq names it.

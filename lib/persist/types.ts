@@ -61,7 +61,7 @@ export interface OpenStoreOptions {
   /** Where errors of background work (timers, invocations) go; default `console.error`. */
   onError?: (error: Error, instanceId: string) => void;
   /** Sends from machines to targets the engine does not know (plugins, later). */
-  onSend?: (target: string, event: EventObject, from: AnyInstance) => void;
+  onSend?: (target: string, event: EventObject, from: AnyInstance, effectId?: string) => void;
   /**
    * Called after each commit of applied events (never before they are durable): the instance,
    * its configuration before, and the journal entries committed (each with the configuration

@@ -218,7 +218,8 @@ export class Runtime {
       mode,
       clock: options.clock,
       onCommit: (commit) => holder.runtime?.published(commit),
-      onSend: (target, event) => holder.runtime?.routeSend(target, event),
+      onSend: (target, event, _from, effectId) =>
+        holder.runtime?.routeSend(target, event, effectId),
       onError: (error, id) => log("error", `instance "${id}": ${error.message}`),
     });
     const kvForPlugins = store.backend;
@@ -498,12 +499,12 @@ export class Runtime {
   }
 
   /** @internal A machine sent to a target the engine does not know. */
-  routeSend(target: string, event: EventObject): void {
+  routeSend(target: string, event: EventObject, effectId?: string): void {
     const m = /^plugin:([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_-]*)$/.exec(target);
     if (m === null) {
       throw new Error(`unknown target "${target}" (plugins: "plugin:<name>.<action>")`);
     }
-    this.plugins.call(m[1], m[2], event).catch((e) =>
+    this.plugins.call(m[1], m[2], event, { effectId }).catch((e) =>
       this.#log("error", `send to ${target} failed: ${e instanceof Error ? e.message : String(e)}`)
     );
   }

@@ -70,7 +70,18 @@ const asker = defineMachine({
   id: "asker",
   context: { result: null as unknown },
   states: {
-    idle: { on: { EFFECT: "effecting" } },
+    idle: {
+      on: {
+        EFFECT: "effecting",
+        // Two sends to a plugin in one transition: numbered after the entry.
+        NOTE: {
+          actions: [
+            ({ send }) => send({ type: "note" }, { to: "plugin:recorder.remember" }),
+            ({ send }) => send({ type: "note" }, { to: "plugin:recorder.remember" }),
+          ],
+        },
+      },
+    },
     effecting: {
       invoke: {
         src: pluginAction("recorder.effect"),
@@ -101,6 +112,15 @@ Deno.test("a plugin action called for an invocation sees its effect id as ctx.ef
     const last = (await rt.history("c1")).at(-1)!;
     assert.equal(last.kind, "invoke");
     assert.equal(last.eventId, `fx:${effectId}`);
+    const noted = await rt.send("c1", "NOTE");
+    await until(
+      "the sends",
+      async () => ((await rt.call("recorder", "effects")) as unknown[]).length === 2,
+    );
+    assert.deepEqual(await rt.call("recorder", "effects"), [
+      `c1:send:${noted.seq}:0`,
+      `c1:send:${noted.seq}:1`,
+    ]);
   } finally {
     await rt.close();
     await Deno.remove(dir, { recursive: true });
