@@ -6,7 +6,11 @@
  *  3. N nodes (`--nodes`, 3) in cluster mode on the same store, each driving the instances of
  *     the partitions it owns: the aggregate;
  *  4. a forwarded send's extra latency: one send at a time to an instance owned by node 1, from
- *     node 1 (local) and from node 2 (through the inbox); p50 and p99 of each.
+ *     node 1 (local) and from node 2 (through the inbox); p50 and p99 of each;
+ *  5. Deno KV only: raw Deno KV writing the same bytes per event (the instance record with its
+ *     snapshot inline, one journal entry) with ONE check per write, at the batch size the
+ *     one-node cluster run reached and 2 writes in flight (the store's committer): the
+ *     baseline of issue #11's "0.5x of raw" target.
  *
  *   deno task bench:cluster [--backend kv|postgres|both] [--seconds 5] [--instances 1000]
  *
@@ -110,12 +114,14 @@ async function runBackend(name: string, location: () => Promise<string>): Promis
   }
   // 2. One node in cluster mode.
   let one = 0;
+  let perOp = 100;
   {
     log(`${name}: one node in cluster mode`);
     const node = await openNode(await location(), "n1");
     await create(node.store, ids);
     const r = await loop([{ store: node.store, ids }]);
     one = r.events;
+    perOp = Math.max(1, Math.round(r.perOp));
     await node.store.close();
     rows.push([
       name,
@@ -175,6 +181,71 @@ async function runBackend(name: string, location: () => Promise<string>): Promis
     ]);
     for (const n of nodes) await n.store.close();
   }
+  // 5. The raw baseline (Deno KV).
+  if (name === "Deno KV") {
+    log(`${name}: raw, ${perOp} events per write, one check per write`);
+    const raw = await rawKv(await location(), perOp);
+    rows.push([
+      name,
+      `raw Deno KV, same bytes, one check per write, ${perOp} events per write, 2 in flight`,
+      `${fmt(raw)} (cluster one node: ${(one / raw).toFixed(2)}x of it)`,
+      "-",
+      "-",
+      String(perOp),
+    ]);
+  }
+}
+
+/** Raw Deno KV: `per` events a write (record + journal entry each), one check, 2 in flight. */
+async function rawKv(path: string, per: number): Promise<number> {
+  const kv = await Deno.openKv(path);
+  const record = {
+    id: "c0",
+    machine: "counter",
+    status: "active",
+    archived: false,
+    seq: 1,
+    createdAt: 0,
+    updatedAt: 0,
+    hash: "1bb57005a22337",
+    configuration: ["on"],
+    sha256: "0".repeat(64),
+    inline: new Uint8Array(330),
+    chunks: 0,
+    timers: [],
+    lastCheckpoint: 0,
+    base: 0,
+    effects: {},
+  };
+  const journal = {
+    seq: 1,
+    time: 0,
+    kind: "event",
+    by: "api",
+    event: { type: "INC" },
+    configuration: ["on"],
+    status: "active",
+    node: "n1",
+  };
+  let events = 0, counting = false, seq = 0;
+  const end = performance.now() + WARMUP_MS + MEASURE_MS;
+  setTimeout(() => counting = true, WARMUP_MS);
+  const writer = async () => {
+    while (performance.now() < end) {
+      const op = kv.atomic().check({ key: ["epoch", 0], versionstamp: null });
+      const s = seq++;
+      for (let i = 0; i < per; i++) {
+        const id = `c${(s * per + i) % INSTANCES}`;
+        op.set(["sc", "inst", id], { ...record, id, seq: s });
+        op.set(["sc", "jrnl", id, s], { ...journal, seq: s });
+      }
+      await op.commit();
+      if (counting) events += per;
+    }
+  };
+  await Promise.all([writer(), writer()]);
+  kv.close();
+  return events / (MEASURE_MS / 1000);
 }
 
 const dir = await Deno.makeTempDir({ prefix: "statecraft-cluster-bench-" });
