@@ -458,7 +458,11 @@ export class DurableStore implements Store {
         if (!(e instanceof StoreError && e.code === "not_owner")) throw e;
       }
     }
-    return await forwarder.forward(kind, instanceId, args);
+    try {
+      return await forwarder.forward(kind, instanceId, args);
+    } catch (e) {
+      throw this.#ctx.storeError(e); // the store unreachable: `unavailable`, like a local write
+    }
   }
 
   /** Runs a request forwarded by another node (this node owns its partition). */
