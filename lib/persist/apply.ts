@@ -112,6 +112,7 @@ export async function applyBatch(
     // Everything the engine reads from the clock while applying this batch is `time`, so
     // due times are exactly journal time + delay and a replay reproduces them.
     ctx.clock.freeze(time);
+    loaded.effects.outbox = []; // the sends of this attempt only
     const applied: { item: QueuedSend; entry: JournalEntry; result: SendResult }[] = [];
     const echoes: { item: QueuedSend; of: QueuedSend }[] = [];
     let seq = rec.seq;
@@ -218,6 +219,9 @@ export async function applyBatch(
         configuration: snap.configuration,
         effects: { ...loaded.effects.ids },
       };
+      const sends = loaded.effects.outbox;
+      if (sends.length > 0) newRec.outbox = true;
+      else delete newRec.outbox;
       const mutations: KvMutation[] = [];
       const checks: KvCheck[] = [ctx.fence(instanceId, loaded.version)];
       encodedBytes = await ctx.records.writeSnapshot(newRec, rec, snap, mutations);
@@ -251,6 +255,7 @@ export async function applyBatch(
         newRec.lastCheckpoint = seq;
       }
       indexChanges(rec, newRec, mutations);
+      mutations.push(...ctx.outboxMutations(instanceId, loaded.effects.outbox));
       const feed = ctx.cluster === undefined
         ? undefined
         : feedRef(instanceId, rec.machine, rec.configuration, applied.map((a) => a.entry));
@@ -270,6 +275,7 @@ export async function applyBatch(
       ctx.cache.resize(loaded, estimateBytes(encodedBytes));
       for (const { item, result } of applied) settle(item, null, result);
       for (const { item, of } of echoes) settleEcho(item, of);
+      ctx.deliver(instanceId, loaded.effects.outbox.splice(0));
       ctx.notify(rec.id, rec.machine, rec.configuration, applied.map((a) => a.entry));
       if (bigSnapshot !== null) await checkpointAlone(ctx, instanceId, seq, time, bigSnapshot);
       return;

@@ -6,6 +6,7 @@
  * @module
  */
 import type { AnyInstance, AnyMachine } from "./types.ts";
+import type { EventObject } from "../core/types.ts";
 import type { InstanceRecord } from "./records.ts";
 
 /** The effect ids of an instance's invoked functions, by invoke id (see `instanceOptions`). */
@@ -18,6 +19,16 @@ export interface EffectIds {
   /** Sends to plugins made by the entry `sendSeq` so far (they are numbered). */
   sendSeq?: number;
   sends?: number;
+  /** Deliveries of sends made while applying, to commit with the transition and then run. */
+  outbox: OutboxItem[];
+}
+
+/** A send waiting for its transition's commit. */
+export interface OutboxItem {
+  target: string;
+  event: EventObject;
+  effectId: string;
+  run: () => unknown;
 }
 
 /** An instance in memory: its record (without the inline snapshot), version, engine instance. */

@@ -46,7 +46,7 @@ export async function create(
   const time = ctx.clock.now();
   ctx.clock.freeze(time);
   let instance: AnyInstance;
-  const effects: EffectIds = { ids: {}, seq: 0, restoring: false };
+  const effects: EffectIds = { ids: {}, seq: 0, restoring: false, outbox: [] };
   try {
     instance = machine.start({
       ...(ctx.live ? ctx.instanceOptions(instanceId, effects) : ctx.inertOptions(instanceId)),
@@ -96,6 +96,8 @@ export async function create(
       value: await ctx.records.sealJournal(entry),
     });
     indexChanges(null, rec, mutations);
+    if (effects.outbox.length > 0) rec.outbox = true;
+    mutations.push(...ctx.outboxMutations(instanceId, effects.outbox));
     const checks: KvCheck[] = [{ key: K.inst(instanceId), version: null }];
     if (ctx.cluster !== undefined) checks.push(ctx.fence(instanceId, null));
     const result = await ctx.committer.commit({
@@ -120,6 +122,7 @@ export async function create(
     instance.stop();
     throw e;
   }
+  ctx.deliver(instanceId, effects.outbox.splice(0));
   ctx.notify(instanceId, machine.id, [], [entry]);
   return ctx.info(rec, instance);
 }

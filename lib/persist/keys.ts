@@ -58,4 +58,8 @@ export const K = {
   inbox: (partition: number, requestId: string): KvKey => ["sc", "inbox", partition, requestId],
   inboxPrefix: (partition: number): KvKey => ["sc", "inbox", partition],
   reply: (requestId: string): KvKey => ["sc", "reply", requestId],
+  /** Sends to plugins committed with their transition and not yet delivered (the outbox). */
+  outbox: (id: string, effectId: string): KvKey => ["sc", "outbox", id, effectId],
+  outboxPrefix: (id: string): KvKey => ["sc", "outbox", id],
+  outboxAll: (): KvKey => ["sc", "outbox"],
 };

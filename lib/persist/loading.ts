@@ -66,7 +66,12 @@ export async function load(ctx: StoreContext, instanceId: string): Promise<Loade
   // In cluster mode only the partition's owner runs the instance; elsewhere it is read only.
   const here = ctx.runsHere(instanceId);
   const live = ctx.live && !rec.archived && here;
-  const effects: EffectIds = { ids: { ...rec.effects }, seq: rec.seq, restoring: true };
+  const effects: EffectIds = {
+    ids: { ...rec.effects },
+    seq: rec.seq,
+    restoring: true,
+    outbox: [],
+  };
   const instance = machine.restore(
     snap,
     live ? ctx.instanceOptions(instanceId, effects) : ctx.inertOptions(instanceId),
@@ -82,6 +87,8 @@ export async function load(ctx: StoreContext, instanceId: string): Promise<Loade
   };
   if (!here) return loaded; // not kept: the owner's commits would leave it behind
   ctx.remember(loaded);
+  // Sends its last commit made that have not run (a crash, a takeover): they run now.
+  if (live && rec.outbox === true) await ctx.redeliver(instanceId, instance);
   // In inspect mode nothing is written: the recovered or migrated state stays in memory.
   if (ctx.live && (recovered || migratedFrom !== undefined)) {
     const result = await commitReplacement(ctx, loaded, instance.snapshot(), {

@@ -28,6 +28,8 @@ export interface InstanceRecord extends InstanceHead {
   base?: number;
   /** Effect ids of the invoked functions started and not yet answered, by invoke id. */
   effects?: Record<string, string>;
+  /** The last commit put sends in the outbox (a load looks there for undelivered ones). */
+  outbox?: boolean;
   recoveredAt?: number;
 }
 

@@ -8,11 +8,16 @@
  */
 import type { AsyncDelivery, EventObject } from "../core/types.ts";
 import type { ClusterMembership } from "../cluster/types.ts";
-import { BackendUnavailableError, type KvBackend, type KvCheck } from "./backend.ts";
+import {
+  BackendUnavailableError,
+  type KvBackend,
+  type KvCheck,
+  type KvMutation,
+} from "./backend.ts";
 import { K } from "./keys.ts";
 import { ReplayClock, type StoreClock } from "./clocks.ts";
 import { CommitBuilder } from "./commit_builder.ts";
-import { type EffectIds, InstanceCache, type Loaded } from "./instance_cache.ts";
+import { type EffectIds, InstanceCache, type Loaded, type OutboxItem } from "./instance_cache.ts";
 import { type Mailboxes, type Operation } from "./mailbox.ts";
 import type { InstanceRecord, Records } from "./records.ts";
 import {
@@ -177,7 +182,10 @@ export class StoreContext {
           effects.sends = 0;
         }
         const effectId = `${instanceId}:send:${effects.seq}:${effects.sends++}`;
-        this.options.onSend!(target, event, from, effectId);
+        // Refused targets throw here (the machine hears of it); the delivery waits for the
+        // commit of the transition that made it.
+        const run = this.options.onSend!(target, event, from, effectId);
+        if (typeof run === "function") effects.outbox.push({ target, event, effectId, run });
       },
       schedule: (delivery: AsyncDelivery) => this.#onAsync(instanceId, delivery),
       // Restarted by a restore (restart, takeover): the id it had. Started by an entry: the
@@ -187,6 +195,59 @@ export class StoreContext {
         return known ?? (effects.ids[invokeId] = `${instanceId}:${invokeId}:${effects.seq}`);
       },
     };
+  }
+
+  /** The outbox mutations of the sends a transition made (committed with it). */
+  outboxMutations(instanceId: string, items: readonly OutboxItem[]): KvMutation[] {
+    return items.map((o) => ({
+      type: "set" as const,
+      key: K.outbox(instanceId, o.effectId),
+      value: { target: o.target, event: o.event },
+      size: 256,
+    }));
+  }
+
+  /**
+   * Runs committed deliveries, then removes them from the outbox. One that fails stays there
+   * and runs again (with the same effect id) when the instance is next loaded.
+   */
+  deliver(instanceId: string, items: readonly OutboxItem[]): void {
+    if (items.length === 0) return;
+    void Promise.all(items.map(async (o) => {
+      try {
+        await o.run();
+        return { type: "delete" as const, key: K.outbox(instanceId, o.effectId) };
+      } catch (e) {
+        this.reportError(e, instanceId, `send ${o.event.type} to ${o.target} from "${instanceId}"`);
+        return null;
+      }
+    })).then(async (done) => {
+      const deletes = done.filter((d) => d !== null);
+      if (deletes.length > 0 && !this.closed) await this.backend.atomic([], deletes);
+    }).catch((e) => {
+      if (!this.closed) this.reportError(e, instanceId, `outbox of "${instanceId}"`);
+    });
+  }
+
+  /** After a load: the outbox's deliveries of this instance that had not run, run now. */
+  async redeliver(instanceId: string, instance: AnyInstance): Promise<void> {
+    if (this.options.onSend === undefined) return;
+    const items: OutboxItem[] = [];
+    for await (
+      const e of this.backend.list<{ target: string; event: EventObject }>({
+        prefix: K.outboxPrefix(instanceId),
+      })
+    ) {
+      const effectId = e.key[3] as string;
+      const { target, event } = e.value!;
+      try {
+        const run = this.options.onSend(target, event, instance, effectId);
+        if (typeof run === "function") items.push({ target, event, effectId, run });
+      } catch (err) {
+        this.reportError(err, instanceId, `send ${event.type} to ${target} from "${instanceId}"`);
+      }
+    }
+    this.deliver(instanceId, items);
   }
 
   /** Options of an inert engine instance (inspect mode, archived): nothing fires. */

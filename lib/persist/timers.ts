@@ -2,7 +2,8 @@
  * Durable timers. Pending `after` delays and delayed sends live in an instance's snapshot and
  * in a due-time index (`K.timer`). An instance in memory arms its timers on the clock; the
  * poller here loads instances not in memory shortly before their timers fall due, which arms
- * theirs (overdue ones fire at once, in due order). A timer firing goes through the instance's
+ * theirs (overdue ones fire at once, in due order), and instances whose outbox holds sends that
+ * have not run (loading runs them). A timer firing goes through the instance's
  * mailbox with a timer event id, so two processes never apply one timer twice.
  *
  * @module
@@ -84,6 +85,11 @@ export class TimerPoller {
         limit: 500,
       });
       for await (const e of iter) due.add(e.key[3] as string);
+      // Instances with sends in the outbox that have not run (a crash, a takeover): loading
+      // them runs those sends.
+      for await (const e of o.backend.list({ prefix: K.outboxAll() }, { limit: 500 })) {
+        due.add(e.key[2] as string);
+      }
       for (const id of due) {
         if (this.#stopped) return;
         if (!o.isLoaded(id)) o.load(id);

@@ -60,8 +60,19 @@ export interface OpenStoreOptions {
   cacheSize?: number;
   /** Where errors of background work (timers, invocations) go; default `console.error`. */
   onError?: (error: Error, instanceId: string) => void;
-  /** Sends from machines to targets the engine does not know (plugins, later). */
-  onSend?: (target: string, event: EventObject, from: AnyInstance, effectId?: string) => void;
+  /**
+   * Sends from machines to targets the engine does not know (plugins). Called when the send is
+   * made (throw to refuse the target: the machine gets `error.communication`); a function it
+   * returns is the delivery, run once the transition is committed. Such deliveries are kept in
+   * the store's outbox with the transition and run again, with the same effect id, after a
+   * restart or a takeover until they have run.
+   */
+  onSend?: (
+    target: string,
+    event: EventObject,
+    from: AnyInstance,
+    effectId?: string,
+  ) => void | (() => unknown);
   /**
    * Called after each commit of applied events (never before they are durable): the instance,
    * its configuration before, and the journal entries committed (each with the configuration

@@ -499,14 +499,14 @@ export class Runtime {
   }
 
   /** @internal A machine sent to a target the engine does not know. */
-  routeSend(target: string, event: EventObject, effectId?: string): void {
+  routeSend(target: string, event: EventObject, effectId?: string): () => Promise<unknown> {
     const m = /^plugin:([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_-]*)$/.exec(target);
     if (m === null) {
       throw new Error(`unknown target "${target}" (plugins: "plugin:<name>.<action>")`);
     }
-    this.plugins.call(m[1], m[2], event, { effectId }).catch((e) =>
-      this.#log("error", `send to ${target} failed: ${e instanceof Error ? e.message : String(e)}`)
-    );
+    // Run by the store once the transition that sent it is committed (and again after a
+    // restart or takeover until it has run): a failure keeps it in the outbox.
+    return () => this.plugins.call(m[1], m[2], event, { effectId });
   }
 }
 

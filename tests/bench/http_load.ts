@@ -6,6 +6,7 @@
 //   deno run --allow-read --allow-write=/tmp --allow-env --allow-net=127.0.0.1 --allow-run=wrk \
 //     tests/bench/http_load.ts [--instances 1000] [--connections 50] [--threads 1] [--seconds 10]
 //     [--key both|yes|no]   (with and/or without an Idempotency-Key per request)
+//     [--cluster]           (the server runs as one node in cluster mode)
 //
 // Target (issue #7): at least 10,000 events/s, p99 under 25 ms.
 import { parseArgs } from "node:util";
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     seconds: { type: "string", default: "10" },
     key: { type: "string", default: "both" },
+    cluster: { type: "boolean", default: false },
   },
 });
 const INSTANCES = Number(values.instances);
@@ -31,6 +33,8 @@ const rt = await Runtime.open({
   machines: ["machines.ts"],
   noPlugins: true,
   log: () => {},
+  // --cluster: the node runs in cluster mode (one node owning every partition).
+  cluster: values.cluster ? { node: "bench-1" } : undefined,
 });
 const server = await serve(rt, { port: 0, inspector: false });
 for (let i = 0; i < INSTANCES; i += 100) {

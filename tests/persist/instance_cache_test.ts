@@ -21,7 +21,7 @@ function loaded(id: string, bytes: number): Loaded & { stopped: boolean } {
     instance,
     machine: blink,
     bytes,
-    effects: { ids: {}, seq: 0, restoring: false },
+    effects: { ids: {}, seq: 0, restoring: false, outbox: [] },
     stopped: false,
   };
   const stop = instance.stop.bind(instance);

@@ -1,0 +1,104 @@
+// The outbox: a send to a target outside the engine (a plugin) runs once its transition is
+// committed, never for a transition that was not; one that did not run (its delivery failed,
+// the process died) runs again with the same effect id when the instance is loaded again.
+import assert from "node:assert/strict";
+import { defineMachine, type EventObject } from "../../mod.ts";
+import { openBackend } from "../../lib/persist/open_backend.ts";
+import { openStore } from "../../lib/persist/store.ts";
+import { K } from "../../lib/persist/keys.ts";
+import { backendTest } from "./_backends.ts";
+
+const pinger = defineMachine({
+  id: "pinger",
+  context: { big: "" },
+  states: {
+    on: {
+      on: {
+        PING: { actions: ({ send }) => send({ type: "ping" }, { to: "plugin:sink.take" }) },
+        // Sends, then grows past what one commit can carry: the commit fails.
+        BOOM: {
+          actions: [
+            ({ send }) => send({ type: "boom" }, { to: "plugin:sink.take" }),
+            ({ context }) =>
+              context.big = "x".repeat(Number(context.big.length === 0) * 20_000_000),
+          ],
+        },
+      },
+    },
+  },
+});
+
+async function until(what: string, test: () => boolean | Promise<boolean>, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+backendTest("outbox: a send runs after its commit, once; not for an uncommitted one", async (b) => {
+  const runs: string[] = [];
+  const store = await openStore({
+    path: await b.path(),
+    machines: [pinger],
+    onError: () => {},
+    onSend: (_target: string, event: EventObject, _from: unknown, effectId?: string) => () => {
+      runs.push(`${event.type}@${effectId}`);
+    },
+  });
+  try {
+    await store.create("pinger", "p1");
+    const ack = await store.send("p1", "PING");
+    await until("the delivery", () => runs.length === 1);
+    assert.deepEqual(runs, [`ping@p1:send:${ack.seq}:0`]);
+    await assert.rejects(store.send("p1", "BOOM"), /holds at most/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(runs, [`ping@p1:send:${ack.seq}:0`], "no delivery without the commit");
+    const left = [];
+    for await (const e of store.backend.list({ prefix: K.outboxPrefix("p1") })) left.push(e.key);
+    assert.deepEqual(left, [], "a delivered send leaves the outbox");
+  } finally {
+    await store.close();
+  }
+});
+
+backendTest(
+  "outbox: a send whose delivery failed runs again, same id, after a restart",
+  async (b) => {
+    const path = await b.path();
+    const first = await openStore({
+      path,
+      machines: [pinger],
+      onError: () => {},
+      onSend: () => () => Promise.reject(new Error("the plugin is down")),
+    });
+    await first.create("pinger", "p2");
+    const ack = await first.send("p2", "PING");
+    await first.close();
+    const backend = await openBackend(path);
+    const pending = [];
+    for await (const e of backend.list({ prefix: K.outboxPrefix("p2") })) pending.push(e.key[3]);
+    await backend.close();
+    assert.deepEqual(pending, [`p2:send:${ack.seq}:0`], "kept in the outbox");
+    const runs: string[] = [];
+    const second = await openStore({
+      path,
+      machines: [pinger],
+      timerPollMs: 10,
+      onSend: (_target: string, event: EventObject, _from: unknown, effectId?: string) => () => {
+        runs.push(`${event.type}@${effectId}`);
+      },
+    });
+    try {
+      // Nobody touches the instance: the poller finds its outbox and loads it.
+      await until("the redelivery", () => runs.length === 1);
+      assert.deepEqual(runs, [`ping@p2:send:${ack.seq}:0`]);
+      await until("the outbox emptied", async () => {
+        for await (const _ of second.backend.list({ prefix: K.outboxPrefix("p2") })) return false;
+        return true;
+      });
+    } finally {
+      await second.close();
+    }
+  },
+);
