@@ -169,6 +169,43 @@ async function runBackend(name: string, location: () => Promise<string>): Promis
     };
     const local = await time(a.store);
     const forwarded = await time(b.store);
+    // 4b. The change feed: from node 1's acknowledgement to another process's onCommit.
+    const seenAt = new Map<number, number>();
+    const watcherBackend = await openBackend(path);
+    const watcherMembership = await joinCluster(watcherBackend, {
+      node: "watcher",
+      role: "client",
+    });
+    const watcher = await openStore({
+      backend: watcherBackend,
+      cluster: watcherMembership,
+      machines: [counter],
+      onCommit: (c) => {
+        if (c.id === target) { for (const e of c.entries) seenAt.set(e.seq, performance.now()); }
+      },
+    });
+    const feedLat: number[] = [];
+    for (let i = 0; i < Math.min(SENDS, 100); i++) {
+      const ack = await a.store.send(target, "INC");
+      const at = performance.now();
+      const deadline = at + 5000;
+      while (!seenAt.has(ack.seq) && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      if (seenAt.has(ack.seq)) feedLat.push(seenAt.get(ack.seq)! - at);
+    }
+    await watcher.close();
+    feedLat.sort((x, y) => x - y);
+    rows.push([
+      name,
+      `change feed: node 1's commit reaches another process's onCommit, ${feedLat.length} of ${
+        Math.min(SENDS, 100)
+      }: p50 ${percentile(feedLat, 0.5).toFixed(1)} ms`,
+      "-",
+      `p99 ${percentile(feedLat, 0.99).toFixed(1)}`,
+      "-",
+      "-",
+    ]);
     rows.push([
       name,
       `one send at a time: local p50 ${percentile(local, 0.5).toFixed(2)} ms, forwarded p50 ${
