@@ -31,15 +31,6 @@ import type {
   PartitionState,
 } from "./types.ts";
 
-export type {
-  ClusterOptions,
-  ClusterStats,
-  ClusterStatus,
-  NodeState,
-  Ownership,
-  PartitionState,
-} from "./types.ts";
-
 /** Partitions of a store that first runs in cluster mode without a `partitions` option. */
 export const DEFAULT_PARTITIONS = 64;
 /** The largest partition count a store may have (every round reads every lease). */

@@ -10,6 +10,7 @@
  * @module
  */
 import type { KvBackend, KvMutation } from "./backend.ts";
+import { PollLoop } from "./poll_loop.ts";
 import type { CommitInfo, JournalEntry } from "./types.ts";
 
 /** One instance's commit, as the feed names it. */
@@ -69,12 +70,8 @@ export class ChangeFeedReader {
   readonly #now: () => number;
   /** Keys seen inside the window, by their time. */
   #seen = new Map<string, number>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #idle = 10;
-  #stopped = false;
-  #reading = false;
-  readonly #unlisten: (() => void) | undefined;
   readonly #startedAt: number;
+  readonly #loop: PollLoop;
 
   constructor(options: {
     backend: KvBackend;
@@ -92,61 +89,47 @@ export class ChangeFeedReader {
     this.#onError = options.onError;
     this.#now = options.now ?? Date.now;
     this.#startedAt = this.#now();
-    this.#unlisten = options.backend.onChange?.(() => this.#schedule(0));
-    this.#schedule(0);
+    this.#loop = new PollLoop({
+      backend: options.backend,
+      look: () => this.#read(),
+      onError: options.onError,
+      minMs: 10,
+      maxMs: IDLE_MS,
+    });
   }
 
   stop(): void {
-    this.#stopped = true;
-    this.#unlisten?.();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#loop.stop();
   }
 
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const timer = setTimeout(() => this.#read(), ms);
-    this.#timer = timer;
-    Deno.unrefTimer(timer as unknown as number);
-  }
-
-  async #read(): Promise<void> {
-    this.#timer = undefined;
-    if (this.#reading) return this.#schedule(this.#idle);
-    this.#reading = true;
+  /** One look at the feed; resolves with the records of other nodes it found. */
+  async #read(): Promise<number> {
     let found = 0;
-    try {
-      // Commits from before this reader started are history, not news.
-      const from = Math.max(this.#startedAt, this.#now() - WINDOW_MS);
-      const iter = this.#backend.list<FeedRecord>({
-        prefix: ["sc", "feed"],
-        start: ["sc", "feed", from],
-      }, { batchSize: 500 });
-      for await (const e of iter) {
-        const key = `${e.key[2]}:${e.key[3]}:${e.key[4]}`;
-        if (this.#seen.has(key)) continue;
-        this.#seen.set(key, e.key[2] as number);
-        const r = e.value!;
-        if (r.node === this.#node) continue;
-        found++;
-        for (const ref of r.commits) {
-          try {
-            const entries = await this.#entries(ref);
-            if (entries.length > 0) {
-              this.#deliver({ id: ref.id, machine: ref.machine, from: ref.from, entries });
-            }
-          } catch (err) {
-            this.#onError(err);
+    // Commits from before this reader started are history, not news.
+    const from = Math.max(this.#startedAt, this.#now() - WINDOW_MS);
+    const iter = this.#backend.list<FeedRecord>({
+      prefix: ["sc", "feed"],
+      start: ["sc", "feed", from],
+    }, { batchSize: 500 });
+    for await (const e of iter) {
+      const key = `${e.key[2]}:${e.key[3]}:${e.key[4]}`;
+      if (this.#seen.has(key)) continue;
+      this.#seen.set(key, e.key[2] as number);
+      const r = e.value!;
+      if (r.node === this.#node) continue;
+      found++;
+      for (const ref of r.commits) {
+        try {
+          const entries = await this.#entries(ref);
+          if (entries.length > 0) {
+            this.#deliver({ id: ref.id, machine: ref.machine, from: ref.from, entries });
           }
+        } catch (err) {
+          this.#onError(err);
         }
       }
-      for (const [key, time] of this.#seen) if (time < from) this.#seen.delete(key);
-    } catch (e) {
-      if (!this.#stopped) this.#onError(e);
-    } finally {
-      this.#reading = false;
     }
-    this.#idle = found > 0 ? 10 : Math.min(IDLE_MS, this.#idle * 2);
-    if (this.#timer === undefined) this.#schedule(this.#idle);
+    for (const [key, time] of this.#seen) if (time < from) this.#seen.delete(key);
+    return found;
   }
 }

@@ -13,6 +13,7 @@ import type { ClusterMembership } from "../cluster/types.ts";
 import { EventError, SnapshotError } from "../core/errors.ts";
 import type { KvBackend } from "./backend.ts";
 import { K } from "./keys.ts";
+import { PollLoop } from "./poll_loop.ts";
 import { StoreError } from "./types.ts";
 
 /** The writes a node forwards. */
@@ -63,16 +64,22 @@ export class Forwarder {
   readonly #o: ForwarderOptions;
   /** Requests being run here, so that one look at the inbox does not start them twice. */
   readonly #running = new Set<string>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #idle = 1;
-  #stopped = false;
+  /** Senders waiting for a reply: woken when the backend reports a write. */
   #wake: (() => void)[] = [];
-  readonly #unlisten: (() => void) | undefined;
+  readonly #loop: PollLoop;
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
-    this.#unlisten = options.backend.onChange?.(() => this.#poke());
-    this.#schedule(0);
+    this.#loop = new PollLoop({
+      backend: options.backend,
+      look: () => this.#serve(),
+      onError: options.onError,
+      minMs: 1,
+      maxMs: IDLE_MS,
+      onWrite: () => {
+        for (const wake of this.#wake.splice(0)) wake();
+      },
+    });
   }
 
   /** Sends a request to the owner of the instance's partition; resolves with its result. */
@@ -122,50 +129,26 @@ export class Forwarder {
 
   /** Stops serving (requests stay in the store for the partitions' next owners). */
   stop(): void {
-    this.#stopped = true;
-    this.#unlisten?.();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#loop.stop();
     for (const wake of this.#wake.splice(0)) wake();
   }
 
-  /** Something was written: look at the inbox now, and wake the waiting senders. */
-  #poke(): void {
-    for (const wake of this.#wake.splice(0)) wake();
-    this.#idle = 1;
-    this.#schedule(0);
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const timer = setTimeout(() => this.#serve(), ms);
-    this.#timer = timer;
-    Deno.unrefTimer(timer as unknown as number);
-  }
-
-  /** One look at the inbox: runs the requests for the partitions this node owns. */
-  async #serve(): Promise<void> {
-    this.#timer = undefined;
+  /** One look at the inbox: starts the requests for the partitions this node owns. */
+  async #serve(): Promise<number> {
     const { backend, membership } = this.#o;
+    if (membership.role !== "member") return 0;
     let found = 0;
-    try {
-      if (membership.role === "member") {
-        for await (
-          const e of backend.list<ForwardRequest>({ prefix: ["sc", "inbox"] }, { limit: 500 })
-        ) {
-          const partition = e.key[2] as number;
-          const request = e.value!;
-          if (membership.owns(partition) === undefined || this.#running.has(request.id)) continue;
-          found++;
-          this.#running.add(request.id);
-          this.#run(partition, request).finally(() => this.#running.delete(request.id));
-        }
-      }
-    } catch (e) {
-      if (!this.#stopped) this.#o.onError(e);
+    for await (
+      const e of backend.list<ForwardRequest>({ prefix: ["sc", "inbox"] }, { limit: 500 })
+    ) {
+      const partition = e.key[2] as number;
+      const request = e.value!;
+      if (membership.owns(partition) === undefined || this.#running.has(request.id)) continue;
+      found++;
+      this.#running.add(request.id);
+      this.#run(partition, request).finally(() => this.#running.delete(request.id));
     }
-    this.#idle = found > 0 ? 1 : Math.min(IDLE_MS, this.#idle * 2);
-    if (this.#timer === undefined) this.#schedule(this.#idle);
+    return found;
   }
 
   async #run(partition: number, request: ForwardRequest): Promise<void> {
@@ -191,7 +174,7 @@ export class Forwarder {
       membership.stats.served++;
     } catch (e) {
       // The request stays in the inbox: it runs again (its event id makes that harmless).
-      if (!this.#stopped) this.#o.onError(e);
+      if (!this.#loop.stopped) this.#o.onError(e);
     }
   }
 }

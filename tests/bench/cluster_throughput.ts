@@ -25,6 +25,7 @@ import { openBackend } from "../../lib/persist/open_backend.ts";
 import { openStore, type Store } from "../../lib/persist/store.ts";
 import { pgAvailable, pgServer } from "../_pg.ts";
 import { closedLoop, percentile } from "./_closed_loop.ts";
+import { FALLBACK_SHAPE } from "./_raw_baseline.ts";
 
 const { values: opt } = parseArgs({
   args: Deno.args,
@@ -236,34 +237,9 @@ async function runBackend(name: string, location: () => Promise<string>): Promis
 /** Raw Deno KV: `per` events a write (record + journal entry each), one check, 2 in flight. */
 async function rawKv(path: string, per: number): Promise<number> {
   const kv = await Deno.openKv(path);
-  const record = {
-    id: "c0",
-    machine: "counter",
-    status: "active",
-    archived: false,
-    seq: 1,
-    createdAt: 0,
-    updatedAt: 0,
-    hash: "1bb57005a22337",
-    configuration: ["on"],
-    sha256: "0".repeat(64),
-    inline: new Uint8Array(330),
-    chunks: 0,
-    timers: [],
-    lastCheckpoint: 0,
-    base: 0,
-    effects: {},
-  };
-  const journal = {
-    seq: 1,
-    time: 0,
-    kind: "event",
-    by: "api",
-    event: { type: "INC" },
-    configuration: ["on"],
-    status: "active",
-    node: "n1",
-  };
+  // The values a real store writes (see _raw_baseline.ts), with a node name on the journal.
+  const record = FALLBACK_SHAPE.record;
+  const journal = { ...FALLBACK_SHAPE.journal, node: "n1" };
   let events = 0, counting = false, seq = 0;
   const end = performance.now() + WARMUP_MS + MEASURE_MS;
   setTimeout(() => counting = true, WARMUP_MS);

@@ -47,6 +47,14 @@ async function node(path: string, name: string, time: { now: number }): Promise<
   return { membership, store, clock };
 }
 
+/** Rounds until both nodes own their share: a takes everything first, then c joins. */
+async function balance(a: Membership, c: Membership): Promise<void> {
+  await a.tick();
+  await c.tick();
+  await a.tick();
+  await c.tick();
+}
+
 /** An instance id in a partition `owner` owns. */
 function idOwnedBy(owner: Membership, prefix: string): string {
   for (let i = 0;; i++) {
@@ -65,10 +73,7 @@ backendTest("cluster: writes reach the owner from any node, fenced after a takeo
   const c = await node(path, "c", timeC);
   try {
     // a takes everything, then c joins and takes its share.
-    await a.membership.tick();
-    await c.membership.tick();
-    await a.membership.tick();
-    await c.membership.tick();
+    await balance(a.membership, c.membership);
     const ownedA = a.membership.owned(), ownedC = c.membership.owned();
     assert.ok(ownedA.length > 0 && ownedC.length > 0, `a ${ownedA}, c ${ownedC}`);
     assert.equal(ownedA.length + ownedC.length, 8);
@@ -117,10 +122,7 @@ backendTest("cluster: only the owner fires an instance's timer, once", async (b)
   const a = await node(path, "a", time);
   const c = await node(path, "c", time);
   try {
-    await a.membership.tick();
-    await c.membership.tick();
-    await a.membership.tick();
-    await c.membership.tick();
+    await balance(a.membership, c.membership);
     const id = idOwnedBy(c.membership, "t");
     await a.store.create("counter", id); // forwarded to c, whose clock arms the timer
     // Both nodes read it; only c runs it.
@@ -164,10 +166,7 @@ backendTest("cluster: each node's onCommit sees the commits made on the others",
   const a = await make("a");
   const c = await make("c");
   try {
-    await a.membership.tick();
-    await c.membership.tick();
-    await a.membership.tick();
-    await c.membership.tick();
+    await balance(a.membership, c.membership);
     const onA = idOwnedBy(a.membership, "fa"), onC = idOwnedBy(c.membership, "fc");
     await a.store.create("counter", onA);
     await a.store.send(onA, "INC");

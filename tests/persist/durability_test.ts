@@ -9,22 +9,10 @@ import { VirtualClock } from "../../mod.ts";
 import { type JournalEntry, openStore, type Store } from "../../lib/persist/store.ts";
 import { cycler, MACHINES, SLEEPER_DELAY_MS } from "../fixtures/persist_machines.ts";
 import { backendTest, type TestBackend } from "./_backends.ts";
+import { random } from "../_random.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SEED = Number(Deno.env.get("DURABILITY_SEED") ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: a small seeded generator, so a failing run's choices can be repeated. */
-function random(seed: number): { next(): number; int(lo: number, hi: number): number } {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
