@@ -31,6 +31,22 @@ export async function runDeno(args: string[], cwd: string | URL = ROOT): Promise
   };
 }
 
+/**
+ * The `deno run` flags of a CLI that may reach a store anywhere a test puts one: files under
+ * /tmp, the network to 127.0.0.1 (PostgreSQL).
+ */
+export const STORE_FLAGS: readonly string[] = [
+  "--allow-read",
+  "--allow-write=/tmp",
+  "--allow-env",
+  "--allow-net=127.0.0.1",
+];
+
+/** Runs the CLI with `STORE_FLAGS` and collects its output. */
+export function runStoreCli(...args: string[]): Promise<CliResult> {
+  return runDeno(["run", ...STORE_FLAGS, "cli.ts", ...args]);
+}
+
 /** Runs `deno run --allow-read --allow-env cli.ts ...args` and collects its output. */
 export function runCli(...args: string[]): Promise<CliResult> {
   return runDeno(["run", "--allow-read", "--allow-env", "cli.ts", ...args]);

@@ -5,19 +5,11 @@ import { joinCluster } from "../../lib/cluster/membership.ts";
 import type { KvBackend } from "../../lib/persist/backend.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { backendTest } from "../persist/_backends.ts";
-import { noStackTrace, runDeno } from "./_run_cli.ts";
+import { noStackTrace, runStoreCli } from "./_run_cli.ts";
 
 /** The CLI with what both backends need: files under /tmp, the network to 127.0.0.1. */
 function statecraft(...args: string[]) {
-  return runDeno([
-    "run",
-    "--allow-read",
-    "--allow-write=/tmp",
-    "--allow-env",
-    "--allow-net=127.0.0.1",
-    "cli.ts",
-    ...args,
-  ]);
+  return runStoreCli(...args);
 }
 
 /** Two members (balanced) and a client on the store at `path`; the backends are closed after. */

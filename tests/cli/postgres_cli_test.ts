@@ -3,22 +3,14 @@
 // a one-line error, never a stack trace or a hang.
 import assert from "node:assert/strict";
 import { pgAvailable, pgServer } from "../_pg.ts";
-import { noStackTrace, runDeno, withTempDir } from "./_run_cli.ts";
+import { noStackTrace, runStoreCli, withTempDir } from "./_run_cli.ts";
 
 const RECORDER = "tests/fixtures/run_recorder.ts";
 const PLUGINS = "tests/fixtures/plugins/run_plugins";
 
 /** The CLI with what a PostgreSQL store needs: the network to 127.0.0.1 only. */
 function statecraft(...args: string[]) {
-  return runDeno([
-    "run",
-    "--allow-read",
-    "--allow-write=/tmp",
-    "--allow-env",
-    "--allow-net=127.0.0.1",
-    "cli.ts",
-    ...args,
-  ]);
+  return runStoreCli(...args);
 }
 
 const options = {

@@ -8,6 +8,7 @@
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+import { STORE_FLAGS } from "../cli/_run_cli.ts";
 export { random } from "../_random.ts";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -90,10 +91,7 @@ export class ServeNode {
     this.process = new Deno.Command("deno", {
       args: [
         "run",
-        "--allow-read",
-        "--allow-write=/tmp",
-        "--allow-env",
-        "--allow-net=127.0.0.1",
+        ...STORE_FLAGS,
         "cli.ts",
         "serve",
         project,
