@@ -97,42 +97,20 @@ async function create(store: Store, ids: string[]) {
 
 async function runBackend(name: string, location: () => Promise<string>): Promise<void> {
   const ids = Array.from({ length: INSTANCES }, (_, i) => `c${i}`);
-  // 1. Alone.
-  {
-    log(`${name}: one node alone`);
-    const node = await openNode(await location());
-    await create(node.store, ids);
-    const r = await loop([{ store: node.store, ids }]);
-    await node.store.close();
-    rows.push([
-      name,
-      "one node, not clustered",
-      fmt(r.events),
-      r.p50.toFixed(1),
-      r.p99.toFixed(1),
-      r.perOp.toFixed(0),
-    ]);
-  }
-  // 2. One node in cluster mode.
-  let one = 0;
-  let perOp = 100;
-  {
-    log(`${name}: one node in cluster mode`);
-    const node = await openNode(await location(), "n1");
-    await create(node.store, ids);
-    const r = await loop([{ store: node.store, ids }]);
-    one = r.events;
-    perOp = Math.max(1, Math.round(r.perOp));
-    await node.store.close();
-    rows.push([
-      name,
-      "one node, cluster mode",
-      fmt(r.events),
-      r.p50.toFixed(1),
-      r.p99.toFixed(1),
-      r.perOp.toFixed(0),
-    ]);
-  }
+  // 1. Alone, and 2. one node in cluster mode.
+  const oneNode = async (label: string, node?: string) => {
+    log(`${name}: ${label}`);
+    const n = await openNode(await location(), node);
+    await create(n.store, ids);
+    const r = await loop([{ store: n.store, ids }]);
+    await n.store.close();
+    rows.push([name, label, fmt(r.events), r.p50.toFixed(1), r.p99.toFixed(1), r.perOp.toFixed(0)]);
+    return r;
+  };
+  await oneNode("one node, not clustered");
+  const clustered = await oneNode("one node, cluster mode", "n1");
+  const one = clustered.events;
+  const perOp = Math.max(1, Math.round(clustered.perOp));
   // 3. N nodes, each on its own partitions.
   {
     log(`${name}: ${NODES} nodes in cluster mode`);

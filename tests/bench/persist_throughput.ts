@@ -147,6 +147,26 @@ interface Compared {
   ratio: number;
 }
 
+/** The report line of a compared case. */
+function comparedRow(
+  backend: string,
+  name: string,
+  c: Compared,
+  targets: Row["targets"],
+): Row {
+  return {
+    backend,
+    case: name,
+    store: c.store,
+    perOp: c.perOp,
+    raw: c.raw,
+    rawPerOp: c.rawPerOp,
+    ratios: c.ratios,
+    ratio: c.ratio,
+    targets,
+  };
+}
+
 /**
  * Runs the closed loop on the store, then the same loop on the raw target batched as the
  * store batched, `ROUNDS` times alternating (the store and the raw target stay open, so a
@@ -262,17 +282,7 @@ async function runBackend(be: Backend): Promise<void> {
     if (be.name === "PostgreSQL") {
       targets.push({ text: ">= 5,000 events/s", met: c.store.eventsPerSecond >= 5000 });
     }
-    rows.push({
-      backend: be.name,
-      case: `${fmt(INSTANCES)} instances, closed loop`,
-      store: c.store,
-      perOp: c.perOp,
-      raw: c.raw,
-      rawPerOp: c.rawPerOp,
-      ratios: c.ratios,
-      ratio: c.ratio,
-      targets,
-    });
+    rows.push(comparedRow(be.name, `${fmt(INSTANCES)} instances, closed loop`, c, targets));
   }
 
   // 3. Open loop: events arrive at a fixed rate, spread over the instances.
@@ -354,23 +364,18 @@ async function runBackend(be: Backend): Promise<void> {
       `${be.name}: open a store of ${fmt(MANY)} instances: ${opened.toFixed(1)} ms; ` +
         `first get ${firstGet.toFixed(1)} ms`,
     );
-    rows.push({
-      backend: be.name,
-      case: `${fmt(MANY)} instances, closed loop round-robin, ${fmt(INSTANCES)} workers`,
-      store: c.store,
-      perOp: c.perOp,
-      raw: c.raw,
-      rawPerOp: c.rawPerOp,
-      ratios: c.ratios,
-      ratio: c.ratio,
-      targets: [
+    rows.push(comparedRow(
+      be.name,
+      `${fmt(MANY)} instances, closed loop round-robin, ${fmt(INSTANCES)} workers`,
+      c,
+      [
         ratioTarget(c),
         {
           text: `within 1.5x of ${fmt(INSTANCES)} instances`,
           met: closedRate / c.store.eventsPerSecond <= 1.5,
         },
       ],
-    });
+    ));
   }
 }
 

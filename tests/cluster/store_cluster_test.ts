@@ -8,7 +8,7 @@ import { joinCluster, type Membership } from "../../lib/cluster/membership.ts";
 import type { KvBackend } from "../../lib/persist/backend.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { openStore, type Store } from "../../lib/persist/store.ts";
-import { backendTest } from "../persist/_backends.ts";
+import { backendTest, type TestBackend } from "../persist/_backends.ts";
 
 const counter = defineMachine({
   id: "counter",
@@ -47,6 +47,23 @@ async function node(path: string, name: string, time: { now: number }): Promise<
   return { membership, store, clock };
 }
 
+/** Nodes "a" and "c" on a fresh store (each reading its own clock), closed after `fn`. */
+async function withPair(
+  b: TestBackend,
+  times: { a: { now: number }; c: { now: number } },
+  fn: (a: Node, c: Node) => Promise<void>,
+): Promise<void> {
+  const path = await b.path();
+  const a = await node(path, "a", times.a);
+  const c = await node(path, "c", times.c);
+  try {
+    await fn(a, c);
+  } finally {
+    await a.store.close();
+    await c.store.close();
+  }
+}
+
 /** Rounds until both nodes own their share: a takes everything first, then c joins. */
 async function balance(a: Membership, c: Membership): Promise<void> {
   await a.tick();
@@ -64,14 +81,11 @@ function idOwnedBy(owner: Membership, prefix: string): string {
 }
 
 backendTest("cluster: writes reach the owner from any node, fenced after a takeover", async (b) => {
-  const path = await b.path();
   // Each node reads its own clock: a's stands still while it is "paused", so that when it
   // comes back it still believes it owns its partitions (the worst case: only the epoch
   // check can stop it).
   const timeA = { now: 1_000_000 }, timeC = { now: 1_000_000 };
-  const a = await node(path, "a", timeA);
-  const c = await node(path, "c", timeC);
-  try {
+  await withPair(b, { a: timeA, c: timeC }, async (a, c) => {
     // a takes everything, then c joins and takes its share.
     await balance(a.membership, c.membership);
     const ownedA = a.membership.owned(), ownedC = c.membership.owned();
@@ -110,18 +124,12 @@ backendTest("cluster: writes reach the owner from any node, fenced after a takeo
       "e2",
     ]);
     assert.deepEqual((await c.store.get(id))?.context, { n: 2 });
-  } finally {
-    await a.store.close();
-    await c.store.close();
-  }
+  });
 });
 
 backendTest("cluster: only the owner fires an instance's timer, once", async (b) => {
-  const path = await b.path();
   const time = { now: 2_000_000 };
-  const a = await node(path, "a", time);
-  const c = await node(path, "c", time);
-  try {
+  await withPair(b, { a: time, c: time }, async (a, c) => {
     await balance(a.membership, c.membership);
     const id = idOwnedBy(c.membership, "t");
     await a.store.create("counter", id); // forwarded to c, whose clock arms the timer
@@ -134,10 +142,7 @@ backendTest("cluster: only the owner fires an instance's timer, once", async (b)
     }
     const kinds = (await a.store.history(id)).map((e) => e.kind);
     assert.deepEqual(kinds, ["create", "timer"]);
-  } finally {
-    await a.store.close();
-    await c.store.close();
-  }
+  });
 });
 
 backendTest("cluster: each node's onCommit sees the commits made on the others", async (b) => {
