@@ -7,7 +7,7 @@ import { defineMachine, VirtualClock } from "../../mod.ts";
 import { joinCluster, type Membership } from "../../lib/cluster/membership.ts";
 import type { KvBackend } from "../../lib/persist/backend.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
-import { openStore, type Store } from "../../lib/persist/store.ts";
+import { type CommitInfo, openStore, type Store } from "../../lib/persist/store.ts";
 import { backendTest, type TestBackend } from "../persist/_backends.ts";
 
 const counter = defineMachine({
@@ -27,7 +27,12 @@ interface Node {
   clock: VirtualClock;
 }
 
-async function node(path: string, name: string, time: { now: number }): Promise<Node> {
+async function node(
+  path: string,
+  name: string,
+  time: { now: number },
+  onCommit?: (commit: CommitInfo) => void,
+): Promise<Node> {
   const backend = await openBackend(path);
   const membership = await joinCluster(backend, {
     node: name,
@@ -43,6 +48,7 @@ async function node(path: string, name: string, time: { now: number }): Promise<
     machines: [counter],
     clock,
     timerPollMs: 20,
+    onCommit,
   });
   return { membership, store, clock };
 }
@@ -149,25 +155,10 @@ backendTest("cluster: each node's onCommit sees the commits made on the others",
   const path = await b.path();
   const time = { now: 3_000_000 };
   const seen: { a: string[]; c: string[] } = { a: [], c: [] };
-  const make = async (name: "a" | "c") => {
-    const backend = await openBackend(path);
-    const membership = await joinCluster(backend, {
-      node: name,
-      partitions: 8,
-      leaseMs: LEASE,
-      now: () => time.now,
-      start: false,
+  const make = (name: "a" | "c") =>
+    node(path, name, time, (commit) => {
+      for (const e of commit.entries) seen[name].push(`${commit.id}:${e.seq}`);
     });
-    const store = await openStore({
-      backend,
-      cluster: membership,
-      machines: [counter],
-      onCommit: (commit) => {
-        for (const e of commit.entries) seen[name].push(`${commit.id}:${e.seq}`);
-      },
-    });
-    return { membership, store };
-  };
   const a = await make("a");
   const c = await make("c");
   try {
