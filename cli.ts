@@ -37,6 +37,9 @@ const loadPlugin = () => import("./lib/cli/plugin.ts");
 const loadRepl = () => import("./lib/cli/repl.ts");
 const loadServe = () => import("./lib/cli/serve.ts");
 const loadCluster = () => import("./lib/cli/cluster.ts");
+const loadInit = () => import("./lib/cli/init.ts");
+const loadTest = () => import("./lib/cli/test.ts");
+const loadReplay = () => import("./lib/cli/replay.ts");
 
 /** Builds the `statecraft` program (commander), without parsing anything. */
 function buildProgram(): Command {
@@ -125,7 +128,21 @@ function buildProgram(): Command {
       finish(0);
     });
 
+  program
+    .command("init")
+    .description(
+      "write a new project (deno.json, statecraft.yaml, machines/, plugins/, tests/) into a " +
+        "folder (default: here); existing files are never overwritten without --force",
+    )
+    .argument("[dir]", "the project folder (created if missing)", ".")
+    .option("--force", "overwrite files that exist")
+    .option("--link <dir>", "the Statecraft copy to link (default: the one running this)")
+    .option("--no-link", "import the published package only")
+    .action(async (dir, options) => finish(await (await loadInit()).initCommand(dir, options)));
+
+  addTestCommand(program);
   addKvCommands(program);
+  addReplayCommand(program);
   addPluginCommands(program);
   addReplCommand(program);
   addServeCommand(program);
@@ -194,6 +211,40 @@ function addClusterCommands(program: Command): void {
     .option("--kv <path|url>", "KV file path, KV Connect URL or postgres:// URL", DEFAULT_KV_PATH)
     .option("--json", "one JSON object")
     .action(async (options) => finish(await (await loadCluster()).clusterStatusCommand(options)));
+}
+
+/** `statecraft replay`: the stored journals under a new definition; body in lib/cli/replay.ts. */
+function addReplayCommand(program: Command): void {
+  program
+    .command("replay")
+    .description(
+      "replay every stored journal of a machine's instances under a new definition (a deploy " +
+        "gate): exit 1 on the first difference of any instance or a missing migration",
+    )
+    .argument("<machine-file>", "machine script with the new definition(s)")
+    .option("--kv <store>", "KV file path, KV Connect or PostgreSQL URL", DEFAULT_KV_PATH)
+    .option("--machine <id>", "only this machine's instances (default: every machine of the file)")
+    .option("--limit <n>", "at most this many instances per machine", positiveInt)
+    .option("--key-env <name>", "environment variable holding the encryption key", DEFAULT_KEY_ENV)
+    .action(async (file, options) =>
+      finish(await (await loadReplay()).replayCommand(file, options))
+    );
+}
+
+/** `statecraft test`: deno test with chart coverage; body in lib/cli/test.ts. */
+function addTestCommand(program: Command): void {
+  program
+    .command("test")
+    .description(
+      "run the project's tests (deno test; default files tests/) and print the chart coverage " +
+        "the testing kit recorded; flags starting with - (give values with =) go to deno test; " +
+        "exit code: deno test's",
+    )
+    .argument("[files...]", "test files or folders, and deno test flags (--allow-net=...)")
+    .option("--filter <pattern>", "run only tests whose name matches (deno test --filter)")
+    .option("--coverage-json <file>", "also write the merged coverage reports as JSON")
+    .allowUnknownOption()
+    .action(async (args, options) => finish(await (await loadTest()).testCommand(args, options)));
 }
 
 /** `statecraft kv ...`: inspect and maintain the durable store; bodies in lib/cli/kv.ts. */

@@ -25,7 +25,14 @@ export {
   SnapshotError,
 } from "./lib/core/errors.ts";
 export { SystemClock, VirtualClock } from "./lib/core/clock.ts";
-export { assign, cancel, log, raise, send, sendParent } from "./lib/core/actions.ts";
+export {
+  assign,
+  cancel,
+  log,
+  raise,
+  send,
+  sendParent,
+  type ValueOrFn,
+} from "./lib/core/actions.ts";
 export { parseDuration } from "./lib/core/duration.ts";
 export { type DiagramSource, toDot, toMermaid } from "./lib/core/diagram.ts";
-export type { CompiledMachine, StateNode, Transition } from "./lib/core/compile.ts";

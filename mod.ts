@@ -36,9 +36,24 @@ export {
   type Store,
   StoreError,
 } from "./lib/persist/store.ts";
-export type { KvBackend, KvKey, KvLimits } from "./lib/persist/backend.ts";
+export type { AnyInstance, AnyMachine, CommitInfo, InstanceHead } from "./lib/persist/types.ts";
+export type {
+  KvBackend,
+  KvCheck,
+  KvCommitResult,
+  KvEntry,
+  KvKey,
+  KvKeyPart,
+  KvLimits,
+  KvListIterator,
+  KvListOptions,
+  KvMutation,
+  KvSelector,
+} from "./lib/persist/backend.ts";
+export type * from "./lib/cluster/types.ts";
 export { StoreDataError } from "./lib/persist/codec.ts";
 export {
+  type ActionHandler,
   definePlugin,
   type HookName,
   type IsolationMode,
@@ -46,12 +61,50 @@ export {
   type PluginDefinition,
   PluginError,
   PluginHostError,
+  type PluginKv,
+  type PluginKvKey,
+  type PluginLogger,
+  type PluginScheduler,
 } from "./lib/plugins/types.ts";
-export { type PluginInfo, type PluginSpec, PluginSupervisor } from "./lib/plugins/supervisor.ts";
-export { loadPlugins, watchPlugins } from "./lib/plugins/loader.ts";
-export { EventBus } from "./lib/plugins/bus.ts";
-export { loadManifest, ManifestError, type PluginManifest } from "./lib/plugins/manifest.ts";
-export { generateKeyPair, signPlugin, verifyPlugin } from "./lib/plugins/signing.ts";
+export {
+  type PluginInfo,
+  type PluginSpec,
+  PluginSupervisor,
+  type SupervisorOptions,
+} from "./lib/plugins/supervisor.ts";
+export type { ResolvedPermissions } from "./lib/plugins/host.ts";
+export type { LifecycleState } from "./lib/plugins/lifecycle.ts";
+export type { LogSink } from "./lib/plugins/services.ts";
+export {
+  loadPlugins,
+  type LoadPluginsOptions,
+  type LoadReport,
+  type SigningPolicy,
+  type WatchOptions,
+  watchPlugins,
+} from "./lib/plugins/loader.ts";
+export { type BusFailure, type BusHandler, EventBus } from "./lib/plugins/bus.ts";
+export {
+  type LoadedManifest,
+  loadManifest,
+  ManifestError,
+  type ManifestProblem,
+  type ParseManifestOptions,
+  type PluginLimits,
+  type PluginManifest,
+  type PluginPermissions,
+  type PluginRoute,
+  ROUTE_METHODS,
+  SYS_PERMISSION_NAMES,
+  type SysPermissionName,
+} from "./lib/plugins/manifest.ts";
+export {
+  generateKeyPair,
+  type Signature,
+  signPlugin,
+  verifyPlugin,
+  type VerifyResult,
+} from "./lib/plugins/signing.ts";
 export {
   pluginAction,
   type ReloadOutcome,
@@ -59,6 +112,7 @@ export {
   type RuntimeOptions,
   type TransitionEvent,
 } from "./lib/runtime/runtime.ts";
+export type { LoadedMachine, ScriptError } from "./lib/runtime/scripts.ts";
 export { defaultConfig, parseConfig, type RuntimeConfig } from "./lib/runtime/config.ts";
 export {
   exportSCXML,
@@ -69,5 +123,12 @@ export {
   type ScxmlOptions,
   toSCXML,
 } from "./lib/scxml/mod.ts";
-export { createApp } from "./lib/server/app.ts";
-export { serve } from "./lib/server/serve.ts";
+export {
+  type ApiApp,
+  type ApiError,
+  type AppOptions,
+  createApp,
+  type MountedPluginRoute,
+} from "./lib/server/app.ts";
+export { serve, type ServeOptions, type Server } from "./lib/server/serve.ts";
+export type { Metrics } from "./lib/server/metrics.ts";

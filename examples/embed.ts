@@ -13,7 +13,8 @@
  * ```
  *
  * (`--allow-net` for the bundled notifier plugin: a plugin never gets a permission its host
- * lacks.) In your own project, import from the package instead of `../mod.ts`.
+ * lacks.) In your own project (`statecraft init`), import from `@statecraft/statecraft` instead of
+ * `../mod.ts`.
  *
  * @module
  */

@@ -7,7 +7,7 @@
  */
 import { isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Machine } from "../core/machine.ts";
+import { compiledOf, type Machine } from "../core/machine.ts";
 import { EventError, SnapshotError } from "../core/errors.ts";
 import { openStore, type Store, StoreError } from "../persist/store.ts";
 import { StoreDataError } from "../persist/codec.ts";
@@ -237,7 +237,7 @@ export function atomicStates(
   machine: AnyMachine | undefined,
   configuration: readonly string[],
 ): string[] {
-  const byId = machine?.compiled.byId;
+  const byId = machine === undefined ? undefined : compiledOf(machine).byId;
   return configuration.filter((id) => {
     const node = byId?.get(id);
     if (node !== undefined) return node.children.length === 0;

@@ -111,6 +111,7 @@ export async function loadScript(file: string): Promise<LoadedScript> {
     // Inside a compiled binary (or with STATECRAFT_SOURCE_IMPORT=1): from the source text.
     module = sourceImportEnabled()
       ? await (await import("../runtime/script_source.ts")).importScript(absolute)
+      // The user's script by its file: URL (JSR cannot analyse it; it needs no import map).
       : await import(url);
   } catch (e) {
     if (isDefinitionError(e)) {
@@ -155,6 +156,23 @@ export async function loadMachine(
   file: string,
   id?: string,
 ): Promise<{ script: LoadedScript; machine: Machine }> {
+  const script = await loadScriptOrThrow(file);
+  return { script, machine: pickMachine(script, id) };
+}
+
+/**
+ * Loads a machine script for a command that needs all of it: any error is thrown as one
+ * `CliError` listing every diagnostic with its `file:line:col`.
+ *
+ * @throws {CliError} when the script did not load cleanly
+ *
+ * @example
+ * ```ts ignore
+ * import { loadScriptOrThrow } from "./load.ts";
+ * const script = await loadScriptOrThrow("examples/door.ts");
+ * ```
+ */
+export async function loadScriptOrThrow(file: string): Promise<LoadedScript> {
   const script = await loadScript(file);
   const errors = script.diagnostics.filter((d) => d.severity === "error");
   if (errors.length === 1 && errors[0].line === undefined && errors[0].path === undefined) {
@@ -165,7 +183,7 @@ export async function loadMachine(
       `${file} did not load:\n${errors.map((d) => `  ${formatDiagnostic(d)}`).join("\n")}`,
     );
   }
-  return { script, machine: pickMachine(script, id) };
+  return script;
 }
 
 /**

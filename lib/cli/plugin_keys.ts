@@ -21,6 +21,7 @@ import {
   verifyPlugin,
 } from "../plugins/signing.ts";
 import { CliError } from "./cli_error.ts";
+import { pathExists } from "./path_exists.ts";
 import {
   CONSOLE,
   decodedLength,
@@ -58,7 +59,7 @@ export async function pluginKeygenCommand(
   const keyFile = `${prefix}.key`;
   const pubFile = `${prefix}.pub`;
   for (const file of [keyFile, pubFile]) {
-    if (await exists(file)) {
+    if (await pathExists(file)) {
       throw new CliError(
         `${file} exists: keygen does not replace keys (choose another --out prefix)`,
       );
@@ -158,16 +159,6 @@ export async function pluginVerifyCommand(
   }
   out.line(result.reason);
   return 1;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 async function writeNew(path: string, text: string, mode: number): Promise<void> {

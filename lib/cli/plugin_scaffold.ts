@@ -71,7 +71,7 @@ export async function pluginNewCommand(
       `plugin new writes into one plugin directory, not ${dirs.length}: give one --plugins`,
     );
   }
-  const manifest = manifestText(name);
+  const manifest = pluginManifestText(name);
   try {
     parseManifest(manifest, "plugin.yaml", { env: () => undefined });
   } catch (e) {
@@ -99,7 +99,7 @@ export async function pluginNewCommand(
     : SDK_URL.href;
   const files: [string, string][] = [
     ["plugin.yaml", manifest],
-    ["mod.ts", moduleText(name, specifier)],
+    ["mod.ts", pluginModuleText(name, specifier)],
   ];
   for (const [file, text] of files) {
     await Deno.writeTextFile(`${folder}/${file}`, text, { createNew: true });
@@ -110,7 +110,17 @@ export async function pluginNewCommand(
   return 0;
 }
 
-function manifestText(name: string): string {
+/**
+ * The `plugin.yaml` of a new plugin: worker isolation, no permissions, one action `hello`
+ * (also what `statecraft init` puts in a new project's `plugins/`).
+ *
+ * @example
+ * ```ts
+ * import { pluginManifestText } from "./plugin_scaffold.ts";
+ * const yaml: string = pluginManifestText("greeter"); // "# The manifest of the greeter plugin..."
+ * ```
+ */
+export function pluginManifestText(name: string): string {
   return `# The manifest of the ${name} plugin (every key: schemas/plugin.schema.json).
 name: ${name}
 version: 0.1.0
@@ -128,7 +138,16 @@ idempotent: [hello]
 `;
 }
 
-function moduleText(name: string, sdk: string): string {
+/**
+ * The `mod.ts` of a new plugin, importing `definePlugin` from `sdk` (a specifier).
+ *
+ * @example
+ * ```ts
+ * import { pluginModuleText } from "./plugin_scaffold.ts";
+ * const code: string = pluginModuleText("greeter", "@statecraft/statecraft/plugin");
+ * ```
+ */
+export function pluginModuleText(name: string, sdk: string): string {
   return `/**
  * The ${name} plugin: its actions (listed under \`provides\` in plugin.yaml), and, when the
  * manifest declares them, handlers of bus events (\`events\`), hooks and \`onLoad\`.

@@ -11,7 +11,7 @@
  * @module
  */
 import type { MachineInstance, MonitorRecord } from "../core/types.ts";
-import type { Machine } from "../core/machine.ts";
+import { compiledOf, type Machine } from "../core/machine.ts";
 import { SystemClock, VirtualClock } from "../core/clock.ts";
 import { EventError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
@@ -235,7 +235,9 @@ async function runDurable(
     throw new CliError(`cannot open the runtime: ${messageOf(e)}`);
   }
   const atomic = (ids: readonly string[]) =>
-    formatStates(ids.filter((id) => (machine.compiled.byId.get(id)?.children.length ?? 0) === 0));
+    formatStates(
+      ids.filter((id) => (compiledOf(machine).byId.get(id)?.children.length ?? 0) === 0),
+    );
   const id = options.instance ?? `${machine.id}-${Date.now().toString(36)}`;
   let status = "active";
   const waiting: { wake: (() => void) | null } = { wake: null };

@@ -28,7 +28,9 @@ export interface ClusterOptions {
 
 /** A partition this node owns: the epoch, and the version of its epoch record commits check. */
 export interface Ownership {
+  /** The partition's number. */
   partition: number;
+  /** Its fencing epoch: bumped each time the partition changes owner. */
   epoch: number;
   /** The backend version of `K.epoch(partition)` while this node owns it. */
   version: string;
@@ -36,8 +38,11 @@ export interface Ownership {
 
 /** One partition as the store records it. */
 export interface PartitionState {
+  /** The partition's number. */
   partition: number;
+  /** The owning node's name, or `null` when no node holds it. */
   owner: string | null;
+  /** Its fencing epoch. */
   epoch: number;
   /** When the lease ends unless renewed (ms since the epoch, the owner's clock). */
   expiresAt: number;
@@ -45,11 +50,17 @@ export interface PartitionState {
 
 /** One node as the store records it. */
 export interface NodeState {
+  /** The node's name. */
   node: string;
+  /** Whether it owns partitions (`"member"`) or only forwards (`"client"`). */
   role: "member" | "client";
+  /** The host it runs on. */
   host: string;
+  /** Its process id. */
   pid: number;
+  /** When it joined (ms since the epoch). */
   startedAt: number;
+  /** Its last heartbeat (ms since the epoch). */
   heartbeatAt: number;
   /** Its HTTP address, when it serves one. */
   url?: string;
@@ -59,18 +70,25 @@ export interface NodeState {
 
 /** What `cluster status` and `GET /cluster` show. */
 export interface ClusterStatus {
+  /** The store's partition count. */
   partitions: number;
+  /** The lease time of the answering node. */
   leaseMs: number;
   /** The node answering. */
   self: string;
+  /** Every registered node, with whether it is live and how many partitions it owns. */
   nodes: (NodeState & { live: boolean; owned: number })[];
+  /** Every partition, by number. */
   partitionTable: PartitionState[];
 }
 
 /** Counters of one node, for `/metrics`. */
 export interface ClusterStats {
+  /** Partitions owned now. */
   owned: number;
+  /** Partitions acquired since the node joined. */
   acquired: number;
+  /** Partitions released (balance, leaving). */
   released: number;
   /** Partitions taken over from a node whose lease had expired. */
   takeovers: number;
@@ -94,16 +112,21 @@ export interface ClusterMembership {
   readonly node: string;
   /** The store's partition count. */
   readonly partitions: number;
+  /** Whether this node owns partitions (`"member"`) or only forwards (`"client"`). */
   readonly role: "member" | "client";
   /** Counters, for `/metrics` (the store increments `forwarded`, `served`). */
   readonly stats: ClusterStats;
+  /** The partition an instance id hashes to. */
   partitionOf(instanceId: string): number;
   /** This node's ownership of `partition`, or `undefined`. */
   owns(partition: number): Ownership | undefined;
   /** A commit checking `partition`'s epoch failed: this node no longer owns it. */
   fenced(partition: number): void;
+  /** Calls `listener` when this node gains a partition; returns the unsubscribe function. */
   onGained(listener: (partition: number) => void): () => void;
+  /** Calls `listener` when this node loses a partition; returns the unsubscribe function. */
   onLost(listener: (partition: number) => void): () => void;
+  /** The cluster as the store records it: nodes and partition table. */
   status(): Promise<ClusterStatus>;
   /** Releases every lease and unregisters (graceful shutdown). */
   leave(): Promise<void>;

@@ -55,7 +55,12 @@ export class VirtualClock implements Clock {
   #seq = 0;
   #timers: VirtualTimer[] = [];
 
-  /** @param start the initial time (default 0). */
+  /**
+   * Makes a clock standing at `start` with no timers; time moves only through `advance` and
+   * `runAll`.
+   *
+   * @param start the initial time (default 0).
+   */
   constructor(start = 0) {
     this.#now = start;
   }

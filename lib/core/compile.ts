@@ -134,6 +134,21 @@ export interface StateNode {
   description?: string;
 }
 
+let readCompiled: ((machine: object) => CompiledMachine) | undefined;
+
+/** @internal Called once by `Machine`: how to read a machine's compiled model. */
+export function setCompiledReader(read: (machine: object) => CompiledMachine): void {
+  readCompiled = read;
+}
+
+/**
+ * The compiled model of a `Machine` (a TypeError for anything else). Internal to Statecraft:
+ * not exported by `core.ts` or `mod.ts`, its shape changes with the engine.
+ */
+export function compiledOf(machine: object): CompiledMachine {
+  return readCompiled!(machine);
+}
+
 /** The result of compiling a machine config. */
 export interface CompiledMachine {
   id: string;

@@ -12,12 +12,11 @@
  * @module
  */
 import type { CompiledMachine, StateNode, Transition } from "./compile.ts";
+import { compiledOf, type Machine } from "./machine.ts";
 
-/** What the diagram functions read from a machine: its compiled model. `Machine` fits. */
-export interface DiagramSource {
-  /** The compiled model (`machine.compiled`). */
-  readonly compiled: CompiledMachine;
-}
+/** What the diagram functions draw: a machine made by `defineMachine` or `fromSCXML`. */
+// deno-lint-ignore no-explicit-any
+export type DiagramSource = Machine<any, any>;
 
 /**
  * Renders the chart as a Mermaid `stateDiagram-v2`: compound states as nested
@@ -40,7 +39,7 @@ export interface DiagramSource {
  * ```
  */
 export function toMermaid(machine: DiagramSource): string {
-  const m = machine.compiled;
+  const m = compiledOf(machine);
   const ids = identifiers(m, MERMAID_RESERVED);
   const wrap = wrapsRoot(m.root);
   const edges = collectEdges(m);
@@ -138,7 +137,7 @@ export function toMermaid(machine: DiagramSource): string {
  * ```
  */
 export function toDot(machine: DiagramSource): string {
-  const m = machine.compiled;
+  const m = compiledOf(machine);
   const ids = identifiers(m, DOT_RESERVED);
   const wrap = wrapsRoot(m.root);
   const lines: string[] = [];

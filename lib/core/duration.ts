@@ -7,7 +7,19 @@
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** Milliseconds for a delay, or `undefined` when it is not one. */
+/**
+ * Milliseconds for a delay, or `undefined` when it is not one (a negative or non-finite
+ * number, an unknown unit, anything but a number or a string).
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./duration.ts";
+ * parseDuration("1.5s"); // 1500
+ * parseDuration("2m"); // 120000
+ * parseDuration(250); // 250
+ * parseDuration("soon"); // undefined
+ * ```
+ */
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
   if (typeof value !== "string") return undefined;

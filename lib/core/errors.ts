@@ -14,7 +14,16 @@ export interface DefinitionProblem {
   message: string;
 }
 
-/** Renders a config path the way a user reads it: `states.open.on.CLOSE[0]`. */
+/**
+ * Renders a config path the way a user reads it: `states.open.on.CLOSE[0]`.
+ *
+ * @example
+ * ```ts
+ * import { formatPath } from "./errors.ts";
+ * formatPath(["states", "open", "on", "CLOSE", "0"]); // "states.open.on.CLOSE[0]"
+ * formatPath([]); // "(root)"
+ * ```
+ */
 export function formatPath(path: readonly string[]): string {
   let out = "";
   for (const part of path) {
@@ -24,13 +33,34 @@ export function formatPath(path: readonly string[]): string {
   return out === "" ? "(root)" : out;
 }
 
-/** Thrown by `defineMachine` with every error-level problem of the definition. */
+/**
+ * Thrown by `defineMachine` with every error-level problem of the definition.
+ *
+ * @example
+ * ```ts
+ * import { DefinitionError, formatPath } from "./errors.ts";
+ * import { defineMachine } from "./machine.ts";
+ * try {
+ *   defineMachine({ id: "door", initial: "closed", states: { closed: { on: { OPEN: "opn" } } } });
+ * } catch (e) {
+ *   if (!(e instanceof DefinitionError)) throw e;
+ *   for (const p of e.problems) console.log(`${formatPath(p.path)}: ${p.message}`);
+ *   // states.closed.on.OPEN: unknown target "opn" ...
+ * }
+ * ```
+ */
 export class DefinitionError extends Error {
   /** Every problem found (errors and warnings). */
   readonly problems: DefinitionProblem[];
   /** The machine's id, when it had one. */
   readonly machineId: string | undefined;
 
+  /**
+   * Made by `defineMachine` (and `new Machine`) from the problems of a config.
+   *
+   * @param machineId the machine's id, or `undefined` when the config has none.
+   * @param problems every problem found; the message lists those of severity `"error"`.
+   */
   constructor(machineId: string | undefined, problems: DefinitionProblem[]) {
     const errors = problems.filter((p) => p.severity === "error");
     const lines = errors.map((p) => `  ${formatPath(p.path)}: ${p.message}`);
@@ -44,16 +74,59 @@ export class DefinitionError extends Error {
   }
 }
 
-/** Thrown by `send` for an event that cannot be processed (bad shape, failed payload schema). */
+/**
+ * Thrown by `send` for an event that cannot be processed (bad shape, failed payload schema).
+ *
+ * @example
+ * ```ts
+ * import { EventError } from "./errors.ts";
+ * import { defineMachine } from "./machine.ts";
+ * const m = defineMachine({ id: "m", states: { idle: { on: { GO: "idle" } } } });
+ * const i = m.start();
+ * try {
+ *   i.send("");
+ * } catch (e) {
+ *   // e instanceof EventError: "send: an event name must not be empty"
+ *   if (!(e instanceof EventError)) throw e;
+ * }
+ * ```
+ */
 export class EventError extends Error {
+  /**
+   * Made by the engine for an event it rejects (`send`, or a delay an action gave `send`).
+   *
+   * @param message what is wrong with the event, naming it.
+   */
   constructor(message: string) {
     super(message);
     this.name = "EventError";
   }
 }
 
-/** Thrown by `restore` for a snapshot that does not fit the machine. */
+/**
+ * Thrown by `restore` for a snapshot that does not fit the machine: another machine's, one
+ * taken under another definition (a different structural hash), or not a snapshot at all.
+ *
+ * @example
+ * ```ts
+ * import { SnapshotError } from "./errors.ts";
+ * import { defineMachine } from "./machine.ts";
+ * const a = defineMachine({ id: "a", initial: "x", states: { x: {} } });
+ * const b = defineMachine({ id: "b", initial: "x", states: { x: {} } });
+ * try {
+ *   b.restore(a.start().snapshot());
+ * } catch (e) {
+ *   // e instanceof SnapshotError: the snapshot belongs to machine "a", not "b"
+ *   if (!(e instanceof SnapshotError)) throw e;
+ * }
+ * ```
+ */
 export class SnapshotError extends Error {
+  /**
+   * Made by `restore` for a snapshot it rejects.
+   *
+   * @param message why the snapshot does not fit, naming the snapshot and the machine.
+   */
   constructor(message: string) {
     super(message);
     this.name = "SnapshotError";

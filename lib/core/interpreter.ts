@@ -17,6 +17,7 @@ import type {
   Clock,
   EventInput,
   EventObject,
+  ExecutionProbe,
   InstanceStats,
   InstanceStatus,
   MachineInstance,
@@ -30,6 +31,7 @@ import type {
 import {
   type ActionFn,
   type CompiledMachine,
+  compiledOf,
   computeDomain,
   type EntrySet,
   isDescendant,
@@ -40,8 +42,33 @@ import { matchesAny } from "./descriptor.ts";
 import { parseDuration } from "./duration.ts";
 import { EventError, SnapshotError } from "./errors.ts";
 
-/** Thrown by `send` when eventless transitions or raised events never settle. */
+/**
+ * Thrown by `send` when eventless transitions or raised events never settle: more than
+ * `StartOptions.maxMicrosteps` microsteps in one macrostep.
+ *
+ * @example
+ * ```ts
+ * import { LivelockError } from "./interpreter.ts";
+ * import { defineMachine } from "./machine.ts";
+ * const pingPong = defineMachine({
+ *   id: "pingPong",
+ *   initial: "idle",
+ *   states: { idle: { on: { GO: "ping" } }, ping: { always: "pong" }, pong: { always: "ping" } },
+ * });
+ * const i = pingPong.start({ maxMicrosteps: 100 });
+ * try {
+ *   i.send("GO");
+ * } catch (e) {
+ *   if (!(e instanceof LivelockError)) throw e;
+ * }
+ * ```
+ */
 export class LivelockError extends Error {
+  /**
+   * Made by the engine when a macrostep exceeds `StartOptions.maxMicrosteps`.
+   *
+   * @param message what did not settle, and in which instance and states.
+   */
   constructor(message: string) {
     super(message);
     this.name = "LivelockError";
@@ -68,12 +95,10 @@ interface RunningInvoke {
   effectId?: string;
 }
 
-/** What the interpreter needs from its machine. */
+/** What the interpreter needs from its machine (a `Machine`, whose compiled model it reads). */
 export interface MachineHandle {
-  readonly compiled: CompiledMachine;
   readonly version: string | number | undefined;
   readonly schemas: Record<string, StandardSchema> | undefined;
-  initialContext(): unknown;
 }
 
 const NO_TRANSITIONS: Transition[] = [];
@@ -159,7 +184,37 @@ function describeValue(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-/** A running machine instance. Created by `Machine.start` and `Machine.restore`. */
+/**
+ * A running machine instance, created by `Machine.start` and `Machine.restore`. Events are
+ * processed synchronously: when `send` returns, the macrostep (and any events it raised) is
+ * done. Delayed sends fire through the instance's clock.
+ *
+ * @example
+ * ```ts
+ * import { defineMachine } from "./machine.ts";
+ * import { VirtualClock } from "./clock.ts";
+ * const door = defineMachine({
+ *   id: "door",
+ *   initial: "closed",
+ *   context: { opened: 0 },
+ *   states: {
+ *     closed: { on: { OPEN: { target: "open", actions: ({ context }) => context.opened++ } } },
+ *     open: { after: { "30s": "closed" }, on: { CLOSE: "closed" } },
+ *   },
+ * });
+ * const clock = new VirtualClock();
+ * const d = door.start({ clock, id: "front" });
+ * d.subscribe((r) => r.kind === "transition" && console.log(r.source, "->", r.targets));
+ * d.can("OPEN"); // true
+ * d.send("OPEN");
+ * d.matches("open"); // true
+ * d.acceptedEvents(); // ["CLOSE"] (the `after` event is internal)
+ * clock.advance(30_000);
+ * d.configuration; // ["closed"]; d.context.opened is 1
+ * const saved = d.snapshot(); // plain JSON, for `door.restore(saved)`
+ * d.stop();
+ * ```
+ */
 export class Instance<C = Record<string, unknown>, E extends EventObject = EventObject>
   implements MachineInstance<C, E> {
   readonly id: string;
@@ -192,6 +247,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   #whenTrue: Set<Transition> | null = null;
   #toInvoke: StateNode[] | null = null;
   #listeners: ((record: MonitorRecord) => void)[] | null = null;
+  /** Coverage hooks (`StartOptions.probe`); null when unused: each call site is one check. */
+  #probe: ExecutionProbe | null = null;
   #output: unknown = undefined;
   #nextId = 0;
   #dry = false;
@@ -204,13 +261,14 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   /** @internal Use `machine.start()` or `machine.restore()`. */
   constructor(machine: MachineHandle, options: StartOptions<C>, clock: Clock) {
     this.#machine = machine;
-    this.#m = machine.compiled;
+    this.#m = compiledOf(machine);
     this.machineId = this.#m.id;
     this.id = options.id ?? `${this.#m.id}-${++instanceCounter}`;
     this.#clock = clock;
     this.#options = options;
     this.#context = {};
     if (options.listener !== undefined) this.#listeners = [options.listener];
+    if (options.probe !== undefined) this.#probe = options.probe;
   }
 
   /** Made on the first action or guard call: idle instances stay small. */
@@ -315,6 +373,11 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     visit(this.#m.root);
     for (const s of this.#config) visit(s);
     return [...found].sort();
+  }
+
+  /** @internal Sets (or, with null, removes) the coverage hooks of a running instance. */
+  internalProbe(probe: ExecutionProbe | null): void {
+    this.#probe = probe;
   }
 
   subscribe(listener: (record: MonitorRecord) => void): () => void {
@@ -702,11 +765,30 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   #evalGuard(t: Transition, event: EventObject): boolean {
     const tools = this.#tools;
     tools.event = event;
+    let result: boolean;
     try {
-      return t.guard!(tools) === true;
+      result = t.guard!(tools) === true;
     } catch (e) {
       if (!this.#dry) this.#executionError(e, `guard of ${describeTransition(t)}`);
-      return false;
+      result = false;
+    }
+    if (this.#probe !== null && !this.#dry) this.#probeGuard(t, result);
+    return result;
+  }
+
+  #probeGuard(t: Transition, result: boolean): void {
+    try {
+      this.#probe!.guard(t.id, result);
+    } catch {
+      // Like a listener's: a probe's failure must not change the machine's behaviour.
+    }
+  }
+
+  #probeTransition(t: Transition): void {
+    try {
+      this.#probe!.transition(t.id);
+    } catch {
+      // Like a listener's: a probe's failure must not change the machine's behaviour.
     }
   }
 
@@ -886,6 +968,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
           targets: t.targets?.map((s) => s.id) ?? [],
         });
       }
+      if (this.#probe !== null) this.#probeTransition(t);
       if (t.actions.length > 0) this.#runActions(t.actions, event);
     }
   }

@@ -13,24 +13,47 @@ import type {
   StandardSchema,
   StartOptions,
 } from "./types.ts";
-import { type CompiledMachine, compileMachine } from "./compile.ts";
+import {
+  type CompiledMachine,
+  compiledOf as compiledOfAny,
+  compileMachine,
+  setCompiledReader,
+} from "./compile.ts";
 import { DefinitionError, type DefinitionProblem, SnapshotError } from "./errors.ts";
-import { Instance, type MachineHandle } from "./interpreter.ts";
+import { Instance } from "./interpreter.ts";
 import { SystemClock } from "./clock.ts";
 
 /** SystemClock has no state: one serves every instance started without a clock. */
 const SYSTEM_CLOCK = new SystemClock();
 const NO_OPTIONS: StartOptions = Object.freeze({});
 
-/** A checked machine definition. Immutable; start as many instances as you like. */
+/**
+ * A checked machine definition, made by `defineMachine`. Immutable: start as many instances
+ * as you like, or continue one from a snapshot.
+ *
+ * @example
+ * ```ts
+ * import { defineMachine } from "./machine.ts";
+ * const counter = defineMachine({
+ *   id: "counter",
+ *   context: { count: 0 },
+ *   states: { counting: { on: { INC: { actions: ({ context }) => context.count++ } } } },
+ * });
+ * const a = counter.start();
+ * a.send("INC");
+ * const b = counter.restore(a.snapshot(), { id: "copy" });
+ * b.send("INC");
+ * // a.context.count is 1, b.context.count is 2
+ * ```
+ */
 export class Machine<C = Record<string, unknown>, E extends EventObject = EventObject>
-  implements MachineLike<C>, MachineHandle {
+  implements MachineLike<C> {
   /** The machine's id. */
   readonly id: string;
   /** The config it was defined from. */
   readonly config: MachineConfig<C, E>;
-  /** The compiled model (for tools: diagrams, exporters). */
-  readonly compiled: CompiledMachine;
+  /** The compiled model: the engine's, not part of the public API (see `compiledOf`). */
+  readonly #compiled: CompiledMachine;
   /** Definition warnings (unreachable states, choice states without an else...). */
   readonly warnings: DefinitionProblem[];
   /** The structural hash recorded in snapshots. */
@@ -40,10 +63,22 @@ export class Machine<C = Record<string, unknown>, E extends EventObject = EventO
   /** Payload schemas by event type. */
   readonly schemas: Record<string, StandardSchema> | undefined;
 
-  /** @internal Use `defineMachine`. */
-  constructor(config: MachineConfig<C, E>, compiled: CompiledMachine) {
+  static {
+    setCompiledReader((machine) => (machine as Machine).#compiled);
+  }
+
+  /**
+   * Checks and compiles `config`, like `defineMachine` (which is the usual way to make one).
+   *
+   * @throws {DefinitionError} listing every problem of the config, each with its path.
+   */
+  constructor(config: MachineConfig<C, E>) {
+    const compiled = compileMachine(config);
+    if (compiled.problems.some((p) => p.severity === "error")) {
+      throw new DefinitionError(compiled.id || undefined, compiled.problems);
+    }
     this.config = config;
-    this.compiled = compiled;
+    this.#compiled = compiled;
     this.id = compiled.id;
     this.hash = compiled.hash;
     this.version = config.version;
@@ -122,14 +157,34 @@ export class Machine<C = Record<string, unknown>, E extends EventObject = EventO
 export function defineMachine<C = Record<string, unknown>, E extends EventObject = EventObject>(
   config: MachineConfig<C, E>,
 ): Machine<C, E> {
-  const compiled = compileMachine(config);
-  if (compiled.problems.some((p) => p.severity === "error")) {
-    throw new DefinitionError(compiled.id || undefined, compiled.problems);
-  }
-  return new Machine(config, compiled);
+  return new Machine(config);
 }
 
-/** Every problem of a config (errors and warnings) without throwing. */
+/**
+ * The compiled model of a machine: what the interpreter, the diagrams, the SCXML exporter, the
+ * REPL and the inspector read. Internal to Statecraft (not exported by `core.ts` or `mod.ts`):
+ * its shape changes with the engine.
+ */
+// deno-lint-ignore no-explicit-any
+export function compiledOf(machine: Machine<any, any>): CompiledMachine {
+  return compiledOfAny(machine);
+}
+
+/**
+ * Every problem of a config (errors and warnings) without throwing: what an editor or a
+ * linter shows before `defineMachine` is called.
+ *
+ * @example
+ * ```ts
+ * import { validateMachine } from "./machine.ts";
+ * const problems = validateMachine({
+ *   id: "door",
+ *   initial: "closed",
+ *   states: { closed: { on: { OPEN: "nowhere" } }, open: {} },
+ * });
+ * for (const p of problems) console.log(p.severity, p.path.join("."), p.message);
+ * ```
+ */
 export function validateMachine<C, E extends EventObject>(
   config: MachineConfig<C, E>,
 ): DefinitionProblem[] {

@@ -10,6 +10,7 @@
 export interface EventObject {
   /** The event's name. */
   type: string;
+  /** Payload fields: anything else the sender puts on the event (plain JSON when it is stored). */
   [key: string]: unknown;
 }
 
@@ -71,7 +72,9 @@ export type Actions<C = Record<string, unknown>, E extends EventObject = EventOb
 
 /** What a guard receives. */
 export interface GuardArgs<C = Record<string, unknown>, E extends EventObject = EventObject> {
+  /** The instance's context (read it; a guard should not change it). */
   context: C;
+  /** The event being tested (for eventless transitions: the event of the last macrostep). */
   event: E;
   /** Whether the state with this id is active now (SCXML `In()`). */
   matches(stateId: string): boolean;
@@ -147,7 +150,9 @@ export interface WhenConfig<C = Record<string, unknown>, E extends EventObject =
 
 /** What an invoked function receives. */
 export interface InvokeArgs<C = Record<string, unknown>, E extends EventObject = EventObject> {
+  /** The invoking instance's context when the invocation started. */
   context: C;
+  /** The event whose transition entered the invoking state. */
   event: E;
   /** The invocation's input (`input` in the invoke config, evaluated at start). */
   input: unknown;
@@ -244,6 +249,7 @@ export interface StateConfig<C = Record<string, unknown>, E extends EventObject 
 
 /** A Standard Schema (zod 4, valibot, arktype...): used for optional event payload checks. */
 export interface StandardSchema {
+  /** The Standard Schema interface: its `validate` checks an event's payload. */
   readonly "~standard": {
     validate(value: unknown): StandardResult | Promise<StandardResult>;
   };
@@ -288,6 +294,7 @@ export interface MachineConfig<C = Record<string, unknown>, E extends EventObjec
 
 /** The part of a machine an invoke needs; `Machine` implements it. */
 export interface MachineLike<C = Record<string, unknown>> {
+  /** The machine's id. */
   readonly id: string;
   /** Starts an instance. */
   start(options?: StartOptions<C>): MachineInstance<C>;
@@ -315,6 +322,11 @@ export interface StartOptions<C = Record<string, unknown>> {
   onSend?: (target: string, event: EventObject, from: MachineInstance<C>) => void;
   /** Subscribed before the first macrostep, so it also sees what happens during start. */
   listener?: (record: MonitorRecord) => void;
+  /**
+   * Coverage hooks (the testing kit's `trackCoverage`): told each transition taken and each
+   * guard evaluated, from the first macrostep on. Not passed to invoked children.
+   */
+  probe?: ExecutionProbe;
   /** Receives `log` action output (default: none; subscribers get it as a record too). */
   log?: (instanceId: string, values: unknown[]) => void;
   /** Most events processed in one macrostep's eventless loop before it is reported as a livelock. */
@@ -338,14 +350,35 @@ export interface StartOptions<C = Record<string, unknown>> {
   invokeId?: string;
 }
 
+/**
+ * What a coverage tool learns from an instance that monitoring records do not say: which
+ * transition of the chart was taken (records name only its source and targets) and what each
+ * guard returned. Calls cost nothing when no probe is set; a probe that throws is ignored.
+ */
+export interface ExecutionProbe {
+  /**
+   * A transition is taken (before its actions run). `id` is the compiled transition's id,
+   * `<source state id>#<n>`: the n-th transition written on that state, in document order.
+   */
+  transition(id: string): void;
+  /**
+   * A guard (or a `when` condition) of transition `id` was evaluated while the instance ran
+   * (not for `can` or `acceptedEvents`); a guard that threw counts as false.
+   */
+  guard(id: string, result: boolean): void;
+}
+
 /** An event arriving from outside a `send`, handed to a `schedule` hook. */
 export interface AsyncDelivery {
+  /** `"timer"`: a delayed send fell due; `"invoke"`: an invocation resolved, rejected or sent. */
   kind: "timer" | "invoke";
+  /** The event it delivers. */
   event: EventObject;
   /** Invoke ids from the root instance down to the receiving instance (empty: the root). */
   path: string[];
-  /** Timers: the send id and due time. */
+  /** Timers: the send id (`SendOptions.id`, or one the engine generated). */
   sendId?: string;
+  /** Timers: the clock time it was due at. */
   due?: number;
   /** Applies the delivery; false when it no longer applies (cancelled, stale, stopped). */
   run(): boolean;
@@ -373,15 +406,21 @@ export type MonitorRecord =
 
 /** Counters an instance keeps from its start. */
 export interface InstanceStats {
+  /** External events processed (each one a macrostep). */
   events: number;
+  /** Transitions taken. */
   transitions: number;
+  /** Errors met while running: a throwing action or guard, a send that could not be delivered. */
   errors: number;
+  /** Microsteps run. */
   microsteps: number;
 }
 
 /** A pending delayed send, as stored in a snapshot. */
 export interface SnapshotTimer {
+  /** The send id, for `cancel`. */
   sendId: string;
+  /** The event it will send. */
   event: EventObject;
   /** Clock time at which it fires. */
   due: number;
@@ -391,18 +430,25 @@ export interface SnapshotTimer {
 
 /** Everything needed to continue an instance exactly where it stopped; plain JSON. */
 export interface Snapshot {
+  /** The snapshot format; `restore` rejects any other. */
   format: "statecraft.snapshot/1";
+  /** The id of the machine it belongs to. */
   machine: string;
   /** The definition hash the snapshot was taken under. */
   hash: string;
+  /** The machine's `version` when the snapshot was taken (what migrations start from). */
   version?: string | number;
+  /** The instance id. */
   id: string;
+  /** The instance's status. */
   status: InstanceStatus;
   /** Active state ids, document order. */
   configuration: string[];
   /** Recorded history by history-state id. */
   history: Record<string, string[]>;
+  /** A JSON copy of the context. */
   context: unknown;
+  /** Delayed sends not yet fired, with their due times. */
   timers: SnapshotTimer[];
   /** External events queued but not yet processed, in order. */
   queue: EventObject[];
@@ -412,7 +458,9 @@ export interface Snapshot {
   when: string[];
   /** Snapshots of invoked child machines, by invoke id. */
   children: Record<string, Snapshot>;
+  /** The done data, once `status` is `"done"`. */
   output?: unknown;
+  /** The instance's counters. */
   stats: InstanceStats;
   /** Counter for generated send ids. */
   nextId: number;
@@ -431,7 +479,9 @@ export interface MachineInstance<
   C = Record<string, unknown>,
   E extends EventObject = EventObject,
 > {
+  /** The instance id (`StartOptions.id`, or the machine id plus a counter). */
   readonly id: string;
+  /** The id of the machine it runs. */
   readonly machineId: string;
   /** Every active state id, in document order. */
   readonly configuration: string[];
@@ -439,9 +489,11 @@ export interface MachineInstance<
   readonly atomicConfiguration: string[];
   /** The live context. */
   readonly context: C;
+  /** Whether it still processes events. */
   readonly status: InstanceStatus;
   /** The done data of the top-level final state, once `status` is `"done"`. */
   readonly output: unknown;
+  /** Counters since it started (a restored instance continues those of its snapshot). */
   readonly stats: InstanceStats;
   /** Runs one macrostep for this event (and any it queues); synchronous. */
   send(event: EventInput<E>): void;

@@ -19,7 +19,9 @@ export type KvKey = readonly KvKeyPart[];
 
 /** A stored entry. `value` and `version` are `null` when the key is absent. */
 export interface KvEntry<T = unknown> {
+  /** The key read. */
   key: KvKey;
+  /** The stored value, or `null` when the key is absent. */
   value: T | null;
   /** Changes on every write of the key; compared by `KvCheck`. */
   version: string | null;
@@ -27,7 +29,9 @@ export interface KvEntry<T = unknown> {
 
 /** A check in an atomic write: the key is at `version` (`null`: the key is absent). */
 export interface KvCheck {
+  /** The key checked. */
   key: KvKey;
+  /** The version it must have (`KvEntry.version`), or `null`: it must be absent. */
   version: string | null;
 }
 
@@ -89,10 +93,13 @@ export interface KvBackend {
   readonly kind: string;
   /** Where it is, for messages (a path, or a URL without its password). */
   readonly where: string;
+  /** What one atomic write may hold here. */
   readonly limits: KvLimits;
+  /** Reads one key: an entry with `value` and `version` null when it is absent. */
   get<T = unknown>(key: KvKey): Promise<KvEntry<T>>;
   /** Entries in the order of `keys`. */
   getMany<T = unknown>(keys: readonly KvKey[]): Promise<KvEntry<T>[]>;
+  /** Entries of a prefix or range, in key order (or reversed), paged by a cursor. */
   list<T = unknown>(selector: KvSelector, options?: KvListOptions): KvListIterator<T>;
   /** Applies every mutation, in order, if and only if every check holds. */
   atomic(checks: readonly KvCheck[], mutations: readonly KvMutation[]): Promise<KvCommitResult>;
@@ -101,6 +108,7 @@ export interface KvBackend {
    * can tell; returns a function that stops it. Absent: the backend cannot tell (poll instead).
    */
   onChange?(listener: () => void): () => void;
+  /** Closes the connection or file; the backend is unusable afterwards. */
   close(): Promise<void>;
 }
 

@@ -15,8 +15,30 @@ export const INLINE_BYTES = 40_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Thrown when stored data cannot be read back: wrong key, tampering, or not ours. */
+/**
+ * Thrown when stored data cannot be read back: wrong key, tampering, or not ours.
+ *
+ * @example
+ * ```ts
+ * import { StoreDataError } from "./codec.ts";
+ * import type { Store } from "./types.ts";
+ * async function readSafely(store: Store, id: string): Promise<unknown> {
+ *   try {
+ *     return await store.snapshot(id);
+ *   } catch (e) {
+ *     // Opened with another encryption key, or the record was altered.
+ *     if (e instanceof StoreDataError) return undefined;
+ *     throw e;
+ *   }
+ * }
+ * ```
+ */
 export class StoreDataError extends Error {
+  /**
+   * Made by the records codec when a stored value fails to decode or verify.
+   *
+   * @param message which record could not be read, and why.
+   */
   constructor(message: string) {
     super(message);
     this.name = "StoreDataError";

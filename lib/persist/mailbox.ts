@@ -88,6 +88,19 @@ export class Mailboxes {
     return this.#queues.has(instanceId);
   }
 
+  /** How many instances have work queued or running (0: every mailbox is empty). */
+  get pending(): number {
+    return this.#queues.size;
+  }
+
+  /**
+   * Resolves once no mailbox has work queued or running, including work queued while
+   * waiting (a timer's firing queued by a commit, say).
+   */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
   /** Runs a task in the instance's mailbox. */
   enqueue<T>(instanceId: string, task: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError("invalid", "the store is closed"));

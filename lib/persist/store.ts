@@ -70,11 +70,27 @@ const MAX_BATCH = 64;
  * load lazily.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { openStore } from "./store.ts";
+ * import { defineMachine } from "../core/machine.ts";
+ * const door = defineMachine({
+ *   id: "door",
+ *   initial: "closed",
+ *   states: { closed: { on: { OPEN: "open" } }, open: { on: { CLOSE: "closed" } } },
+ * });
  * const store = await openStore({ path: ":memory:", machines: [door] });
- * await store.create("door", "front");
- * await store.send("front", { type: "OPEN" }, { eventId: "evt-1" });
+ * try {
+ *   await store.create("door", "front");
+ *   // Resolves once durable; sent again with the same event id, it is applied once.
+ *   const ack = await store.send("front", { type: "OPEN" }, { eventId: "evt-1" });
+ *   // ack.configuration is ["open"], ack.seq is 1
+ *   const again = await store.send("front", { type: "OPEN" }, { eventId: "evt-1" });
+ *   // again.duplicate is true
+ *   const journal = await store.history("front"); // create, OPEN
+ *   await store.rollback("front", { seq: 0 }); // back to "closed"
+ * } finally {
+ *   await store.close();
+ * }
  * ```
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -196,6 +212,23 @@ export class DurableStore implements Store {
   /** The machines this store was opened with (or given since). */
   get machines(): AnyMachine[] {
     return [...this.#ctx.machines.values()];
+  }
+
+  /**
+   * How many instances have work queued or running in their mailbox: sends, timer firings,
+   * invocation results, loads (0: the store is idle).
+   */
+  get pending(): number {
+    return this.#ctx.mailboxes.pending;
+  }
+
+  /**
+   * Resolves once no instance has work queued or running in its mailbox, including work
+   * queued while waiting: every acknowledged commit is then durable. For tests on virtual time
+   * (`@statecraft/statecraft/testing`), which need to know when a timer's firing is applied.
+   */
+  idle(): Promise<void> {
+    return this.#ctx.mailboxes.idle();
   }
 
   /** Instances in memory and their estimated bytes. */

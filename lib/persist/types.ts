@@ -10,8 +10,10 @@ import type { Clock, EventObject, MachineInstance, Snapshot } from "../core/type
 import type { ClusterMembership } from "../cluster/types.ts";
 import type { KvBackend } from "./backend.ts";
 
+/** A machine of any context and event types, as the store holds them side by side. */
 // deno-lint-ignore no-explicit-any
 export type AnyMachine = Machine<any, any>;
+/** A running instance of any context and event types (what `inspect` and `onSend` see). */
 // deno-lint-ignore no-explicit-any
 export type AnyInstance = MachineInstance<any, any>;
 
@@ -83,16 +85,21 @@ export interface OpenStoreOptions {
 
 /** What `onCommit` receives. */
 export interface CommitInfo {
+  /** The instance id. */
   id: string;
+  /** The instance's machine id. */
   machine: string;
   /** The configuration before the first entry. */
   from: string[];
+  /** The journal entries committed, in order. */
   entries: JournalEntry[];
 }
 
 /** What the store knows of an instance. */
 export interface InstanceInfo extends InstanceHead {
+  /** Every active state id, in document order. */
   configuration: string[];
+  /** The instance's context (a copy). */
   context: unknown;
   /** `create` with an `eventId` this instance was created with: nothing was created now. */
   duplicate?: boolean;
@@ -102,13 +109,19 @@ export interface InstanceInfo extends InstanceHead {
 
 /** What every description of an instance starts with. */
 export interface InstanceHead {
+  /** The instance id. */
   id: string;
+  /** The id of its machine. */
   machine: string;
+  /** `"done"` once it reached a top-level final state. */
   status: "active" | "done" | "stopped";
+  /** Archived instances keep their data but refuse events until unarchived. */
   archived: boolean;
   /** Journal entries so far (0 after create). */
   seq: number;
+  /** Creation time (ms since the epoch, the store's clock). */
   createdAt: number;
+  /** Time of the last journal entry. */
   updatedAt: number;
   /** The machine's version the instance runs under, when the machine has one. */
   version?: string | number;
@@ -116,9 +129,13 @@ export interface InstanceHead {
 
 /** The acknowledgement of an event. */
 export interface SendResult {
+  /** The instance id. */
   id: string;
+  /** The journal sequence number after the event. */
   seq: number;
+  /** Every active state id after the event, in document order. */
   configuration: string[];
+  /** The instance's status after the event. */
   status: "active" | "done" | "stopped";
   /** True when the event id had been applied before: nothing was applied now. */
   duplicate: boolean;
@@ -126,8 +143,11 @@ export interface SendResult {
 
 /** A journal entry. */
 export interface JournalEntry {
+  /** Position in the instance's journal, from 1. */
   seq: number;
+  /** When it was committed (ms since the epoch, the store's clock). */
   time: number;
+  /** What happened: the instance was created, got an event, a timer fired, an invocation answered... */
   kind:
     | "create"
     | "event"
@@ -142,36 +162,49 @@ export interface JournalEntry {
   by: string;
   /** Cluster mode: the node that committed it (the owner of the partition then). */
   node?: string;
+  /** The event applied (`event`, `timer`, `invoke` entries). */
   event?: EventObject;
+  /** The caller's idempotency key, when it gave one. */
   eventId?: string;
   /** Invoke path of the receiving child machine, for timers and invocation results. */
   path?: string[];
+  /** Timers: the send id of the timer that fired. */
   sendId?: string;
   /** Timers: the due time of the timer that fired. */
   due?: number;
   /** create: the context overrides. */
   context?: unknown;
-  /** rollback: the seq rolled back to; migration: versions. */
+  /** rollback: the seq rolled back to. */
   to?: number;
+  /** migration: the version migrated from. */
   from?: string | number;
+  /** migration: the version migrated to. */
   toVersion?: string | number;
+  /** Every active state id after this entry. */
   configuration: string[];
+  /** The instance's status after this entry. */
   status: string;
 }
 
 /** Filters for `list`. */
 export interface ListOptions {
+  /** Only instances of this machine id. */
   machine?: string;
   /** An active state id (any level of the configuration). */
   state?: string;
+  /** Only instances with this status (`"archived"`: only archived ones). */
   status?: "active" | "done" | "stopped" | "archived";
+  /** Only instances updated after this time (ms since the epoch). */
   updatedAfter?: number;
+  /** At most this many items in the page. */
   limit?: number;
+  /** The `cursor` of the previous page. */
   cursor?: string;
 }
 
 /** A page of `list`. */
 export interface ListPage {
+  /** The instances of this page. */
   items: InstanceInfo[];
   /** Pass back for the next page; absent on the last page. */
   cursor?: string;
@@ -179,8 +212,11 @@ export interface ListPage {
 
 /** A checkpoint. */
 export interface CheckpointInfo {
+  /** The journal entry it was taken after. */
   seq: number;
+  /** The caller's name for it (`rollback` accepts it as `{ checkpoint: label }`). */
   label?: string;
+  /** When it was taken. */
   time: number;
 }
 
@@ -201,7 +237,23 @@ export type ExportRecord =
     snapshot: Snapshot;
   };
 
-/** Errors a caller can act on: unknown instance, archived, conflicts, bad input. */
+/**
+ * Errors a caller can act on: unknown instance, archived, conflicts, bad input.
+ *
+ * @example
+ * ```ts
+ * import { StoreError } from "./types.ts";
+ * import type { Store } from "./types.ts";
+ * async function stateOf(store: Store, id: string): Promise<string[]> {
+ *   try {
+ *     return (await store.send(id, "PING")).configuration;
+ *   } catch (e) {
+ *     if (e instanceof StoreError && e.code === "not_found") return [];
+ *     throw e;
+ *   }
+ * }
+ * ```
+ */
 export class StoreError extends Error {
   /**
    * `not_found`, `exists`, `archived`, `conflict`, `invalid`, `incompatible`, `too_large`,
@@ -210,6 +262,12 @@ export class StoreError extends Error {
    * partition), or `read_only` (a cluster's store opened outside the cluster).
    */
   readonly code: string;
+  /**
+   * Made by the store for a request it refuses.
+   *
+   * @param code one of the codes above, for programs.
+   * @param message what was refused and why, for people.
+   */
   constructor(code: string, message: string) {
     super(message);
     this.name = "StoreError";
@@ -257,8 +315,11 @@ export interface Store {
     target: { seq: number } | { checkpoint: string },
     options?: { by?: string },
   ): Promise<InstanceInfo>;
+  /** Archives an instance: it refuses events (code `archived`) until unarchived; its data stays. */
   archive(instanceId: string, options?: { by?: string }): Promise<InstanceInfo>;
+  /** Brings an archived instance back: it takes events again. */
   unarchive(instanceId: string, options?: { by?: string }): Promise<InstanceInfo>;
+  /** Deletes an instance and all its data; false when there was none. */
   delete(instanceId: string): Promise<boolean>;
   /** The current snapshot of an instance. */
   snapshot(instanceId: string): Promise<Snapshot>;

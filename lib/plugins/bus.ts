@@ -13,8 +13,11 @@ export type BusHandler = (event: EventObject) => unknown;
 
 /** A handler's failure, as reported to `onError`. */
 export interface BusFailure {
+  /** The event being handled. */
   event: EventObject;
+  /** The subscription's name (its `name` option, or its descriptor). */
   subscriber: string;
+  /** What the handler threw or rejected with. */
   error: unknown;
 }
 
@@ -43,6 +46,7 @@ export class EventBus {
   #seq = 0;
   readonly #onError: (failure: BusFailure) => void;
 
+  /** Makes an empty bus; `onError` gets handlers' failures (default: `console.error`). */
   constructor(options: { onError?: (failure: BusFailure) => void } = {}) {
     this.#onError = options.onError ?? ((f) => {
       console.error(`bus: handler "${f.subscriber}" failed on "${f.event.type}":`, f.error);

@@ -21,12 +21,19 @@ import { PluginError } from "./types.ts";
 
 /** Permissions as resolved from a manifest (absolute paths). */
 export interface ResolvedPermissions {
+  /** Paths it may read (absolute). */
   read: string[];
+  /** Paths it may write (absolute). */
   write: string[];
+  /** Hosts (`host` or `host:port`) it may connect to. */
   net: string[];
+  /** Environment variables it may read. */
   env: string[];
+  /** Programs it may run (names looked up in `PATH`, or absolute paths). */
   run: string[];
+  /** Native libraries it may load (absolute paths). */
   ffi: string[];
+  /** System information it may query. */
   sys: string[];
 }
 

@@ -29,6 +29,7 @@ export interface SigningPolicy {
 export interface LoadPluginsOptions extends SigningPolicy {
   /** Plugin directories (each holds plugin folders). Missing ones are skipped. */
   dirs: string[];
+  /** The supervisor that runs them. */
   supervisor: PluginSupervisor;
   /** Loads at once within one dependency level (default 4). */
   concurrency?: number;
@@ -36,12 +37,28 @@ export interface LoadPluginsOptions extends SigningPolicy {
 
 /** What `loadPlugins` did. */
 export interface LoadReport {
+  /** The plugins that loaded, as `PluginSupervisor.list` reports them. */
   loaded: PluginInfo[];
   /** Every plugin that did not load, with why (a manifest, a dependency, a signature, onLoad). */
   failed: { name?: string; dir: string; error: string }[];
 }
 
-/** Discovers, resolves, checks and starts every plugin in `dirs`. */
+/**
+ * Discovers, resolves, checks and starts every plugin in `dirs`: manifests are validated,
+ * dependencies resolved (and loaded level by level), signatures checked against the policy.
+ * A plugin that fails is reported in `failed`; the others still load.
+ *
+ * @example
+ * ```ts
+ * import { loadPlugins } from "./loader.ts";
+ * import { PluginSupervisor } from "./supervisor.ts";
+ * const supervisor = new PluginSupervisor();
+ * const report = await loadPlugins({ dirs: ["plugins"], supervisor, unsigned: "allow" });
+ * for (const f of report.failed) console.error(`${f.name ?? f.dir}: ${f.error}`);
+ * console.log(report.loaded.map((p) => `${p.name}@${p.version} ${p.state}`));
+ * await supervisor.close();
+ * ```
+ */
 export async function loadPlugins(options: LoadPluginsOptions): Promise<LoadReport> {
   const dirs: string[] = [];
   for (const dir of options.dirs) {
@@ -173,7 +190,9 @@ export async function contentHash(dir: string, skip: string[] = []): Promise<str
 
 /** Options for `watchPlugins`. */
 export interface WatchOptions extends SigningPolicy {
+  /** Plugin directories to watch (each holds plugin folders). */
   dirs: string[];
+  /** The supervisor that runs the plugins. */
   supervisor: PluginSupervisor;
   /** Quiet time after the last change before reloading (default 150 ms). */
   debounceMs?: number;
@@ -185,6 +204,22 @@ export interface WatchOptions extends SigningPolicy {
  * Watches plugin folders and reloads a plugin whose files change: the new version goes
  * through Reloading; if it fails to load, the old one keeps serving and the error is
  * reported. A new folder is loaded; a removed one is unloaded. Returns the stop function.
+ *
+ * @example
+ * ```ts
+ * import { loadPlugins, watchPlugins } from "./loader.ts";
+ * import { PluginSupervisor } from "./supervisor.ts";
+ * const supervisor = new PluginSupervisor();
+ * await loadPlugins({ dirs: ["plugins"], supervisor });
+ * const stop = watchPlugins({
+ *   dirs: ["plugins"],
+ *   supervisor,
+ *   onReload: ({ plugin, error }) => console.log(plugin, error ?? "reloaded"),
+ * });
+ * // ... edit a plugin's files: it is reloaded ...
+ * stop();
+ * await supervisor.close();
+ * ```
  */
 export function watchPlugins(options: WatchOptions): () => void {
   const watcher = Deno.watchFs(options.dirs, { recursive: true });

@@ -195,7 +195,20 @@ export interface ParseManifestOptions {
   env?: (name: string) => string | undefined;
 }
 
-/** Thrown with every problem of a manifest. */
+/**
+ * Thrown with every problem of a manifest.
+ *
+ * @example
+ * ```ts
+ * import { loadManifest, ManifestError } from "./manifest.ts";
+ * try {
+ *   await loadManifest("plugins/audit-log");
+ * } catch (e) {
+ *   if (!(e instanceof ManifestError)) throw e;
+ *   for (const p of e.problems) console.error(`${e.file}:${p.line ?? 1}: ${p.message}`);
+ * }
+ * ```
+ */
 export class ManifestError extends Error {
   /** Every problem found, in file order. */
   readonly problems: ManifestProblem[];
@@ -876,7 +889,7 @@ export const MANIFEST_FILE = "plugin.yaml";
  * @throws {ManifestError} with every problem (positions in `plugin.yaml`)
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadManifest } from "./manifest.ts";
  * const loaded = await loadManifest("plugins/audit-log");
  * console.log(loaded.entryPath); // /abs/plugins/audit-log/mod.ts

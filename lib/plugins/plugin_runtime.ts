@@ -83,6 +83,7 @@ export function runPlugin(transport: Transport): void {
     switch (msg.t) {
       case "init":
         reply(msg.id, async () => {
+          // The plugin's entry by URL (JSR cannot analyse it; it needs no import map).
           const mod = await import(msg.init.entryUrl);
           const def = mod.default as PluginDefinition | undefined;
           if (typeof def !== "object" || def === null) {

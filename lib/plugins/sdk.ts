@@ -22,3 +22,5 @@ export {
   type PluginLogger,
   type PluginScheduler,
 } from "./types.ts";
+// The engine's event type the context uses (owned by `core.ts`, repeated here for the docs).
+export type { EventObject } from "../core/types.ts";

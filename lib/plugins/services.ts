@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EventObject } from "../core/types.ts";
+import type { Clock, EventObject } from "../core/types.ts";
 import type { KvBackend } from "../persist/backend.ts";
 import type { HostServices } from "./host.ts";
 import type { ServiceName } from "./protocol.ts";
@@ -30,6 +30,11 @@ export interface PluginServicesOptions {
   runScheduled?: (plugin: string, action: string, payload: unknown) => void;
   /** Most scheduled timers one plugin may hold (default 100). */
   maxTimers?: number;
+  /**
+   * The clock plugins' schedules run on (the runtime's; tests give a virtual one). Default:
+   * the host's own timers (`setTimeout`, `setInterval`).
+   */
+  clock?: Clock;
 }
 
 const KEY_PART_TYPES = new Set(["string", "number", "bigint", "boolean"]);
@@ -49,7 +54,8 @@ function checkKey(key: unknown, what: string): (string | number | bigint | boole
 /** The host services of every plugin of one runtime. */
 export class PluginServices implements HostServices {
   readonly #options: PluginServicesOptions;
-  readonly #timers = new Map<string, Map<string, ReturnType<typeof setTimeout>>>();
+  /** Per plugin: its scheduled timers by id, each as the function that cancels it. */
+  readonly #timers = new Map<string, Map<string, () => void>>();
   #nextTimer = 1;
 
   constructor(options: PluginServicesOptions = {}) {
@@ -89,10 +95,9 @@ export class PluginServices implements HostServices {
         return this.#schedule(plugin, name === "schedule.every", args);
       case "schedule.cancel": {
         const id = String(args[0]);
-        const timer = this.#timers.get(plugin)?.get(id);
-        if (timer !== undefined) {
-          clearTimeout(timer);
-          clearInterval(timer);
+        const cancel = this.#timers.get(plugin)?.get(id);
+        if (cancel !== undefined) {
+          cancel();
           this.#timers.get(plugin)!.delete(id);
         }
         return null;
@@ -120,10 +125,7 @@ export class PluginServices implements HostServices {
   clearTimers(plugin: string): void {
     const timers = this.#timers.get(plugin);
     if (timers === undefined) return;
-    for (const t of timers.values()) {
-      clearTimeout(t);
-      clearInterval(t);
-    }
+    for (const cancel of timers.values()) cancel();
     this.#timers.delete(plugin);
   }
 
@@ -149,8 +151,30 @@ export class PluginServices implements HostServices {
       if (!repeat) timers.delete(id);
       this.#options.runScheduled?.(plugin, action, payload);
     };
-    timers.set(id, repeat ? setInterval(run, ms) : setTimeout(run, ms));
+    timers.set(id, this.#arm(run, ms, repeat));
     this.#timers.set(plugin, timers);
     return id;
+  }
+
+  /** Runs `fn` after `ms` (every `ms` when `repeat`); returns the function that cancels it. */
+  #arm(fn: () => void, ms: number, repeat: boolean): () => void {
+    const clock = this.#options.clock;
+    if (clock === undefined) {
+      const timer = repeat ? setInterval(fn, ms) : setTimeout(fn, ms);
+      return () => repeat ? clearInterval(timer) : clearTimeout(timer);
+    }
+    // A Clock has one-shot timers: a repeating one is armed again each time it fires.
+    let cancelled = false;
+    let handle: unknown;
+    const tick = () => {
+      if (cancelled) return;
+      if (repeat) handle = clock.setTimer(tick, ms);
+      fn();
+    };
+    handle = clock.setTimer(tick, ms);
+    return () => {
+      cancelled = true;
+      clock.clearTimer(handle);
+    };
   }
 }

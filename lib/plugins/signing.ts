@@ -113,7 +113,7 @@ export async function keyFingerprint(publicKey: string): Promise<string> {
  * `plugin.yaml`, or it contains a symbolic link
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { generateKeyPair, signPlugin, verifyPlugin } from "./signing.ts";
  * const keys = await generateKeyPair();
  * await signPlugin("plugins/audit-log", keys.privateKey);
@@ -161,8 +161,9 @@ export async function signPlugin(dir: string, privateKey: string): Promise<Signa
  * @param trustedKeys base64 public keys; omit to accept any valid signature
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { verifyPlugin } from "./signing.ts";
+ * const trustedKey = Deno.env.get("STATECRAFT_TRUSTED_KEY") ?? "";
  * const result = await verifyPlugin("plugins/audit-log", [trustedKey]);
  * if (!result.ok) console.error(`plugin audit-log: ${result.reason}`);
  * ```

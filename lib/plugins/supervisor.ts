@@ -7,7 +7,7 @@
  * @module
  */
 import type { KvBackend } from "../persist/backend.ts";
-import type { EventObject, MachineInstance } from "../core/types.ts";
+import type { Clock, EventObject, MachineInstance } from "../core/types.ts";
 import { EventBus } from "./bus.ts";
 import { createHost, type PluginHost, type ResolvedPermissions, WorkerHost } from "./host.ts";
 import {
@@ -21,24 +21,34 @@ import { type HookName, type IsolationMode, PluginHostError } from "./types.ts";
 
 /** What the supervisor needs to run a plugin (made from its manifest by the loader). */
 export interface PluginSpec {
+  /** The plugin's name. */
   name: string;
+  /** The plugin's version. */
   version: string;
-  /** The plugin's folder and entry module (absolute). */
+  /** The plugin's folder (absolute). */
   dir: string;
+  /** The entry module (absolute). */
   entryPath: string;
+  /** How it runs: in the host process, a Web Worker, or a subprocess. */
   isolation: IsolationMode;
+  /** What it may touch, with absolute paths. */
   permissions: ResolvedPermissions;
+  /** The actions it implements. */
   provides: string[];
   /** Actions safe to retry. */
   idempotent: string[];
+  /** Bus event descriptors it receives. */
   subscribes: string[];
+  /** The hooks it handles. */
   hooks: HookName[];
+  /** Resource limits (see `PluginLimits`). */
   limits: {
     callTimeoutMs: number;
     callsPerSecond: number;
     memoryMb: number;
     maxMessageBytes: number;
   };
+  /** The manifest's `config`, handed to the plugin as `ctx.config`. */
   config: Record<string, unknown>;
   /** Priority of its bus subscriptions (higher first; default 0). */
   priority?: number;
@@ -48,18 +58,29 @@ export interface PluginSpec {
 
 /** What `list()` reports of a plugin. */
 export interface PluginInfo {
+  /** The plugin's name. */
   name: string;
+  /** The plugin's version. */
   version: string;
+  /** Its isolation mode. */
   mode: IsolationMode;
+  /** Where it is in its lifecycle (`"active"` when it takes calls). */
   state: LifecycleState;
+  /** The actions it implements. */
   actions: string[];
+  /** Bus event descriptors it receives. */
   subscribes: string[];
+  /** The hooks it handles. */
   hooks: HookName[];
+  /** Restarts after crashes so far. */
   restarts: number;
   /** A heartbeat or call went unanswered (worker mode cannot stop a busy loop). */
   stuck: boolean;
+  /** Calls made to it. */
   calls: number;
+  /** Calls that failed. */
   failures: number;
+  /** The last error's message, or `null`. */
   lastError: string | null;
 }
 
@@ -75,12 +96,16 @@ export interface SupervisorOptions {
   restartBackoffMs?: number;
   /** Heartbeat interval (default 2 s; 0 turns heartbeats off) and answer timeout (1 s). */
   heartbeatMs?: number;
+  /** How long a heartbeat may go unanswered before the plugin counts as stuck (default 1 s). */
   heartbeatTimeoutMs?: number;
   /** Retries of idempotent actions after a timeout or crash (default 3, from 50 ms doubling). */
   retries?: number;
+  /** The first retry's delay, doubled each time (default 50 ms). */
   retryBackoffMs?: number;
   /** The `deno` executable for process-mode plugins. */
   denoPath?: string;
+  /** The clock plugins' schedules run on (default: the host's timers). */
+  clock?: Clock;
 }
 
 interface Managed {
@@ -122,24 +147,31 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Runs plugins and routes calls to them.
+ * Runs plugins and routes calls to them. `loadPlugins` adds the plugins of a folder (from
+ * their manifests); `add` takes a spec made by hand.
  *
  * @example
- * ```ts ignore
- * const supervisor = new PluginSupervisor({ kv });
- * await supervisor.add(spec);
- * await supervisor.call("notifier", "send", { text: "hi" });
+ * ```ts
+ * import { PluginSupervisor } from "./supervisor.ts";
+ * import { loadPlugins } from "./loader.ts";
+ * const supervisor = new PluginSupervisor({ maxRestarts: 3 });
+ * await loadPlugins({ dirs: ["plugins"], supervisor });
+ * console.log(supervisor.list().map((p) => `${p.name} ${p.state}`));
+ * const result = await supervisor.call("notifier", "send", { text: "hi" });
+ * await supervisor.close();
  * ```
  */
 export class PluginSupervisor {
   /** The bus plugins' subscriptions and emits go through. */
   readonly bus: EventBus;
-  readonly services: PluginServices;
+  /** KV namespaces, schedules and logging of the plugins (internal to the supervisor). */
+  readonly #services: PluginServices;
   readonly #options: SupervisorOptions;
   readonly #plugins = new Map<string, Managed>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
+  /** Makes a supervisor with no plugin; add plugins with `add` (or `loadPlugins`). */
   constructor(options: SupervisorOptions = {}) {
     this.#options = options;
     this.bus = new EventBus({
@@ -150,9 +182,10 @@ export class PluginSupervisor {
           `handler of "${f.event.type}" failed: ${errorText(f.error)}`,
         ),
     });
-    this.services = new PluginServices({
+    this.#services = new PluginServices({
       kv: options.kv,
       log: options.log,
+      clock: options.clock,
       onEmit: (plugin, event) => this.#pluginEmit(plugin, event),
       runScheduled: (plugin, action, payload) => {
         this.call(plugin, action, payload).catch((e) =>
@@ -340,7 +373,7 @@ export class PluginSupervisor {
     clearTimeout(m.restartTimer);
     for (const off of m.unsubscribe) off();
     m.unsubscribe = [];
-    this.services.clearTimers(name);
+    this.#services.clearTimers(name);
     if (m.lifecycle.configuration[0] === "active") {
       m.lifecycle.send({ type: "UNLOAD" });
       this.#announce(m);
@@ -383,7 +416,7 @@ export class PluginSupervisor {
       config: spec.config,
       permissions: spec.permissions,
       limits: spec.limits,
-      services: this.services,
+      services: this.#services,
       denoPath: this.#options.denoPath,
       moduleVersion: spec.moduleVersion,
       onExit: (reason) => this.#crashed(m, host!, reason),
@@ -493,7 +526,7 @@ export class PluginSupervisor {
   }
 
   #log(plugin: string, level: "debug" | "info" | "warn" | "error", message: string): void {
-    this.services.log(plugin, level, message);
+    this.#services.log(plugin, level, message);
   }
 
   #info(m: Managed): PluginInfo {

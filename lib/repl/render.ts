@@ -6,7 +6,7 @@
  * @module
  */
 import type { StateNode, Transition } from "../core/compile.ts";
-import type { Machine } from "../core/machine.ts";
+import { compiledOf, type Machine } from "../core/machine.ts";
 import { toMermaid, transitionLabel } from "../core/diagram.ts";
 import type { Colors } from "./color.ts";
 
@@ -25,7 +25,7 @@ type AnyMachine = Machine<any, any>;
 export function atomicOf(machine: AnyMachine | undefined, configuration: string[]): string[] {
   if (machine === undefined) return configuration;
   return configuration.filter((id) => {
-    const s = machine.compiled.byId.get(id);
+    const s = compiledOf(machine).byId.get(id);
     return s === undefined || s.kind === "atomic" || s.kind === "final";
   });
 }
@@ -54,7 +54,7 @@ export function configurationTree(machine: AnyMachine, configuration: string[]):
       visit(c, depth + 1);
     }
   };
-  visit(machine.compiled.root, 0);
+  visit(compiledOf(machine).root, 0);
   return lines;
 }
 
@@ -69,7 +69,7 @@ export function chartTree(
   colors: Colors,
 ): string[] {
   const active = new Set(configuration);
-  const m = machine.compiled;
+  const m = compiledOf(machine);
   const lines = [`${colors.bold(m.id)}  ${colors.green("●")} active  ${colors.dim("○")} inactive`];
   const visit = (s: StateNode, prefix: string) => {
     const kids = [...s.children, ...s.histories];

@@ -85,12 +85,35 @@ const SPEC: YamlSpec<RuntimeConfig> = {
   what: "configuration",
 };
 
-/** The defaults: what a project without `statecraft.yaml` runs. */
+/**
+ * The defaults: what a project without `statecraft.yaml` runs.
+ *
+ * @example
+ * ```ts
+ * import { defaultConfig } from "./config.ts";
+ * const config = defaultConfig();
+ * // config.kv is ".statecraft/state.kv"; config.machines is ["examples/*.ts", "examples/*.scxml"]
+ * ```
+ */
 export function defaultConfig(): RuntimeConfig {
   return configSchema.parse({}) as RuntimeConfig;
 }
 
-/** Parses `statecraft.yaml` text; throws a `ManifestError` listing every problem with line:col. */
+/**
+ * Parses `statecraft.yaml` text; throws a `ManifestError` listing every problem with line:col.
+ * `${VAR}` references are read through `env` (default: the process environment).
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "./config.ts";
+ * const config = parseConfig(
+ *   "machines: [machines/*.ts]\nkv: ${STATE_KV}\n",
+ *   "statecraft.yaml",
+ *   (name) => name === "STATE_KV" ? "/var/lib/app/state.kv" : undefined,
+ * );
+ * // config.kv is "/var/lib/app/state.kv"
+ * ```
+ */
 export function parseConfig(
   text: string,
   file: string,

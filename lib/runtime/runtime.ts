@@ -36,9 +36,11 @@ export interface RuntimeOptions {
   projectDir?: string;
   /** `statecraft.yaml` to read (default: `<projectDir>/statecraft.yaml` if it exists). */
   configFile?: string;
-  /** Overrides of the configuration. */
+  /** Overrides `kv:` of the configuration: the store's location (a path, `":memory:"`, a URL). */
   kv?: string;
+  /** Overrides `plugins:`: the plugin folders to load. */
   plugins?: string[];
+  /** Overrides `machines:`: the machine scripts (globs) to load; `[]` loads none. */
   machines?: string[];
   /** Machines given directly (embedding), in addition to the scripts. */
   extraMachines?: Machine<Record<string, unknown>>[];
@@ -48,6 +50,7 @@ export interface RuntimeOptions {
   noPlugins?: boolean;
   /** Where runtime log lines go (default: stderr). */
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  /** Reads `${VAR}` references of `statecraft.yaml` (default: `Deno.env.get`). */
   env?: (name: string) => string | undefined;
   /** Time source of the instances (default: the system clock; tests give a virtual one). */
   clock?: Clock;
@@ -61,24 +64,41 @@ export interface RuntimeOptions {
 
 /** A transition as watchers and the bus see it. */
 export interface TransitionEvent extends EventObject {
+  /** Always `"machine.transition"`. */
   type: "machine.transition";
+  /** The instance id. */
   instance: string;
+  /** The instance's machine id. */
   machine: string;
   /** The event that caused it (or the journal kind: create, rollback...). */
   event: string;
+  /** The journal entry's kind. */
   kind: JournalEntry["kind"];
+  /** Active state ids before. */
   from: string[];
+  /** Active state ids after. */
   to: string[];
+  /** The journal entry's sequence number. */
   seq: number;
+  /** When it was committed (ms since the epoch). */
   time: number;
+  /** The instance's status after it. */
   status: string;
 }
 
 /** What `reload()` did for one machine (or one script that failed to load). */
 export interface ReloadOutcome {
+  /** The machine id (for a script that failed to load: its file). */
   machine: string;
+  /** The script it came from. */
   file: string;
+  /**
+   * `"added"`: new; `"updated"`: a new definition with the same structure; `"migrated"`: a new
+   * structure with a migration from the old version; `"kept"`: a new structure without one, so
+   * the old definition stays (see `reason`); `"error"`: it did not load (see `reason`).
+   */
   result: "added" | "updated" | "migrated" | "kept" | "error";
+  /** Why it failed or was refused. */
   reason?: string;
 }
 
@@ -88,6 +108,28 @@ let current: Runtime | null = null;
  * An invoke `src` that calls a plugin action: `invoke: { src: pluginAction("notifier.send"),
  * input }`. Resolves into `done.invoke.<id>` with the action's result, or
  * `error.platform.<id>` with its error. Needs an open Runtime.
+ *
+ * @example
+ * ```ts
+ * import { pluginAction } from "./runtime.ts";
+ * import { defineMachine } from "../core/machine.ts";
+ * export const order = defineMachine({
+ *   id: "order",
+ *   initial: "notifying",
+ *   states: {
+ *     notifying: {
+ *       invoke: {
+ *         src: pluginAction("notifier.send"),
+ *         input: { text: "order received" },
+ *         onDone: "done",
+ *         onError: "failed",
+ *       },
+ *     },
+ *     done: { type: "final" },
+ *     failed: {},
+ *   },
+ * });
+ * ```
  */
 export function pluginAction(
   target: string,
@@ -104,11 +146,47 @@ export function pluginAction(
   };
 }
 
-/** A project's machines, store and plugins. Open with `Runtime.open`. */
+/**
+ * A project's machines, durable store and plugins, wired together: what `statecraft serve`,
+ * the REPL and an embedding program run on. Open with `Runtime.open`; every instance it
+ * spawns is durable, and `send` resolves once the event's macrostep is committed.
+ *
+ * @example
+ * ```ts
+ * import { Runtime } from "./runtime.ts";
+ * import { defineMachine } from "../core/machine.ts";
+ * const turnstile = defineMachine({
+ *   id: "turnstile",
+ *   initial: "locked",
+ *   states: { locked: { on: { COIN: "unlocked" } }, unlocked: { on: { PUSH: "locked" } } },
+ * });
+ * const runtime = await Runtime.open({
+ *   kv: ":memory:", // or a file, a KV Connect URL, a postgres:// URL
+ *   machines: [], // no machine scripts: only the machine given here
+ *   noPlugins: true,
+ *   extraMachines: [turnstile],
+ * });
+ * try {
+ *   const stop = runtime.watch((t) => console.log(t.instance, t.from, "->", t.to));
+ *   const gate = await runtime.spawn("turnstile", "gate-1");
+ *   const after = await runtime.send(gate.id, "COIN"); // resolves once durable
+ *   // after.configuration is ["unlocked"]
+ *   await runtime.undo(gate.id); // back to "locked"
+ *   const entries = await runtime.history(gate.id);
+ *   stop();
+ * } finally {
+ *   await runtime.close();
+ * }
+ * ```
+ */
 export class Runtime {
+  /** The project folder (absolute, no trailing slash). */
   readonly projectDir: string;
+  /** The configuration in force: `statecraft.yaml` with the options' overrides. */
   readonly config: RuntimeConfig;
+  /** The durable store of the instances. */
   readonly store: Store;
+  /** The plugin supervisor: `plugins.call(...)`, `plugins.list()`. */
   readonly plugins: PluginSupervisor;
   /** The machines by id, with their source. */
   readonly machines: Map<string, LoadedMachine>;
@@ -226,6 +304,7 @@ export class Runtime {
     const plugins = new PluginSupervisor({
       kv: kvForPlugins,
       heartbeatMs: mode === "live" ? 2000 : 0,
+      clock: options.clock,
       log: (plugin, level, message) => {
         if (level !== "debug") log(level, `[${plugin}] ${message}`);
       },
@@ -304,14 +383,17 @@ export class Runtime {
     return await this.store.send(instanceId, ev, options);
   }
 
+  /** An instance's state, or `null` when there is none. */
   get(instanceId: string): Promise<InstanceInfo | null> {
     return this.store.get(instanceId);
   }
 
+  /** Instances, filtered and paged (see `ListOptions`). */
   list(options?: ListOptions): Promise<ListPage> {
     return this.store.list(options);
   }
 
+  /** An instance's journal, oldest first (`from`: the first seq; `limit`: how many). */
   history(
     instanceId: string,
     options?: { from?: number; limit?: number },
@@ -319,10 +401,12 @@ export class Runtime {
     return this.store.history(instanceId, options);
   }
 
+  /** Records a checkpoint of an instance (its snapshot now), optionally named. */
   checkpoint(instanceId: string, label?: string): Promise<CheckpointInfo> {
     return this.store.checkpoint(instanceId, label);
   }
 
+  /** Moves an instance back to the state after a journal entry, or at a checkpoint. */
   rollback(
     instanceId: string,
     to: { seq: number } | { checkpoint: string },

@@ -56,6 +56,7 @@ export async function importScript(file: string): Promise<Record<string, unknown
   const cache: Cache = new Map();
   const url = await moduleUrl(file, cache, []);
   try {
+    // A data: URL built above (JSR cannot analyse it; it needs no import map).
     return await import(url);
   } catch (e) {
     throw await relabel(e, cache);

@@ -15,7 +15,9 @@ import { sourceImportEnabled } from "./source_switch.ts";
 
 /** A machine and where it came from. */
 export interface LoadedMachine {
+  /** The machine. */
   machine: Machine<Record<string, unknown>>;
+  /** The script or SCXML document it was loaded from (absolute path). */
   file: string;
   /** The export it came from (`default` or a name). */
   exportName: string;
@@ -25,9 +27,13 @@ export interface LoadedMachine {
 
 /** A script that did not load. */
 export interface ScriptError {
+  /** The script that failed. */
   file: string;
+  /** Where the error is, when known (1-based). */
   line?: number;
+  /** The column of `line`, when known (1-based). */
   col?: number;
+  /** What went wrong. */
   message: string;
 }
 

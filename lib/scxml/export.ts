@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Machine } from "../core/machine.ts";
+import { compiledOf, Machine } from "../core/machine.ts";
 import { isDescendant, type StateNode, type Transition } from "../core/compile.ts";
 import { ScxmlMachine } from "./import.ts";
 
@@ -41,7 +41,26 @@ export function toSCXML(machine: Machine<any, any>): string {
   return exportSCXML(machine).xml;
 }
 
-/** Writes a machine as SCXML and lists the parts SCXML cannot express. */
+/**
+ * Writes a machine as SCXML and lists the parts SCXML cannot express (TypeScript functions:
+ * actions, guards, invoked functions), which become comments in the document.
+ *
+ * @example
+ * ```ts
+ * import { defineMachine } from "../core/machine.ts";
+ * import { exportSCXML } from "./export.ts";
+ * const door = defineMachine({
+ *   id: "door",
+ *   initial: "closed",
+ *   states: {
+ *     closed: { on: { OPEN: { target: "open", guard: ({ event }) => event.key === "k" } } },
+ *     open: {},
+ *   },
+ * });
+ * const { xml, unsupported } = exportSCXML(door);
+ * // unsupported names the guard of closed's OPEN transition
+ * ```
+ */
 // deno-lint-ignore no-explicit-any
 export function exportSCXML(machine: Machine<any, any>): ScxmlExport {
   if (machine instanceof ScxmlMachine && machine.doc.source !== undefined) {
@@ -70,7 +89,7 @@ class Writer {
 
   // deno-lint-ignore no-explicit-any
   machine(machine: Machine<any, any>, depth: number): void {
-    const m = machine.compiled;
+    const m = compiledOf(machine);
     const root = m.root;
     const attrs: Record<string, string> = {
       xmlns: "http://www.w3.org/2005/07/scxml",
@@ -179,8 +198,8 @@ class Writer {
     for (const inv of s.invokes) {
       const attrs: Record<string, string> = { id: inv.id, type: "scxml" };
       if (inv.autoForward) attrs.autoforward = "true";
-      const src = inv.src as Partial<Machine>;
-      if (!inv.isMachine || src.compiled === undefined || src.config === undefined) {
+      const src = inv.src;
+      if (!inv.isMachine || !(src instanceof Machine)) {
         this.missing(depth, where, `invoke "${inv.id}" runs a TypeScript function`);
         continue;
       }

@@ -18,9 +18,7 @@ import type {
   StateConfig,
   TransitionConfig,
 } from "../core/types.ts";
-import { Machine } from "../core/machine.ts";
-import { compileMachine } from "../core/compile.ts";
-import { DefinitionError } from "../core/errors.ts";
+import { compiledOf, Machine } from "../core/machine.ts";
 import {
   elements,
   parseXml,
@@ -195,21 +193,34 @@ export function toScxmlEvent(e: EventObject): ScxmlEvent | undefined {
 // ---------------------------------------------------------------------------------------
 // The machine
 
-/** A machine made from an SCXML document; the same API as one made by `defineMachine`. */
+/**
+ * A machine made from an SCXML document by `fromSCXML`; the same API as one made by
+ * `defineMachine`.
+ *
+ * @example
+ * ```ts
+ * import { fromSCXML, ScxmlMachine } from "./import.ts";
+ * const m = fromSCXML(`<scxml xmlns="http://www.w3.org/2005/07/scxml" initial="on">
+ *   <state id="on"><transition event="flip" target="off"/></state>
+ *   <state id="off"><transition event="flip" target="on"/></state>
+ * </scxml>`);
+ * m instanceof ScxmlMachine; // true
+ * const i = m.start();
+ * i.send("flip");
+ * // i.configuration is ["off"]
+ * ```
+ */
 export class ScxmlMachine extends Machine {
   /** @internal */
   readonly doc: ScxmlDocument;
 
   /** @internal Use `fromSCXML`. */
   constructor(config: MachineConfig, doc: ScxmlDocument) {
-    const compiled = compileMachine(config);
-    if (compiled.problems.some((p) => p.severity === "error")) {
-      throw new DefinitionError(compiled.id || undefined, compiled.problems);
-    }
-    super(config, compiled);
+    super(config);
     this.doc = doc;
   }
 
+  /** Starts an instance, with its SCXML session (data model, I/O processors). */
   override start(options: StartOptions = {}): MachineInstance {
     const session = new Session(this.doc, {}, options.invokeId);
     const saved = pending;
@@ -226,6 +237,7 @@ export class ScxmlMachine extends Machine {
     return attach(session, inst, this, options.parent !== undefined);
   }
 
+  /** Continues an instance from a snapshot, with a new SCXML session over its data. */
   override restore(snapshot: Snapshot, options: StartOptions = {}): MachineInstance {
     const session = new Session(this.doc, {}, options.invokeId);
     const saved = pending;
@@ -286,7 +298,7 @@ function runExitHandlers(machine: ScxmlMachine, inst: MachineInstance): void {
   };
   const config = inst.configuration;
   for (let i = config.length - 1; i >= 0; i--) {
-    const node = machine.compiled.byId.get(config[i]);
+    const node = compiledOf(machine).byId.get(config[i]);
     for (const fn of node?.exit ?? []) {
       try {
         fn(args);

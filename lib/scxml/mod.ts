@@ -19,3 +19,8 @@
 export { fromSCXML, ScxmlMachine, type ScxmlOptions } from "./import.ts";
 export { exportSCXML, type ScxmlExport, toSCXML } from "./export.ts";
 export { ScxmlError } from "./parse.ts";
+// The engine's types these signatures use (owned by `core.ts`; repeated so that this entry
+// point's documentation is whole).
+export type * from "../core/types.ts";
+export type { Machine } from "../core/machine.ts";
+export type { DefinitionProblem } from "../core/errors.ts";

@@ -35,7 +35,21 @@ export interface XmlText {
 /** A node of the tree. */
 export type XmlNode = XmlElement | XmlText;
 
-/** A problem with an SCXML document: where (line, column) and what. */
+/**
+ * A problem with an SCXML document: where (line, column) and what.
+ *
+ * @example
+ * ```ts
+ * import { ScxmlError } from "./parse.ts";
+ * import { fromSCXML } from "./import.ts";
+ * try {
+ *   fromSCXML(`<scxml xmlns="http://www.w3.org/2005/07/scxml"><state id="a">`);
+ * } catch (e) {
+ *   if (!(e instanceof ScxmlError)) throw e;
+ *   console.log(e.line, e.column, e.detail);
+ * }
+ * ```
+ */
 export class ScxmlError extends Error {
   /** 1-based line, when known. */
   readonly line: number | undefined;
@@ -43,6 +57,14 @@ export class ScxmlError extends Error {
   readonly column: number | undefined;
   /** The message without its location prefix. */
   readonly detail: string;
+  /**
+   * Made by the parser and the importer; the message starts with `source:line:column`.
+   *
+   * @param message what is wrong.
+   * @param line 1-based line, when known.
+   * @param column 1-based column, when known.
+   * @param source the document's name (a file path) for the message; default `scxml`.
+   */
   constructor(message: string, line?: number, column?: number, source?: string) {
     const where = line === undefined
       ? (source ?? "")

@@ -55,8 +55,22 @@ export interface AppOptions {
   signal?: AbortSignal;
   /** Where 5xx errors are logged (default `console.error`). */
   log?: (message: string) => void;
-  /** Adds routes after the API's own (the inspector page's `inspectorRoutes`). */
+  /**
+   * @internal Adds routes after the API's own (the inspector page's `inspectorRoutes`); the
+   * argument is the app's Hono router, whose API is not part of Statecraft's.
+   */
   extend?: (app: Hono) => void;
+}
+
+/**
+ * The HTTP API as {@linkcode createApp} returns it (a Hono app): serve it with
+ * `Deno.serve(app.fetch)`, or call it in process with `app.request`.
+ */
+export interface ApiApp {
+  /** Answers one request: the handler to give `Deno.serve`. */
+  fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>;
+  /** Answers a request made in process (tests, embedding): a path or URL, and `fetch`'s init. */
+  request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
 }
 
 /** The JSON body of every error response. */
@@ -88,20 +102,42 @@ export class HttpError extends Error {
 }
 
 /**
- * Builds the API.
+ * Builds the HTTP API over a runtime, without listening (`serve` listens); `app.request`
+ * answers in process.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { createApp } from "./app.ts";
+ * import { Runtime } from "../runtime/runtime.ts";
+ * import { defineMachine } from "../core/machine.ts";
+ * const door = defineMachine({
+ *   id: "door",
+ *   initial: "closed",
+ *   states: { closed: { on: { OPEN: "open" } }, open: { on: { CLOSE: "closed" } } },
+ * });
+ * const runtime = await Runtime.open({
+ *   kv: ":memory:",
+ *   machines: [],
+ *   noPlugins: true,
+ *   extraMachines: [door],
+ * });
  * const app = createApp(runtime, { token: "s3cret" });
+ * const headers = { authorization: "Bearer s3cret", "content-type": "application/json" };
+ * await app.request("/instances", {
+ *   method: "POST",
+ *   headers,
+ *   body: JSON.stringify({ machine: "door", id: "door-1" }),
+ * });
  * const res = await app.request("/instances/door-1/events", {
  *   method: "POST",
- *   headers: { authorization: "Bearer s3cret", "idempotency-key": "e-1" },
+ *   headers: { ...headers, "idempotency-key": "e-1" },
  *   body: JSON.stringify({ type: "OPEN" }),
  * });
  * console.log(await res.json()); // { id, seq, configuration, status, duplicate }
+ * await runtime.close();
  * ```
  */
-export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
+export function createApp(runtime: Runtime, options: AppOptions = {}): ApiApp {
   const metrics = options.metrics ?? new Metrics();
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const token = options.token === undefined || options.token === ""

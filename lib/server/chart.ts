@@ -8,14 +8,13 @@
  *
  * @module
  */
-import type { CompiledMachine, StateNode, Transition } from "../core/compile.ts";
+import type { StateNode, Transition } from "../core/compile.ts";
+import { compiledOf, type Machine } from "../core/machine.ts";
 import { formatDelay, guardLabel } from "../core/diagram.ts";
 
-/** What `chartOf` reads from a machine: its compiled model. `Machine` fits. */
-export interface ChartSource {
-  /** The compiled model (`machine.compiled`). */
-  readonly compiled: CompiledMachine;
-}
+/** What `chartOf` draws: a machine made by `defineMachine` or `fromSCXML`. */
+// deno-lint-ignore no-explicit-any
+export type ChartSource = Machine<any, any>;
 
 /** A state of the chart. */
 export interface ChartState {
@@ -85,7 +84,7 @@ export interface Chart {
  * ```
  */
 export function chartOf(machine: ChartSource): Chart {
-  const m = machine.compiled;
+  const m = compiledOf(machine);
   const state = (s: StateNode): ChartState => {
     const out: ChartState = { id: s.id, key: s.key, kind: s.kind, children: [] };
     if (s.choice) out.choice = true;

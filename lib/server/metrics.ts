@@ -46,10 +46,14 @@ type Labels = readonly string[];
  * supervisor at scrape time.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Metrics } from "./metrics.ts";
+ * import type { Runtime } from "../runtime/runtime.ts";
  * const metrics = new Metrics();
  * metrics.recordEvent("applied", 0.002);
- * console.log(metrics.render(runtime));
+ * function scrape(runtime: Runtime): string {
+ *   return metrics.render(runtime); // Prometheus text
+ * }
  * ```
  */
 export class Metrics {

@@ -7,7 +7,7 @@
  */
 import type { Hono } from "hono";
 import type { Runtime } from "../runtime/runtime.ts";
-import { createApp, discoverPluginRoutes } from "./app.ts";
+import { type ApiApp, createApp, discoverPluginRoutes } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 
 /** Options of {@linkcode serve}. */
@@ -31,7 +31,7 @@ export interface Server {
   /** `http://host:port` (the real port when 0 was asked). */
   url: string;
   /** The app serving requests. */
-  app: Hono;
+  app: ApiApp;
   /** Stops listening, ends SSE streams, waits for requests in flight. */
   close(): Promise<void>;
 }
@@ -52,13 +52,17 @@ export class ServeConfigError extends Error {
 }
 
 /**
- * Serves the runtime's API.
+ * Serves the runtime's API on `Deno.serve` (loopback unless a token is given).
  *
  * @example
- * ```ts ignore
- * const server = await serve(runtime, { port: 0 });
+ * ```ts
+ * import { serve } from "./serve.ts";
+ * import { Runtime } from "../runtime/runtime.ts";
+ * const runtime = await Runtime.open({ kv: ":memory:", machines: [], noPlugins: true });
+ * const server = await serve(runtime, { port: 0, inspector: false });
  * console.log(await (await fetch(`${server.url}/health`)).json());
  * await server.close();
+ * await runtime.close();
  * ```
  */
 export async function serve(runtime: Runtime, options: ServeOptions = {}): Promise<Server> {
@@ -115,24 +119,13 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
 
 type InspectorRoutes = (app: Hono, runtime: Runtime) => void | Promise<void>;
 
-/** `inspectorRoutes` of lib/server/inspector.ts, when that file exists. */
+/**
+ * `inspectorRoutes` of lib/server/inspector.ts, loaded only when the inspector is on; a failure
+ * to load it (elkjs missing from Deno's cache, say) is logged and the API serves without it.
+ */
 async function loadInspector(log: (m: string) => void): Promise<InspectorRoutes | null> {
-  const url = new URL("./inspector.ts", import.meta.url);
-  if (url.protocol === "file:") {
-    try {
-      await Deno.stat(url);
-    } catch {
-      return null;
-    }
-  }
   try {
-    // A computed specifier: the type checker must not require a file another change adds.
-    const mod = await import(url.href) as { inspectorRoutes?: InspectorRoutes };
-    if (typeof mod.inspectorRoutes !== "function") {
-      log("warn: lib/server/inspector.ts exports no inspectorRoutes(app, runtime)");
-      return null;
-    }
-    return mod.inspectorRoutes;
+    return (await import("./inspector.ts")).inspectorRoutes;
   } catch (e) {
     log(`warn: the inspector did not load: ${e instanceof Error ? e.message : String(e)}`);
     return null;

@@ -15,13 +15,17 @@ export interface CliResult {
 }
 
 /** Runs `deno <args>` in `cwd` (default: the repository root), without colours. */
-export async function runDeno(args: string[], cwd: string | URL = ROOT): Promise<CliResult> {
+export async function runDeno(
+  args: string[],
+  cwd: string | URL = ROOT,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const output = await new Deno.Command("deno", {
     args,
     cwd,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).output();
   const decoder = new TextDecoder();
   return {
