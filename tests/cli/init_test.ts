@@ -12,7 +12,13 @@ import { runDeno, withTempDir } from "./_run_cli.ts";
 const ROOT_DIR = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const decoder = new TextDecoder();
 
-/** Runs `deno <args>` in `cwd` with `input` on stdin; stdout and stderr together. */
+/**
+ * Offline: every request Deno makes goes to a proxy that is not there, so anything the project
+ * needed from the network (JSR, npm) would fail; only Deno's cache and the link can serve it.
+ */
+const OFFLINE = { HTTPS_PROXY: "http://127.0.0.1:9", HTTP_PROXY: "http://127.0.0.1:9" };
+
+/** Runs `deno <args>` offline in `cwd` with `input` on stdin; stdout and stderr together. */
 async function deno(
   args: string[],
   cwd: string,
@@ -25,7 +31,7 @@ async function deno(
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...env },
+    env: { NO_COLOR: "1", ...OFFLINE, ...env },
   }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(input));
