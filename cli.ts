@@ -10,14 +10,10 @@
  *
  * @module
  */
-import {
-  Command,
-  InvalidArgumentError,
-  Option,
-  type OptionValues,
-} from "@commander-js/extra-typings";
+import type { Command, OptionValues } from "@commander-js/extra-typings";
 import denoJson from "./deno.json" with { type: "json" };
 import { CliError } from "./lib/cli/cli_error.ts";
+import { importLazily } from "./lib/cli/lazy_import.ts";
 import {
   DEFAULT_KEY_ENV,
   DEFAULT_KV_PATH,
@@ -28,21 +24,38 @@ import {
 
 // Each command's body is imported when that command runs, not at start-up: loading every
 // command's module graph (store, plugins, SCXML, REPL) would cost every command ~150 ms.
-const loadCheck = () => import("./lib/cli/check.ts");
-const loadRun = () => import("./lib/cli/run.ts");
-const loadDiagram = () => import("./lib/cli/diagram.ts");
-const loadExport = () => import("./lib/cli/export.ts");
-const loadKv = () => import("./lib/cli/kv.ts");
-const loadPlugin = () => import("./lib/cli/plugin.ts");
-const loadRepl = () => import("./lib/cli/repl.ts");
-const loadServe = () => import("./lib/cli/serve.ts");
-const loadCluster = () => import("./lib/cli/cluster.ts");
-const loadInit = () => import("./lib/cli/init.ts");
-const loadTest = () => import("./lib/cli/test.ts");
-const loadReplay = () => import("./lib/cli/replay.ts");
+// Commander itself (~40 ms of module loading) is imported only once a command line needs
+// parsing: `--version` is answered without it (see the end of this file). The imports are not
+// literal `import("...")`s, which Deno would load at start-up, taken or not (~40 ms here).
 
-/** Builds the `statecraft` program (commander), without parsing anything. */
+/** Each command's module, by its file name in lib/cli/. */
+interface Commands {
+  check: typeof import("./lib/cli/check.ts");
+  run: typeof import("./lib/cli/run.ts");
+  diagram: typeof import("./lib/cli/diagram.ts");
+  export: typeof import("./lib/cli/export.ts");
+  kv: typeof import("./lib/cli/kv.ts");
+  plugin: typeof import("./lib/cli/plugin.ts");
+  repl: typeof import("./lib/cli/repl.ts");
+  serve: typeof import("./lib/cli/serve.ts");
+  cluster: typeof import("./lib/cli/cluster.ts");
+  init: typeof import("./lib/cli/init.ts");
+  test: typeof import("./lib/cli/test.ts");
+  replay: typeof import("./lib/cli/replay.ts");
+}
+const load = <K extends keyof Commands>(name: K): Promise<Commands[K]> =>
+  importLazily<Commands[K]>(import.meta.url, `./lib/cli/${name}.ts`);
+
+/** Commander's classes, once `loadCommander` has run. */
+let commander: typeof import("@commander-js/extra-typings");
+
+async function loadCommander(): Promise<void> {
+  commander ??= await import("@commander-js/extra-typings");
+}
+
+/** Builds the `statecraft` program (commander, loaded first), without parsing anything. */
 function buildProgram(): Command {
+  const { Command, Option } = commander;
   const program = new Command()
     .name("statecraft")
     .description("Statecharts with exact SCXML semantics: check, run and draw machine scripts.")
@@ -60,7 +73,7 @@ function buildProgram(): Command {
         "(exit 1 on any error)",
     )
     .argument("<files...>", "machine scripts (.ts or .js) exporting machines, or SCXML documents")
-    .action(async (files) => finish(await (await loadCheck()).checkCommand(files)));
+    .action(async (files) => finish(await (await load("check")).checkCommand(files)));
 
   program
     .command("run")
@@ -93,7 +106,7 @@ function buildProgram(): Command {
       "SCXML: evaluate the document's expressions in this process (default: a Worker " +
         "without permissions)",
     )
-    .action(async (file, options) => finish(await (await loadRun()).runCommand(file, options)));
+    .action(async (file, options) => finish(await (await load("run")).runCommand(file, options)));
 
   program
     .command("export")
@@ -106,7 +119,7 @@ function buildProgram(): Command {
     )
     .option("--machine <id>", "the machine to export when the script exports several")
     .action(async (file, options) => {
-      const { text, warnings } = await (await loadExport()).exportCommand(file, options);
+      const { text, warnings } = await (await load("export")).exportCommand(file, options);
       for (const w of warnings) console.error(w);
       await Deno.stdout.write(new TextEncoder().encode(text));
       finish(0);
@@ -123,7 +136,7 @@ function buildProgram(): Command {
     )
     .option("--machine <id>", "the machine to draw when the script exports several")
     .action(async (file, options) => {
-      const text = await (await loadDiagram()).diagramCommand(file, options);
+      const text = await (await load("diagram")).diagramCommand(file, options);
       await Deno.stdout.write(new TextEncoder().encode(text));
       finish(0);
     });
@@ -138,7 +151,7 @@ function buildProgram(): Command {
     .option("--force", "overwrite files that exist")
     .option("--link <dir>", "the Statecraft copy to link (default: the one running this)")
     .option("--no-link", "import the published package only")
-    .action(async (dir, options) => finish(await (await loadInit()).initCommand(dir, options)));
+    .action(async (dir, options) => finish(await (await load("init")).initCommand(dir, options)));
 
   addTestCommand(program);
   addKvCommands(program);
@@ -169,7 +182,7 @@ function addReplCommand(program: Command): void {
     .option("--no-timings", "no (0.4 ms) after sends and calls (for scripted sessions)")
     .option("--cluster", "join the store's cluster as a member (see docs/cluster.md)")
     .option("--node <name>", "this node's name in the cluster (implies --cluster)")
-    .action(async (dir, options) => finish(await (await loadRepl()).replCommand(dir, options)));
+    .action(async (dir, options) => finish(await (await load("repl")).replCommand(dir, options)));
 }
 
 /** `statecraft serve [project-dir]`: the HTTP API; body in lib/cli/serve.ts. */
@@ -194,7 +207,7 @@ function addServeCommand(program: Command): void {
     .option("--cluster", "join the store's cluster as a member (see docs/cluster.md)")
     .option("--node <name>", "this node's name in the cluster (implies --cluster)")
     .option("--max-body <bytes>", "largest request body (default 1048576)", positiveInt)
-    .action(async (dir, options) => finish(await (await loadServe()).serveCommand(dir, options)));
+    .action(async (dir, options) => finish(await (await load("serve")).serveCommand(dir, options)));
 }
 
 /** `statecraft cluster ...`: look at a store run in cluster mode; bodies in lib/cli/cluster.ts. */
@@ -210,7 +223,7 @@ function addClusterCommands(program: Command): void {
     )
     .option("--kv <path|url>", "KV file path, KV Connect URL or postgres:// URL", DEFAULT_KV_PATH)
     .option("--json", "one JSON object")
-    .action(async (options) => finish(await (await loadCluster()).clusterStatusCommand(options)));
+    .action(async (options) => finish(await (await load("cluster")).clusterStatusCommand(options)));
 }
 
 /** `statecraft replay`: the stored journals under a new definition; body in lib/cli/replay.ts. */
@@ -227,7 +240,7 @@ function addReplayCommand(program: Command): void {
     .option("--limit <n>", "at most this many instances per machine", positiveInt)
     .option("--key-env <name>", "environment variable holding the encryption key", DEFAULT_KEY_ENV)
     .action(async (file, options) =>
-      finish(await (await loadReplay()).replayCommand(file, options))
+      finish(await (await load("replay")).replayCommand(file, options))
     );
 }
 
@@ -244,7 +257,7 @@ function addTestCommand(program: Command): void {
     .option("--filter <pattern>", "run only tests whose name matches (deno test --filter)")
     .option("--coverage-json <file>", "also write the merged coverage reports as JSON")
     .allowUnknownOption()
-    .action(async (args, options) => finish(await (await loadTest()).testCommand(args, options)));
+    .action(async (args, options) => finish(await (await load("test")).testCommand(args, options)));
 }
 
 /** `statecraft kv ...`: inspect and maintain the durable store; bodies in lib/cli/kv.ts. */
@@ -259,18 +272,20 @@ function addKvCommands(program: Command): void {
       .option("--machine <id>", "only instances of this machine")
       .option("--state <id>", "only instances with this state active (any level)")
       .addOption(
-        new Option("--status <status>", "only instances with this status").choices(KV_STATUSES),
+        new commander.Option("--status <status>", "only instances with this status").choices(
+          KV_STATUSES,
+        ),
       )
       .option("--limit <n>", "at most this many rows (default 100)", positiveInt)
       .option("--json", "one JSON object per line"),
-  ).action(async (options) => finish(await (await loadKv()).kvLsCommand(options)));
+  ).action(async (options) => finish(await (await load("kv")).kvLsCommand(options)));
 
   withStoreOptions(
     kv.command("show")
       .description("an instance: status, configuration, context, pending timers, checkpoints")
       .argument("<id>", "instance id")
       .option("--json", "one JSON object"),
-  ).action(async (id, options) => finish(await (await loadKv()).kvShowCommand(id, options)));
+  ).action(async (id, options) => finish(await (await load("kv")).kvShowCommand(id, options)));
 
   withStoreOptions(
     kv.command("history")
@@ -279,14 +294,16 @@ function addKvCommands(program: Command): void {
       .option("--from <seq>", "first journal entry to show (default 0)", nonNegativeInt)
       .option("--limit <n>", "at most this many entries (default 1000)", positiveInt)
       .option("--json", "one JSON object per entry"),
-  ).action(async (id, options) => finish(await (await loadKv()).kvHistoryCommand(id, options)));
+  ).action(async (id, options) => finish(await (await load("kv")).kvHistoryCommand(id, options)));
 
   withStoreOptions(
     kv.command("checkpoint")
       .description("record a checkpoint of an instance's current state; prints its seq")
       .argument("<id>", "instance id")
       .option("--label <label>", "a name to roll back to (not a number)"),
-  ).action(async (id, options) => finish(await (await loadKv()).kvCheckpointCommand(id, options)));
+  ).action(async (id, options) =>
+    finish(await (await load("kv")).kvCheckpointCommand(id, options))
+  );
 
   withStoreOptions(
     kv.command("rollback")
@@ -295,20 +312,22 @@ function addKvCommands(program: Command): void {
       )
       .argument("<id>", "instance id")
       .requiredOption("--to <seq|label>", "a seq (a number) or a checkpoint label"),
-  ).action(async (id, options) => finish(await (await loadKv()).kvRollbackCommand(id, options)));
+  ).action(async (id, options) => finish(await (await load("kv")).kvRollbackCommand(id, options)));
 
   withStoreOptions(
     kv.command("export")
       .description("write instances, journals and checkpoints as JSON lines")
       .option("--out <file>", "the file to write (default: stdout)")
       .option("--machine <id>", "only instances of this machine"),
-  ).action(async (options) => finish(await (await loadKv()).kvExportCommand(options)));
+  ).action(async (options) => finish(await (await load("kv")).kvExportCommand(options)));
 
   withStoreOptions(
     kv.command("import")
       .description("read a kv export file into the store (created if missing)")
       .argument("<file>", "a JSONL file written by kv export"),
-  ).action(async (file, options) => finish(await (await loadKv()).kvImportCommand(file, options)));
+  ).action(async (file, options) =>
+    finish(await (await load("kv")).kvImportCommand(file, options))
+  );
 }
 
 /** `statecraft plugin ...`: list, check, create, call and sign plugins (lib/cli/plugin*.ts). */
@@ -323,7 +342,7 @@ function addPluginCommands(program: Command): void {
       .option("--json", "one JSON object per plugin")
       .option("--kv <file>", "KV file for the plugins' data (default: in memory)")
       .option("--verbose", "print every plugin log line on stderr"),
-  )).action(async (options) => finish(await (await loadPlugin()).pluginListCommand(options)));
+  )).action(async (options) => finish(await (await load("plugin")).pluginListCommand(options)));
 
   withPolicyOptions(withPluginDirs(
     plugin.command("check")
@@ -331,14 +350,14 @@ function addPluginCommands(program: Command): void {
         "validate manifests, dependencies and signatures without starting anything " +
           "(exit 1 on any problem)",
       ),
-  )).action(async (options) => finish(await (await loadPlugin()).pluginCheckCommand(options)));
+  )).action(async (options) => finish(await (await load("plugin")).pluginCheckCommand(options)));
 
   withPluginDirs(
     plugin.command("new")
       .description("create <dir>/<name>/plugin.yaml and mod.ts (worker, no permissions)")
       .argument("<name>", "the plugin's name: lowercase letters, digits and -"),
   ).action(async (name, options) =>
-    finish(await (await loadPlugin()).pluginNewCommand(name, options))
+    finish(await (await load("plugin")).pluginNewCommand(name, options))
   );
 
   withPolicyOptions(withPluginDirs(
@@ -351,13 +370,16 @@ function addPluginCommands(program: Command): void {
       .option("--kv <file>", "KV file for the plugins' data (default: in memory)")
       .option("--verbose", "print every plugin log line on stderr"),
   )).action(async (name, action, json, options) =>
-    finish(await (await loadPlugin()).pluginCallCommand(name, action, json, options))
+    finish(await (await load("plugin")).pluginCallCommand(name, action, json, options))
   );
 
   plugin.command("keygen")
     .description("write a new signing key pair: <prefix>.key (private) and <prefix>.pub")
-    .option("--out <prefix>", "path prefix of the key files", "statecraft-plugin")
-    .action(async (options) => finish(await (await loadPlugin()).pluginKeygenCommand(options)));
+    .option(
+      "--out <prefix>",
+      "path prefix of the key files (default .statecraft/keys/statecraft-plugin, git-ignored)",
+    )
+    .action(async (options) => finish(await (await load("plugin")).pluginKeygenCommand(options)));
 
   withPluginDirs(
     plugin.command("sign")
@@ -365,7 +387,7 @@ function addPluginCommands(program: Command): void {
       .argument("<dir>", "a plugin folder, or the name of a plugin in the plugin directories")
       .requiredOption("--key <file>", "the private key file (from plugin keygen)"),
   ).action(async (dir, options) =>
-    finish(await (await loadPlugin()).pluginSignCommand(dir, options))
+    finish(await (await load("plugin")).pluginSignCommand(dir, options))
   );
 
   withPluginDirs(
@@ -378,7 +400,7 @@ function addPluginCommands(program: Command): void {
         collect,
       ),
   ).action(async (dir, options) =>
-    finish(await (await loadPlugin()).pluginVerifyCommand(dir, options))
+    finish(await (await load("plugin")).pluginVerifyCommand(dir, options))
   );
 }
 
@@ -399,7 +421,7 @@ function withPolicyOptions<A extends unknown[], O extends OptionValues, G extend
 ) {
   return command
     .addOption(
-      new Option("--unsigned <policy>", "whether unsigned plugins load")
+      new commander.Option("--unsigned <policy>", "whether unsigned plugins load")
         .choices(["allow", "deny"] as const)
         .default("allow" as const),
     )
@@ -431,20 +453,22 @@ function withStoreOptions<A extends unknown[], O extends OptionValues, G extends
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new InvalidArgumentError("expected a positive whole number");
+    throw new commander.InvalidArgumentError("expected a positive whole number");
   }
   return Number(value);
 }
 
 function portNumber(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) {
-    throw new InvalidArgumentError("expected a port number, 0 to 65535");
+    throw new commander.InvalidArgumentError("expected a port number, 0 to 65535");
   }
   return Number(value);
 }
 
 function nonNegativeInt(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a whole number, 0 or more");
+  if (!/^\d+$/.test(value)) {
+    throw new commander.InvalidArgumentError("expected a whole number, 0 or more");
+  }
   return Number(value);
 }
 
@@ -475,7 +499,17 @@ function debugEnabled(): boolean {
 }
 
 if (import.meta.main) {
+  const [first] = Deno.args;
+  if (Deno.args.length === 1 && (first === "--version" || first === "-V")) {
+    // What commander would print, without loading it: the floor of every start-up.
+    console.log(denoJson.version);
+    Deno.exit(0);
+  }
+  // The command's own modules load while commander does (module loading overlaps I/O).
+  if (first === "run") load("run").catch(() => {});
+  else if (first === "repl") load("repl").catch(() => {});
   try {
+    await loadCommander();
     await buildProgram().parseAsync(Deno.args, { from: "user" });
   } catch (e) {
     report(e);

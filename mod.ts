@@ -114,6 +114,7 @@ export {
 } from "./lib/runtime/runtime.ts";
 export type { LoadedMachine, ScriptError } from "./lib/runtime/scripts.ts";
 export { defaultConfig, parseConfig, type RuntimeConfig } from "./lib/runtime/config.ts";
+export { DocumentError, type DocumentProblem } from "./lib/config/problems.ts";
 export {
   exportSCXML,
   fromSCXML,

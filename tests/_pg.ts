@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { waitFor } from "./_wait.ts";
 
 /** A PostgreSQL server for tests. */
 export interface PgServer {
@@ -140,16 +141,6 @@ function withSchema(base: string, schema: string | undefined): string {
   return base + (base.includes("?") ? "&" : "?") + `schema=${schema ?? uniqueSchema()}`;
 }
 
-/** Polls `ready` until it is true or `ms` pass. */
-async function until(ready: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (let i = 0;; i++) {
-    if (await ready()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** i)));
-  }
-}
-
 /** Whether process `pid` exists and is not a zombie. */
 function alive(pid: number): boolean {
   try {
@@ -217,33 +208,29 @@ class ThrowawayServer implements PgServer {
     // After a SIGKILL of the postmaster its backends exit on their own; until they have,
     // a new postmaster refuses to start: retry within a deadline.
     let last = "";
-    await until(
-      async () => {
-        const r = await run(this.bins.pg_ctl, [
-          "start",
-          "-D",
-          this.data,
-          "-l",
-          this.#log,
-          "-w",
-          "-t",
-          "30",
-          "-o",
-          opts,
-        ]);
-        last = r.out;
-        return r.ok;
-      },
-      30_000,
-      `pg_ctl start (${last})`,
-    ).catch(async (e) => {
+    await waitFor(`pg_ctl start (${last})`, async () => {
+      const r = await run(this.bins.pg_ctl, [
+        "start",
+        "-D",
+        this.data,
+        "-l",
+        this.#log,
+        "-w",
+        "-t",
+        "30",
+        "-o",
+        opts,
+      ]);
+      last = r.out;
+      return r.ok;
+    }, { ms: 30_000, everyMs: 200, backoff: true }).catch(async (e) => {
       const log = await Deno.readTextFile(this.#log).catch(() => "");
       throw new Error(`${e.message}\n${last}\n${log.slice(-2000)}`);
     });
-    await until(
-      async () => (await run(this.bins.pg_isready, ["-h", "127.0.0.1", "-p", `${this.port}`])).ok,
-      30_000,
+    await waitFor(
       "pg_isready",
+      async () => (await run(this.bins.pg_isready, ["-h", "127.0.0.1", "-p", `${this.port}`])).ok,
+      { ms: 30_000, everyMs: 200, backoff: true },
     );
   }
 
@@ -263,10 +250,10 @@ class ThrowawayServer implements PgServer {
     const pids = [pid, ...childrenOf(pid)];
     const r = await run(this.bins.pg_ctl, ["kill", signal, `${pid}`]);
     if (!r.ok) throw new Error(`pg_ctl kill ${signal} ${pid} failed: ${r.out}`);
-    await until(
-      () => Promise.resolve(pids.every((p) => !alive(p))),
-      15_000,
+    await waitFor(
       `postmaster ${pid} and its backends to exit`,
+      () => Promise.resolve(pids.every((p) => !alive(p))),
+      { ms: 15_000, everyMs: 200, backoff: true },
     );
   }
 

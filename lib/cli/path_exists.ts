@@ -1,5 +1,7 @@
 /**
- * Whether something is at a path, for commands that must not write over it.
+ * Whether something is at a path, for commands that must not write over it. Links are not
+ * followed; for what a path leads to (a plugin folder through a link), see `targetKind` in
+ * `lib/plugins/target_kind.ts`.
  *
  * @module
  */

@@ -15,7 +15,8 @@
 import type { KvBackend } from "../persist/backend.ts";
 import { openBackend } from "../persist/open_backend.ts";
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
-import { formatProblem, loadManifest, ManifestError } from "../plugins/manifest.ts";
+import { formatProblem } from "../config/problems.ts";
+import { loadManifest, ManifestError } from "../plugins/manifest.ts";
 import type { LoadedManifest } from "../plugins/manifest.ts";
 import { checkSignature, loadPlugins, type LoadReport } from "../plugins/loader.ts";
 import { discoverPlugins, resolvePlugins, type ResolveProblem } from "../plugins/resolver.ts";

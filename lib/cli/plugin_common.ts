@@ -6,6 +6,7 @@
  * @module
  */
 import { isAbsolute, relative, resolve } from "node:path";
+import { targetKind } from "../plugins/target_kind.ts";
 import { CliError } from "./cli_error.ts";
 
 /** The plugin directory when `--plugins` is not given. */
@@ -159,21 +160,11 @@ export async function resolvePluginDir(arg: string, options: PluginDirsOptions):
   );
 }
 
-/** Whether `path` is a directory (false when it does not exist). */
+/** Whether `path` leads to a directory, links followed (false when nothing is there). */
 export async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
+  return await targetKind(path) === "directory";
 }
 
 async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
+  return await targetKind(path) === "file";
 }

@@ -3,6 +3,8 @@
  *
  * - `plugin keygen [--out <prefix>]`: a new Ed25519 key pair in `<prefix>.key` (private,
  *   mode 0600) and `<prefix>.pub` (public), each one line of base64; prints the fingerprint.
+ *   The default prefix is `.statecraft/keys/statecraft-plugin` (a git-ignored folder); a
+ *   private key that a git work tree would not ignore is refused.
  * - `plugin sign <dir> --key <file>`: writes `<dir>/plugin.sig`; prints the file count and the
  *   key's fingerprint.
  * - `plugin verify <dir> [--trusted-key <file>...]`: `ok (signed by <fingerprint>)`, or why not
@@ -12,6 +14,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import { loadManifest, ManifestError } from "../plugins/manifest.ts";
 import {
   generateKeyPair,
@@ -22,6 +25,7 @@ import {
 } from "../plugins/signing.ts";
 import { CliError } from "./cli_error.ts";
 import { pathExists } from "./path_exists.ts";
+import { committablePrivateKey, KEYS_DIR, prepareKeysDir } from "./plugin_key_location.ts";
 import {
   CONSOLE,
   decodedLength,
@@ -35,15 +39,19 @@ import {
   resolvePluginDir,
 } from "./plugin_common.ts";
 
-/** The key file prefix when `--out` is not given. */
-export const DEFAULT_KEY_PREFIX = "statecraft-plugin";
+/** The key file prefix when `--out` is not given: in a folder git never sees. */
+export const DEFAULT_KEY_PREFIX = `${KEYS_DIR}/statecraft-plugin`;
 
 /**
  * `plugin keygen`: writes `<prefix>.key` (the base64 PKCS#8 private key, mode 0600) and
  * `<prefix>.pub` (the base64 raw public key), refusing to replace either; prints both paths
  * and the fingerprint. Returns the exit code.
  *
- * @throws {CliError} when either file exists
+ * The private key must not be committable: inside a git work tree, a `.gitignore` must cover
+ * it. The default prefix, {@linkcode DEFAULT_KEY_PREFIX}, is in `.statecraft/keys/`, created
+ * with a `.gitignore` of its own.
+ *
+ * @throws {CliError} when either file exists, or the private key could be committed
  *
  * @example
  * ```ts ignore
@@ -58,6 +66,9 @@ export async function pluginKeygenCommand(
   const prefix = options.out ?? DEFAULT_KEY_PREFIX;
   const keyFile = `${prefix}.key`;
   const pubFile = `${prefix}.pub`;
+  await prepareKeysDir(dirname(keyFile));
+  const committable = await committablePrivateKey(keyFile);
+  if (committable !== undefined) throw new CliError(committable);
   for (const file of [keyFile, pubFile]) {
     if (await pathExists(file)) {
       throw new CliError(
@@ -89,7 +100,7 @@ export async function pluginKeygenCommand(
  * @example
  * ```ts ignore
  * import { pluginSignCommand } from "./plugin_keys.ts";
- * await pluginSignCommand("plugins/audit-log", { key: "statecraft-plugin.key" });
+ * await pluginSignCommand("plugins/audit-log", { key: ".statecraft/keys/statecraft-plugin.key" });
  * ```
  */
 export async function pluginSignCommand(

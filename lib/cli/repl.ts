@@ -9,14 +9,24 @@
  */
 import * as readline from "node:readline";
 import process from "node:process";
-import { Runtime } from "../runtime/runtime.ts";
+import type { Runtime, RuntimeOptions } from "../runtime/runtime.ts";
 import { colorsWanted, makeColors } from "../repl/color.ts";
-import { completeLine } from "../repl/complete.ts";
 import { HISTORY_SIZE, HistoryFile, historyPath } from "../repl/history.ts";
-import { watchScripts } from "../repl/hot_reload.ts";
-import { type ReplOutput, ReplSession } from "../repl/session.ts";
+import type { ReplOutput, ReplSession } from "../repl/session.ts";
 import { CliError } from "./cli_error.ts";
+import { importLazily } from "./lazy_import.ts";
 import { projectRuntimeOptions } from "./runtime_options.ts";
+
+// The runtime (store, plugin system, machine scripts) and the session's modules load behind
+// the prompt: on a terminal the prompt comes first.
+const loadRuntime = () =>
+  importLazily<typeof import("../runtime/runtime.ts")>(import.meta.url, "../runtime/runtime.ts");
+const loadSession = () =>
+  importLazily<typeof import("../repl/session.ts")>(import.meta.url, "../repl/session.ts");
+const loadComplete = () =>
+  importLazily<typeof import("../repl/complete.ts")>(import.meta.url, "../repl/complete.ts");
+const loadHotReload = () =>
+  importLazily<typeof import("../repl/hot_reload.ts")>(import.meta.url, "../repl/hot_reload.ts");
 
 /** Options of `statecraft repl`, as commander parses them. */
 export interface ReplOptions {
@@ -39,8 +49,11 @@ export interface ReplOptions {
 export const PROMPT = "statecraft> ";
 
 /**
- * Opens the project's runtime and runs the session; resolves with the exit code once the
- * session ends (the runtime closed). Throws a `CliError` when the runtime cannot open.
+ * Runs the session; resolves with the exit code once it ends (the runtime closed). On a
+ * terminal the prompt appears at once and the runtime opens behind it: lines typed meanwhile
+ * wait for it, Tab completes once it is open, and a runtime that cannot open is reported and
+ * ends the session with exit code 1. Without a terminal, throws a `CliError` when the runtime
+ * cannot open.
  *
  * @example
  * ```ts ignore
@@ -58,12 +71,25 @@ export async function replCommand(
 
   // Runtime log lines go wherever the session writes, once there is one.
   let sink: ReplOutput = { line: (t) => console.log(t), error: (t) => console.error(t) };
-  let runtime: Runtime;
+  const opening = openRuntime(dir, open, colors, (line) => sink.error(line));
+  opening.catch(() => {}); // Reported where it is awaited, possibly after the prompt.
+  if (interactive) return await interactiveSession(dir, opening, options, colors, (s) => sink = s);
+  return await scriptedSession(await opening, options, (s) => sink = s);
+}
+
+/** Opens the runtime, its log lines to `log`; a `CliError` saying which project failed. */
+async function openRuntime(
+  dir: string,
+  open: RuntimeOptions,
+  colors: ReturnType<typeof makeColors>,
+  log: (line: string) => void,
+): Promise<Runtime> {
   try {
-    runtime = await Runtime.open({
+    const { Runtime } = await loadRuntime();
+    return await Runtime.open({
       ...open,
       log: (level, message) =>
-        sink.error(
+        log(
           level === "info"
             ? message
             : level === "error"
@@ -76,9 +102,6 @@ export async function replCommand(
       `repl: cannot open the project ${dir}: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-
-  if (interactive) return await interactiveSession(runtime, options, colors, (s) => sink = s);
-  return await scriptedSession(runtime, options, (s) => sink = s);
 }
 
 /** stdin is not a terminal: one command per line, plain output, exit 1 if any failed. */
@@ -89,8 +112,11 @@ async function scriptedSession(
 ): Promise<number> {
   const out: ReplOutput = { line: (t) => console.log(t), error: (t) => console.error(t) };
   setSink(out);
+  const { ReplSession } = await loadSession();
   const session = new ReplSession(runtime, out, { timings: options.timings !== false });
-  const stopWatch = options.watch === true ? watchScripts(session) : () => {};
+  const stopWatch = options.watch === true
+    ? (await loadHotReload()).watchScripts(session)
+    : () => {};
   try {
     for await (const line of lines(Deno.stdin.readable)) {
       const result = await session.execute(line);
@@ -121,14 +147,18 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
   if (buffer !== "") yield buffer;
 }
 
-/** A terminal: readline with completion, history, Ctrl-C and Ctrl-D. */
+/**
+ * A terminal: readline with completion, history, Ctrl-C and Ctrl-D. The prompt comes first;
+ * the session starts when `opening` resolves, and lines typed before that wait for it.
+ */
 async function interactiveSession(
-  runtime: Runtime,
+  dir: string,
+  opening: Promise<Runtime>,
   options: ReplOptions,
   colors: ReturnType<typeof makeColors>,
   setSink: (out: ReplOutput) => void,
 ): Promise<number> {
-  const path = historyPath(runtime.projectDir, readEnv);
+  const path = historyPath(dir, readEnv);
   const history = path === null ? null : new HistoryFile(path);
   const previous = history === null ? [] : await history.load();
 
@@ -149,21 +179,11 @@ async function interactiveSession(
   };
   const out: ReplOutput = { line: (t) => write(t, "out"), error: (t) => write(t, "err") };
   setSink(out);
-  const session = new ReplSession(runtime, out, {
-    colors,
-    timings: options.timings !== false,
-  });
-  await session.refreshIds();
 
-  const machines = [...runtime.machines.keys()].sort();
-  out.line(
-    `${colors.bold("Statecraft REPL")} ${colors.dim(runtime.projectDir)}: ${
-      machines.length === 0 ? "no machines" : `machines ${machines.join(", ")}`
-    }; ${session.instanceIds.length} instance(s). ${
-      colors.dim("help lists the commands; Tab completes; Ctrl-D quits.")
-    }`,
-  );
-
+  // Set once the runtime is open and the session made (null: it could not open).
+  let session: ReplSession | undefined | null;
+  let complete: typeof import("../repl/complete.ts").completeLine | undefined;
+  let stopWatch = () => {};
   const iface = readline.createInterface({
     input: process.stdin,
     output: process.stdout,
@@ -173,21 +193,56 @@ async function interactiveSession(
     historySize: HISTORY_SIZE,
     removeHistoryDuplicates: true,
     completer: (line: string, callback: (error: null, result: [string[], string]) => void) => {
-      completeLine(session, line).then((result) => callback(null, result));
+      // Before the runtime is open there is nothing to complete.
+      if (!session || complete === undefined) return callback(null, [[], line]);
+      complete(session, line).then((result) => callback(null, result));
     },
   });
   rl = iface;
-  const stopWatch = options.watch === true ? watchScripts(session) : () => {};
-  if (options.watch === true) {
-    out.line(colors.dim(`watching ${session.scriptFiles().length} script(s) for changes`));
-  }
+
+  const ready: Promise<ReplSession | null> = (async () => {
+    try {
+      const [runtime, { ReplSession }, completion] = await Promise.all([
+        opening,
+        loadSession(),
+        loadComplete(),
+      ]);
+      const opened = new ReplSession(runtime, out, {
+        colors,
+        timings: options.timings !== false,
+      });
+      await opened.refreshIds();
+      complete = completion.completeLine;
+      const machines = [...runtime.machines.keys()].sort();
+      out.line(
+        `${colors.bold("Statecraft REPL")} ${colors.dim(runtime.projectDir)}: ${
+          machines.length === 0 ? "no machines" : `machines ${machines.join(", ")}`
+        }; ${opened.instanceIds.length} instance(s). ${
+          colors.dim("help lists the commands; Tab completes; Ctrl-D quits.")
+        }`,
+      );
+      if (options.watch === true) {
+        stopWatch = (await loadHotReload()).watchScripts(opened);
+        out.line(colors.dim(`watching ${opened.scriptFiles().length} script(s) for changes`));
+      }
+      return session = opened;
+    } catch (e) {
+      // In place of the prompt, which is not drawn again.
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      busy = true;
+      out.error(colors.red(`error: ${e instanceof Error ? e.message : String(e)}`));
+      iface.close();
+      return session = null;
+    }
+  })();
 
   const finished = new Promise<void>((resolve) => {
-    let queue = Promise.resolve();
+    let queue: Promise<unknown> = ready;
     let closing = false;
     iface.on("line", (line: string) => {
       queue = queue.then(async () => {
-        if (closing) return;
+        if (closing || !session) return;
         busy = true;
         if (history !== null) await history.add(line);
         // Ctrl-C while a line runs (an await that never settles) gives the prompt back.
@@ -215,21 +270,24 @@ async function interactiveSession(
       const state = iface as unknown as { line: string; cursor: number };
       state.line = "";
       state.cursor = 0;
-      if (session.watching) session.stopWatching();
+      if (session?.watching) session.stopWatching();
       iface.prompt();
     });
     iface.on("close", () => {
       closing = true;
-      queue.then(resolve);
+      queue.then(() => resolve());
     });
   });
   iface.prompt();
   await finished;
+  // Ctrl-D before the runtime opened: it is closed once open.
+  const opened = await ready;
   stopWatch();
-  if (session.watching) session.stopWatching();
+  if (opened?.watching) opened.stopWatching();
   busy = true;
   process.stdout.write("\n");
-  await runtime.close();
+  if (opened === null) return 1;
+  await opened.runtime.close();
   return 0;
 }
 

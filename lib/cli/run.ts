@@ -16,6 +16,7 @@ import { SystemClock, VirtualClock } from "../core/clock.ts";
 import { EventError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import { CliError } from "./cli_error.ts";
+import { importLazily } from "./lazy_import.ts";
 import { loadMachine } from "./load.ts";
 import { parseEventList, readEventFile, type ScriptStep } from "./event_script.ts";
 import type { Runtime, TransitionEvent } from "../runtime/runtime.ts";
@@ -118,7 +119,10 @@ export async function runCommand(
       );
     }
     // Untrusted documents: their expressions run in a Worker with no permissions.
-    const { runScxmlIsolated } = await import("./run_scxml.ts");
+    const { runScxmlIsolated } = await importLazily<typeof import("./run_scxml.ts")>(
+      import.meta.url,
+      "./run_scxml.ts",
+    );
     return await runScxmlIsolated(file, steps, forMs, virtual, out);
   }
   const { machine } = await loadMachine(file, options.machine);
@@ -138,16 +142,11 @@ export async function runInMemory(
   out: RunOutput,
 ): Promise<number> {
   const clock = virtual ? new VirtualClock() : new SystemClock();
-  const instance = startInstance(machine, clock);
-  if (instance.stats.errors > 0) {
-    out.warn(
-      `warning: ${instance.stats.errors} execution error(s) while starting "${machine.id}" ` +
-        `(error.execution was raised)`,
-    );
-  }
+  // Listening from the start: the initial states' entry actions log and fail too.
+  const printer = new Printer(out);
+  const instance = startInstance(machine, clock, (record) => printer.record(record));
+  printer.instance = instance;
   out.line(`start: ${formatStates(instance.atomicConfiguration)}`);
-  const printer = new Printer(instance, out);
-  const unsubscribe = instance.subscribe((record) => printer.record(record));
 
   let code = 0;
   try {
@@ -181,7 +180,6 @@ export async function runInMemory(
       else if (forMs > 0) await printer.sleep(forMs);
     }
   } finally {
-    unsubscribe();
     printer.dispose();
   }
 
@@ -208,7 +206,10 @@ async function runDurable(
   out: RunOutput,
 ): Promise<number> {
   // Loaded on demand: the store, plugins and their YAML/zod cost ~150 ms an in-memory run skips.
-  const { Runtime } = await import("../runtime/runtime.ts");
+  const { Runtime } = await importLazily<typeof import("../runtime/runtime.ts")>(
+    import.meta.url,
+    "../runtime/runtime.ts",
+  );
   // Paths given on the command line are the user's, relative to the working directory; those
   // in a configuration file are relative to its folder (the project).
   const cwd = Deno.cwd();
@@ -316,9 +317,10 @@ function messageOf(e: unknown): string {
 function startInstance(
   machine: Machine,
   clock: SystemClock | VirtualClock,
+  listener: (record: MonitorRecord) => void,
 ): MachineInstance {
   try {
-    return machine.start({ clock });
+    return machine.start({ clock, listener });
   } catch (e) {
     throw new CliError(
       `machine "${machine.id}" failed to start: ${e instanceof Error ? e.message : String(e)}`,
@@ -328,18 +330,24 @@ function startInstance(
 
 /** Turns monitoring records into one line per processed event, and warnings. */
 class Printer {
-  readonly #instance: MachineInstance;
+  /** Set once the instance has started (its start sends no "event" or counted "macrostep"). */
+  instance: MachineInstance | null = null;
   readonly #out: RunOutput;
   #pending: { event: string; before: string[]; transitions: number } | null = null;
   #wake: (() => void) | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #disposed = false;
 
-  constructor(instance: MachineInstance, out: RunOutput) {
-    this.#instance = instance;
+  constructor(out: RunOutput) {
     this.#out = out;
   }
 
+  get #instance(): MachineInstance {
+    return this.instance!;
+  }
+
   record(r: MonitorRecord): void {
+    if (this.#disposed) return;
     switch (r.kind) {
       case "event":
         this.#pending = {
@@ -367,7 +375,11 @@ class Printer {
         break;
       }
       case "error":
-        this.#out.warn(`warning: error while processing "${r.event}": ${r.error}`);
+        this.#out.warn(
+          r.event === ""
+            ? `warning: error while starting: ${r.error}`
+            : `warning: error while processing "${r.event}": ${r.error}`,
+        );
         break;
       case "log":
         this.#out.line(
@@ -393,6 +405,7 @@ class Printer {
   }
 
   dispose(): void {
+    this.#disposed = true;
     this.#wake?.();
   }
 }

@@ -93,13 +93,20 @@ export class DefinitionError extends Error {
  */
 export class EventError extends Error {
   /**
+   * The payload field a payload schema rejected (`code`, `items.0.sku`: the first issue's
+   * path), when that is what was wrong; `undefined` otherwise.
+   */
+  readonly field?: string;
+  /**
    * Made by the engine for an event it rejects (`send`, or a delay an action gave `send`).
    *
    * @param message what is wrong with the event, naming it.
+   * @param field the payload field at fault, when a payload schema rejected the event.
    */
-  constructor(message: string) {
+  constructor(message: string, field?: string) {
     super(message);
     this.name = "EventError";
+    if (field !== undefined) this.field = field;
   }
 }
 

@@ -596,6 +596,14 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     this.#emit({ kind: "log", time: this.#clock.now(), instance: this.id, values });
   }
 
+  /**
+   * @internal An error of executable content that its caller handled (an SCXML block raises
+   * its own `error.execution`): counted and reported to listeners as a throwing action is.
+   */
+  internalReportError(event: string, message: string): void {
+    this.#reportError(event, new Error(message));
+  }
+
   /** @internal An event from outside the current call (timer, invocation, parent, child). */
   deliver(event: EventObject): void {
     if (this.#status !== "active") return;
@@ -1634,13 +1642,17 @@ function checkPayload(schema: StandardSchema, event: EventObject): void {
     );
   }
   if (result.issues !== undefined) {
-    const details = result.issues.map((issue) => {
-      const path = (issue.path ?? []).map((p) =>
-        typeof p === "object" && p !== null ? String(p.key) : String(p)
-      ).join(".");
-      return path === "" ? issue.message : `${path}: ${issue.message}`;
-    });
-    throw new EventError(`event "${event.type}" rejected: ${details.join("; ")}`);
+    const paths = result.issues.map((issue) =>
+      (issue.path ?? []).map((p) => typeof p === "object" && p !== null ? String(p.key) : String(p))
+        .join(".")
+    );
+    const details = result.issues.map((issue, i) =>
+      paths[i] === "" ? issue.message : `${paths[i]}: ${issue.message}`
+    );
+    throw new EventError(
+      `event "${event.type}" rejected: ${details.join("; ")}`,
+      paths.find((p) => p !== ""),
+    );
   }
 }
 

@@ -39,7 +39,7 @@ export interface ForwardRequest {
 /** A reply as stored. */
 export type ForwardReply =
   | { ok: true; result: unknown }
-  | { ok: false; name: string; code?: string; message: string };
+  | { ok: false; name: string; code?: string; message: string; field?: string };
 
 /** Options of the forwarder. */
 export interface ForwarderOptions {
@@ -164,6 +164,7 @@ export class Forwarder {
         name: err.name,
         code: (err as { code?: string }).code,
         message: err.message,
+        field: (err as { field?: string }).field,
       };
     }
     try {
@@ -180,11 +181,13 @@ export class Forwarder {
 }
 
 /** The error a forwarded request failed with, as the sender sees it. */
-function replyError(reply: { name: string; code?: string; message: string }): Error {
+function replyError(
+  reply: { name: string; code?: string; message: string; field?: string },
+): Error {
   if (reply.name === "StoreError" && reply.code !== undefined) {
     return new StoreError(reply.code, reply.message);
   }
-  if (reply.name === "EventError") return new EventError(reply.message);
+  if (reply.name === "EventError") return new EventError(reply.message, reply.field);
   if (reply.name === "SnapshotError") return new SnapshotError(reply.message);
   const e = new Error(reply.message);
   e.name = reply.name;

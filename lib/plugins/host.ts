@@ -12,30 +12,20 @@
  * @module
  */
 import type { EventObject } from "../core/types.ts";
+import { MANIFEST_FILE, type PluginPermissions } from "./manifest.ts";
+import { permissionHint } from "./permission_hint.ts";
 import type { HookName, IsolationMode } from "./types.ts";
 import { PluginHostError } from "./types.ts";
-import type { HostMessage, InitData, PluginMessage, ServiceName } from "./protocol.ts";
+import type { HostMessage, InitData, PluginMessage, RemoteError, ServiceName } from "./protocol.ts";
 import { isPluginMessage, toRemoteError } from "./protocol.ts";
 import { runPlugin } from "./plugin_runtime.ts";
 import { PluginError } from "./types.ts";
 
-/** Permissions as resolved from a manifest (absolute paths). */
-export interface ResolvedPermissions {
-  /** Paths it may read (absolute). */
-  read: string[];
-  /** Paths it may write (absolute). */
-  write: string[];
-  /** Hosts (`host` or `host:port`) it may connect to. */
-  net: string[];
-  /** Environment variables it may read. */
-  env: string[];
-  /** Programs it may run (names looked up in `PATH`, or absolute paths). */
-  run: string[];
-  /** Native libraries it may load (absolute paths). */
-  ffi: string[];
-  /** System information it may query. */
-  sys: string[];
-}
+/**
+ * A manifest's permissions as a host applies them: {@linkcode PluginPermissions} with every
+ * relative path resolved against the plugin folder (`loadManifest` does that).
+ */
+export type ResolvedPermissions = PluginPermissions;
 
 /** What the host offers plugins: services, the bus, logging. */
 export interface HostServices {
@@ -133,10 +123,23 @@ abstract class RpcHost implements PluginHost {
   protected abstract post(message: HostMessage): void;
   protected abstract terminate(): void;
 
+  /** An error the plugin sent back, as the caller sees it. */
+  protected pluginError(remote: RemoteError): PluginError {
+    return new PluginError(this.name, remote);
+  }
+
   /** What a call that did not answer in time does to the plugin (process mode: kill it). */
   protected onTimeout(_what: string): void {}
 
-  start(): Promise<string[]> {
+  /**
+   * Makes the channel to the plugin (a worker, a process, an in-memory pair); the plugin's
+   * side then waits for `init`.
+   */
+  protected abstract launch(): Promise<void> | void;
+
+  /** Launches the plugin and loads its module; resolves with the actions it exports. */
+  async start(): Promise<string[]> {
+    await this.launch();
     const init: InitData = {
       name: this.options.name,
       version: this.options.version,
@@ -145,14 +148,13 @@ abstract class RpcHost implements PluginHost {
       config: this.options.config,
       maxMessageBytes: this.options.limits.maxMessageBytes,
     };
-    return this.#request(
+    const v = await this.#request(
       { t: "init", init },
       this.options.limits.callTimeoutMs * 2,
       "init",
-    ).then((v) => {
-      const actions = (v as { actions?: unknown } | null)?.actions;
-      return Array.isArray(actions) ? actions.filter((a) => typeof a === "string") : [];
-    });
+    );
+    const actions = (v as { actions?: unknown } | null)?.actions;
+    return Array.isArray(actions) ? actions.filter((a) => typeof a === "string") : [];
   }
 
   lifecycle(phase: "load" | "unload" | "reload"): Promise<void> {
@@ -321,7 +323,7 @@ abstract class RpcHost implements PluginHost {
         clearTimeout(p.timer);
         this.#pending.delete(message.id);
         if (message.ok) p.resolve(message.value);
-        else p.reject(new PluginError(this.name, message.error));
+        else p.reject(this.pluginError(message.error));
         return;
       }
       case "svc":
@@ -390,7 +392,7 @@ function refuseEscalation(p: ResolvedPermissions, name: string): void {
   for (const command of p.run) check({ name: "run", command }, `run ${command}`);
   for (const path of p.ffi) check({ name: "ffi", path }, `ffi ${path}`);
   for (const kind of p.sys) {
-    check({ name: "sys", kind: kind as Deno.SysPermissionDescriptor["kind"] }, `sys ${kind}`);
+    check({ name: "sys", kind }, `sys ${kind}`);
   }
   if (lacking.length > 0) {
     throw new PluginHostError(
@@ -410,11 +412,39 @@ function toFileUrl(path: string): string {
   return new URL(`file://${path.startsWith("/") ? "" : "/"}${encodeURI(path)}`).href;
 }
 
+/**
+ * A host whose plugin runs confined by Deno permissions (worker, process): before anything
+ * runs, it refuses a folder holding a symbolic link and permissions this process lacks.
+ */
+abstract class ConfinedHost extends RpcHost {
+  protected override async launch(): Promise<void> {
+    await refuseSymlinks(this.options.dir, this.name);
+    // Deno refuses escalation too ("Can't escalate parent thread permissions"); this says which.
+    refuseEscalation(this.options.permissions, this.name);
+    this.spawn();
+  }
+
+  /** Starts the worker or the process; throws a `PluginHostError` when it cannot. */
+  protected abstract spawn(): void;
+
+  /**
+   * What the plugin lacks, when `text` holds Deno's refusal of a permission: the key of its
+   * `plugin.yaml` that grants it, not Deno's `--allow-*` flag (a plugin gets no flags).
+   */
+  protected permissionHint(text: string): string | undefined {
+    return permissionHint(text, `${this.options.dir}/${MANIFEST_FILE}`);
+  }
+
+  protected override pluginError(remote: RemoteError): PluginError {
+    return new PluginError(this.name, remote, this.permissionHint(remote.message));
+  }
+}
+
 // -----------------------------------------------------------------------------------------
 // worker
 
 /** A plugin in a Web Worker with its manifest's Deno permissions. */
-export class WorkerHost extends RpcHost {
+export class WorkerHost extends ConfinedHost {
   readonly mode = "worker" as const;
   #worker: Worker | null = null;
   #stuck = false;
@@ -424,14 +454,7 @@ export class WorkerHost extends RpcHost {
     return this.#stuck;
   }
 
-  override async start(): Promise<string[]> {
-    await refuseSymlinks(this.options.dir, this.name);
-    // Deno refuses it too ("Can't escalate parent thread permissions"); this says which.
-    refuseEscalation(this.options.permissions, this.name);
-    return await this.#spawn();
-  }
-
-  #spawn(): Promise<string[]> {
+  protected spawn(): void {
     const p = this.options.permissions;
     try {
       this.#worker = new Worker(new URL("./worker_entry.ts", import.meta.url), {
@@ -446,27 +469,25 @@ export class WorkerHost extends RpcHost {
             env: p.env.length > 0 ? p.env : false,
             run: p.run.length > 0 ? p.run : false,
             ffi: p.ffi.length > 0 ? p.ffi : false,
-            sys: p.sys.length > 0 ? (p.sys as Deno.SysPermissionDescriptor["kind"][]) : false,
+            sys: p.sys.length > 0 ? p.sys : false,
             import: false,
           },
         },
       } as WorkerOptions);
     } catch (e) {
-      return Promise.reject(
-        new PluginHostError(
-          "invalid",
-          `plugin "${this.name}" cannot start: ${toRemoteError(e).message} ` +
-            "(a plugin never gets a permission this process does not have)",
-        ),
+      throw new PluginHostError(
+        "invalid",
+        `plugin "${this.name}" cannot start: ${toRemoteError(e).message} ` +
+          "(a plugin never gets a permission this process does not have)",
       );
     }
     this.#worker.onmessage = (e: MessageEvent) => this.handle(e.data);
     this.#worker.onmessageerror = () => this.kill("sent a message that could not be read");
     this.#worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      this.died(`crashed: ${e.message}`);
+      const hint = this.permissionHint(e.message);
+      this.died(hint === undefined ? `crashed: ${e.message}` : `crashed: it ${hint}`);
     };
-    return super.start();
   }
 
   protected post(message: HostMessage): void {
@@ -487,10 +508,12 @@ export class WorkerHost extends RpcHost {
 // process
 
 const RS = 0x1e;
+/** How long a dead plugin process's stderr is read for after it exited, at most. */
+const STDERR_GRACE_MS = 1000;
 const NL = 0x0a;
 
 /** A plugin in a `deno` subprocess: permissions as flags, a heap cap, killed on timeout. */
-export class ProcessHost extends RpcHost {
+export class ProcessHost extends ConfinedHost {
   readonly mode = "process" as const;
   #child: Deno.ChildProcess | null = null;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
@@ -502,13 +525,7 @@ export class ProcessHost extends RpcHost {
     return this.#stderr;
   }
 
-  override async start(): Promise<string[]> {
-    await refuseSymlinks(this.options.dir, this.name);
-    refuseEscalation(this.options.permissions, this.name);
-    return await this.#spawn();
-  }
-
-  #spawn(): Promise<string[]> {
+  protected spawn(): void {
     const p = this.options.permissions;
     const flags = [`--allow-read=${[this.options.dir, SDK_DIR, ...p.read].join(",")}`];
     if (p.write.length > 0) flags.push(`--allow-write=${p.write.join(",")}`);
@@ -535,25 +552,32 @@ export class ProcessHost extends RpcHost {
         clearEnv: true,
       }).spawn();
     } catch (e) {
-      return Promise.reject(
-        new PluginHostError(
-          "invalid",
-          `plugin "${this.name}" cannot start: ${toRemoteError(e).message}`,
-        ),
+      throw new PluginHostError(
+        "invalid",
+        `plugin "${this.name}" cannot start: ${toRemoteError(e).message}`,
       );
     }
     this.#writer = this.#child.stdin.getWriter();
     this.#readStdout(this.#child.stdout);
-    this.#readStderr(this.#child.stderr);
-    this.#child.status.then((status) => {
+    const stderrRead = this.#readStderr(this.#child.stderr);
+    this.#child.status.then(async (status) => {
+      if (!this.alive) return;
+      // What it last wrote says why it died; its stderr closes with it (or, held open by a
+      // program it started, is given up on after STDERR_GRACE_MS).
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        stderrRead,
+        new Promise((resolve) => (grace = setTimeout(resolve, STDERR_GRACE_MS))),
+      ]);
+      clearTimeout(grace);
       if (!this.alive) return;
       const how = status.signal !== null ? `signal ${status.signal}` : `code ${status.code}`;
       const oom = /heap out of memory|Reached heap limit/i.test(this.#stderr)
         ? ` (out of memory: over its ${this.options.limits.memoryMb} MB limit)`
         : "";
-      this.died(`exited (${how})${oom}`);
+      const hint = this.permissionHint(this.#stderr);
+      this.died(`exited (${how})${oom}${hint === undefined ? "" : `: it ${hint}`}`);
     });
-    return super.start();
   }
 
   /** The environment: only what the manifest declares, plus PATH when it may run programs. */
@@ -659,12 +683,11 @@ export class TrustedHost extends RpcHost {
   readonly mode = "trusted" as const;
   #toPlugin: ((message: HostMessage) => void) | null = null;
 
-  override start(): Promise<string[]> {
+  protected launch(): void {
     runPlugin({
       send: (message) => queueMicrotask(() => this.alive && this.handle(message)),
       onMessage: (handler) => (this.#toPlugin = handler),
     });
-    return super.start();
   }
 
   protected post(message: HostMessage): void {

@@ -5,10 +5,11 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { type LoadedManifest, loadManifest } from "./manifest.ts";
+import { type LoadedManifest, loadManifest, MANIFEST_FILE } from "./manifest.ts";
 import { discoverPlugins, mapLimit, resolvePlugins } from "./resolver.ts";
 import { verifyPlugin } from "./signing.ts";
 import type { PluginInfo, PluginSpec, PluginSupervisor } from "./supervisor.ts";
+import { targetKind } from "./target_kind.ts";
 
 /** Which plugins may load. */
 export interface SigningPolicy {
@@ -62,11 +63,8 @@ export interface LoadReport {
 export async function loadPlugins(options: LoadPluginsOptions): Promise<LoadReport> {
   const dirs: string[] = [];
   for (const dir of options.dirs) {
-    try {
-      if ((await Deno.stat(dir)).isDirectory) dirs.push(dir);
-    } catch {
-      // A plugin directory that does not exist holds no plugins.
-    }
+    // A plugin directory that does not exist holds no plugins.
+    if (await targetKind(dir).catch(() => undefined) === "directory") dirs.push(dir);
   }
   const report: LoadReport = { loaded: [], failed: [] };
   const discovery = await discoverPlugins(dirs);
@@ -238,8 +236,8 @@ export function watchPlugins(options: WatchOptions): () => void {
   const reload = async (folder: string) => {
     const name = folder.slice(folder.lastIndexOf("/") + 1);
     try {
-      const exists = await Deno.stat(`${folder}/plugin.yaml`).then(() => true, () => false);
-      if (!exists) {
+      const manifest = await targetKind(`${folder}/${MANIFEST_FILE}`).catch(() => undefined);
+      if (manifest === undefined) {
         if (options.supervisor.get(name) !== undefined) {
           await options.supervisor.unload(name);
           options.onReload?.({ plugin: name, error: "removed" });

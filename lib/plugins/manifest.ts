@@ -1,9 +1,8 @@
 /**
- * Plugin manifests: `<dir>/<name>/plugin.yaml`. Parsing (YAML with `${VAR}` substitution),
- * validation against one zod schema (strict: unknown keys are errors), and loading from disk
- * (folder name, entry module inside the folder, permission paths resolved).
- *
- * Every problem is reported at once, each with the line and column it was written at:
+ * Plugin manifests: `<dir>/<name>/plugin.yaml`. The zod schema (strict: unknown keys are
+ * errors), the rules across fields, and loading from disk (folder name, entry module inside
+ * the folder, permission paths resolved). Reading the YAML (`${VAR}` substitution, every
+ * problem at its line and column) is `lib/config/yaml_document.ts`'s:
  *
  * ```text
  * invalid plugin manifest (2 problems):
@@ -12,29 +11,17 @@
  * ```
  *
  * The JSON Schema of the manifest (`schemas/plugin.schema.json`) is generated from the same
- * zod schema: `deno run lib/plugins/manifest.ts --schema > schemas/plugin.schema.json`.
+ * zod schema by `deno task schemas`.
  *
  * @module
  */
 import { basename, isAbsolute, relative, resolve, sep } from "node:path";
-import process from "node:process";
-import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node as YamlNode,
-  parse as parseYaml,
-  parseDocument,
-  Scalar,
-  visit,
-} from "yaml";
 import { z } from "zod";
 // @ts-types="@types/semver"
 import semver from "semver";
 import { descriptorProblem } from "../core/descriptor.ts";
-import { formatPath } from "../core/errors.ts";
+import { DocumentError, type DocumentProblem, sortProblems } from "../config/problems.ts";
+import { parseYamlDocument, type Segment, type YamlSpec } from "../config/yaml_document.ts";
 import type { HookName, IsolationMode } from "./types.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -177,17 +164,8 @@ export interface LoadedManifest {
   permissions: PluginPermissions;
 }
 
-/** One problem in a manifest. */
-export interface ManifestProblem {
-  /** Where in the manifest: keys from the root, e.g. `["permissions", "net", "0"]`. */
-  path: string[];
-  /** What is wrong. */
-  message: string;
-  /** 1-based line, when known. */
-  line?: number;
-  /** 1-based column, when known. */
-  col?: number;
-}
+/** One problem in a manifest: where (keys from the root), what, and the line and column. */
+export type ManifestProblem = DocumentProblem;
 
 /** Options of {@linkcode parseManifest}. */
 export interface ParseManifestOptions {
@@ -196,7 +174,8 @@ export interface ParseManifestOptions {
 }
 
 /**
- * Thrown with every problem of a manifest.
+ * Thrown with every problem of a manifest (a {@linkcode DocumentError} named
+ * `ManifestError`, whose message starts `invalid plugin manifest`).
  *
  * @example
  * ```ts
@@ -209,35 +188,17 @@ export interface ParseManifestOptions {
  * }
  * ```
  */
-export class ManifestError extends Error {
-  /** Every problem found, in file order. */
-  readonly problems: ManifestProblem[];
-  /** The manifest file, as given. */
-  readonly file: string;
-
+export class ManifestError extends DocumentError {
   /**
    * Makes the error and its message (one `file:line:col path: message` line per problem).
    *
    * @param file the manifest file as given
    * @param problems every problem, in file order
    */
-  constructor(file: string, problems: ManifestProblem[], what = "plugin manifest") {
-    const lines = problems.map((p) => `  ${formatProblem(file, p)}`);
-    super(
-      `invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-        lines.join("\n"),
-    );
+  constructor(file: string, problems: ManifestProblem[]) {
+    super(file, problems, "plugin manifest");
     this.name = "ManifestError";
-    this.problems = problems;
-    this.file = file;
   }
-}
-
-/** Renders one problem as `file:line:col path: message`. */
-export function formatProblem(file: string, problem: ManifestProblem): string {
-  const at = problem.line === undefined ? file : `${file}:${problem.line}:${problem.col ?? 1}`;
-  const where = problem.path.length === 0 ? "" : `${formatPath(problem.path)}: `;
-  return `${at} ${where}${problem.message}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,16 +397,6 @@ export function manifestJsonSchema(): Record<string, unknown> {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/** One step of a path into a YAML document: a key or an index. */
-export type Segment = string | number;
-
-/** A parsed manifest and a way back from a config path to the line it was written on. */
-interface Parsed<T = PluginManifest> {
-  manifest?: T;
-  problems: ManifestProblem[];
-  locate: (path: readonly Segment[], at?: "key" | "value") => { line: number; col: number };
-}
-
 /**
  * Parses and validates a manifest's text. Throws {@linkcode ManifestError} with every problem.
  *
@@ -470,34 +421,9 @@ export function parseManifest(
   file: string,
   options: ParseManifestOptions = {},
 ): PluginManifest {
-  const parsed = parseDetailed(text, options);
-  if (parsed.manifest === undefined) throw new ManifestError(file, sortProblems(parsed.problems));
-  return parsed.manifest;
-}
-
-function sortProblems(problems: ManifestProblem[]): ManifestProblem[] {
-  return problems
-    .map((p, i) => ({ p, i }))
-    .sort((a, b) =>
-      (a.p.line ?? 0) - (b.p.line ?? 0) || (a.p.col ?? 0) - (b.p.col ?? 0) || a.i - b.i
-    )
-    .map(({ p }) => p);
-}
-
-/** What a YAML document is checked against: the manifest, or another file (the runtime's). */
-export interface YamlSpec<T> {
-  schema: z.ZodType<T>;
-  /** Known keys at a path, for "did you mean" hints (default: none). */
-  knownKeys?: (path: readonly Segment[]) => string[];
-  /** Rules across fields. */
-  crossCheck?: (
-    raw: unknown,
-    add: (path: Segment[], message: string, at?: "key" | "value") => void,
-  ) => void;
-  /** The message for an empty document. */
-  empty: string;
-  /** What the document is, for the error's first line (default "plugin manifest"). */
-  what?: string;
+  const parsed = parseYamlDocument(text, MANIFEST_SPEC, options.env);
+  if (parsed.value === undefined) throw new ManifestError(file, sortProblems(parsed.problems));
+  return parsed.value;
 }
 
 const MANIFEST_SPEC: YamlSpec<PluginManifest> = {
@@ -505,318 +431,16 @@ const MANIFEST_SPEC: YamlSpec<PluginManifest> = {
   knownKeys,
   crossCheck,
   empty: "the manifest is empty (name and version are required)",
+  what: "plugin manifest",
 };
 
-/**
- * Parses a YAML document with `${VAR}` substitution and checks it against `spec.schema`,
- * reporting every problem with its line and column (as a `ManifestError`, whose message lists
- * `file:line:col path: message` lines). The runtime's `statecraft.yaml` uses it too.
- */
-export function parseYamlWith<T>(
-  text: string,
-  file: string,
-  spec: YamlSpec<T>,
-  options: ParseManifestOptions = {},
-): T {
-  const parsed = parseDetailed(text, options, spec);
-  if (parsed.manifest === undefined) {
-    throw new ManifestError(file, sortProblems(parsed.problems), spec.what);
-  }
-  return parsed.manifest;
-}
-
-function parseDetailed<T = PluginManifest>(
-  text: string,
-  options: ParseManifestOptions,
-  spec: YamlSpec<T> = MANIFEST_SPEC as unknown as YamlSpec<T>,
-): Parsed<T> {
-  const lineCounter = new LineCounter();
-  const doc = withoutYamlDebugEnv(() => parseDocument(text, { lineCounter, prettyErrors: false }));
-  const pos = (offset: number) => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { line, col };
-  };
-
-  const locate = (path: readonly Segment[], at: "key" | "value" = "value") => {
-    let node: unknown = doc.contents;
-    let best = isNodeWithRange(node) ? node.range[0] : 0;
-    for (let i = 0; i < path.length; i++) {
-      const seg = path[i];
-      const last = i === path.length - 1;
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-        if (pair === undefined) break;
-        const keyStart = isNodeWithRange(pair.key) ? pair.key.range[0] : best;
-        if (last && at === "key") return pos(keyStart);
-        if (isNodeWithRange(pair.value)) {
-          best = pair.value.range[0];
-          node = pair.value;
-        } else {
-          best = keyStart;
-          break;
-        }
-      } else if (isSeq(node) && /^\d+$/.test(String(seg))) {
-        const item: unknown = node.items[Number(seg)];
-        if (!isNodeWithRange(item)) break;
-        best = item.range[0];
-        node = item;
-      } else break;
-    }
-    return pos(best);
-  };
-
-  const problems: ManifestProblem[] = [];
-  const add = (path: readonly Segment[], message: string, at: "key" | "value" = "value") => {
-    problems.push({ path: path.map(String), message, ...locate(path, at) });
-  };
-
-  // One syntax error per line: the ones after the first on a line are mostly its echoes.
-  for (const error of doc.errors) {
-    const at = pos(error.pos[0]);
-    if (problems.some((p) => p.line === at.line)) continue;
-    problems.push({ path: [], message: yamlMessage(error.message), ...at });
-  }
-  if (problems.length > 0) return { problems, locate };
-  if (doc.contents === null) {
-    problems.push({ path: [], message: spec.empty });
-    return { problems, locate };
-  }
-
-  // A value whose substitution failed is left as written and not validated further.
-  const unsubstituted: string[] = [];
-  substituteEnv(doc, options.env ?? denoEnv, (node, path, message) => {
-    problems.push({ path, message, ...pos(node.range?.[0] ?? 0) });
-    unsubstituted.push(path.join("\0"));
-  });
-  const envFailed = (path: readonly Segment[]) => unsubstituted.includes(path.join("\0"));
-
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  const result = spec.schema.safeParse(raw, { error: genericMessage });
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      const path = issue.path.filter((s): s is Segment => typeof s !== "symbol");
-      if (issue.code === "unrecognized_keys") {
-        for (const key of issue.keys) {
-          const hint = suggest(key, spec.knownKeys?.(path) ?? []);
-          add(
-            [...path, key],
-            `unknown key${hint === undefined ? "" : `; did you mean "${hint}"?`}`,
-            "key",
-          );
-        }
-      } else if (issue.code === "invalid_key") {
-        add(path, issue.issues[0]?.message ?? issue.message, "key");
-      } else if (!envFailed(path)) {
-        add(path, issue.message);
-      }
-    }
-  }
-  spec.crossCheck?.(raw, (path, message, at) => {
-    if (!envFailed(path)) add(path, message, at);
-  });
-  if (problems.length > 0 || !result.success) return { problems, locate };
-  return { manifest: result.data, problems, locate };
-}
-
-function isNodeWithRange(node: unknown): node is { range: [number, number, number] } {
-  return typeof node === "object" && node !== null &&
-    Array.isArray((node as { range?: unknown }).range);
-}
-
-function yamlMessage(message: string): string {
-  // yaml's messages end with " at line N, column M" when pretty; ours carry the position.
-  return `YAML: ${message.replace(/ at line \d+, column \d+:?[\s\S]*$/, "")}`;
-}
-
-/**
- * The `yaml` package's Node build reads `process.env.LOG_TOKENS` and `LOG_STREAM` (debug
- * switches) while parsing, which throws `NotCapable` without `--allow-env`. Parsing a manifest
- * should not need that permission, so when it is not granted the parse runs (synchronously)
- * with an empty `process.env` in place, put back at once.
- */
-function withoutYamlDebugEnv<T>(parse: () => T): T {
-  let granted = false;
-  try {
-    granted = Deno.permissions.querySync({ name: "env", variable: "LOG_TOKENS" }).state ===
-        "granted" &&
-      Deno.permissions.querySync({ name: "env", variable: "LOG_STREAM" }).state === "granted";
-  } catch {
-    granted = false;
-  }
-  const saved = Object.getOwnPropertyDescriptor(process, "env");
-  if (granted || saved === undefined || saved.configurable !== true) return parse();
-  Object.defineProperty(process, "env", {
-    value: {},
-    writable: true,
-    enumerable: saved.enumerable,
-    configurable: true,
-  });
-  try {
-    return parse();
-  } finally {
-    Object.defineProperty(process, "env", saved);
-  }
-}
-
-function denoEnv(name: string): string | undefined {
-  return Deno.env.get(name);
-}
-
-const VAR_PATTERN = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
-
-/** Replaces `${VAR}` in every string value (not keys) of the document. */
-function substituteEnv(
-  doc: ReturnType<typeof parseDocument>,
-  env: (name: string) => string | undefined,
-  report: (node: YamlNode, path: string[], message: string) => void,
-): void {
-  visit(doc, {
-    Scalar(key, node, ancestors) {
-      if (key === "key" || typeof node.value !== "string" || !node.value.includes("${")) return;
-      const source = node.value;
-      const chain = [...ancestors.slice(1), node];
-      const path: string[] = [];
-      chain.forEach((a, i) => {
-        if (isPair(a) && isScalar(a.key)) path.push(String(a.key.value));
-        else if (isSeq(a)) path.push(String(a.items.indexOf(chain[i + 1] as never)));
-      });
-      const fail = (message: string) => report(node, path, message);
-      let out = "";
-      let i = 0;
-      let substituted = false;
-      while (i < source.length) {
-        if (source.startsWith("$${", i)) {
-          out += "${";
-          i += 3;
-          continue;
-        }
-        if (!source.startsWith("${", i)) {
-          out += source[i++];
-          continue;
-        }
-        const close = source.indexOf("}", i + 2);
-        if (close < 0) {
-          fail(`unterminated "\${" (write "$\${" for a literal "\${")`);
-          return;
-        }
-        const inner = source.slice(i + 2, close);
-        const m = VAR_PATTERN.exec(inner);
-        if (m === null) {
-          fail(`"\${${inner}}" is not a variable reference (\${NAME} or \${NAME:-default})`);
-          return;
-        }
-        let value: string | undefined;
-        try {
-          value = env(m[1]);
-        } catch (error) {
-          fail(`cannot read environment variable ${m[1]}: ${(error as Error).message}`);
-          return;
-        }
-        if (value === undefined || value === "" && m[2] !== undefined) {
-          if (m[2] === undefined) {
-            fail(`environment variable ${m[1]} is not set (and \${${m[1]}} has no default)`);
-            return;
-          }
-          value = m[2];
-        }
-        out += value;
-        substituted = true;
-        i = close + 1;
-      }
-      node.value = substituted && node.type === Scalar.PLAIN ? retype(out) : out;
-    },
-  });
-}
-
-/** A plain scalar that became `42` or `true` after substitution is read as YAML would. */
-function retype(value: string): unknown {
-  if (value.trim() === "") return value;
-  try {
-    const v: unknown = withoutYamlDebugEnv(() => parseYaml(value));
-    return typeof v === "number" || typeof v === "boolean" ? v : value;
-  } catch {
-    return value;
-  }
-}
-
-const KIND_NAMES: Record<string, string> = {
-  string: "a string",
-  number: "a number",
-  int: "an integer",
-  boolean: "true or false",
-  array: "a list",
-  object: "a mapping",
-  record: "a mapping",
-};
-
-function describeValue(value: unknown): string {
-  if (value === null) return "empty (null)";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "a mapping";
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  return `${typeof value === "boolean" ? "" : `the ${typeof value} `}${String(value)}`;
-}
-
-// deno-lint-ignore no-explicit-any
-function genericMessage(iss: any): string | undefined {
-  switch (iss.code) {
-    case "invalid_type":
-      if (iss.input === undefined) return "is required";
-      if (iss.input === null) {
-        return `is empty (expected ${KIND_NAMES[iss.expected] ?? iss.expected})`;
-      }
-      if (Number.isFinite(iss.input) && iss.expected === "int") {
-        return `must be an integer, not ${iss.input}`;
-      }
-      return `must be ${KIND_NAMES[iss.expected] ?? iss.expected}, not ${describeValue(iss.input)}`;
-    case "too_small":
-      if (iss.origin === "string" && iss.minimum === 1) return "must not be empty";
-      return iss.inclusive === false
-        ? `must be greater than ${iss.minimum}`
-        : `must be at least ${iss.minimum}`;
-    case "too_big":
-      return iss.inclusive === false
-        ? `must be less than ${iss.maximum}`
-        : `must be at most ${iss.maximum}`;
-    case "invalid_value":
-      return `must be one of ${iss.values.join(", ")}, not ${describeValue(iss.input)}`;
-    default:
-      return undefined;
-  }
-}
-
+/** The keys a manifest may have at `path`, for "did you mean" hints. */
 function knownKeys(path: readonly Segment[]): string[] {
   if (path.length === 0) return Object.keys(manifestSchema.shape);
   if (path.length === 1 && path[0] === "permissions") return Object.keys(permissionsSchema.shape);
   if (path.length === 1 && path[0] === "limits") return Object.keys(limitsSchema.shape);
   if (path.length === 2 && path[0] === "routes") return Object.keys(routeSchema.shape);
   return [];
-}
-
-/** The known key closest to `key` (edit distance at most 2), if any. */
-function suggest(key: string, known: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
 }
 
 /** Rules across fields, checked on the raw value wherever its shape allows. */
@@ -910,8 +534,8 @@ export async function loadManifest(
       : `cannot read: ${(error as Error).message}`;
     throw new ManifestError(manifestPath, [{ path: [], message }]);
   }
-  const parsed = parseDetailed(text, options);
-  const manifest = parsed.manifest;
+  const parsed = parseYamlDocument(text, MANIFEST_SPEC, options.env);
+  const manifest = parsed.value;
   if (manifest === undefined) {
     throw new ManifestError(manifestPath, sortProblems(parsed.problems));
   }
@@ -972,13 +596,4 @@ export async function loadManifest(
 function isInside(dir: string, path: string): boolean {
   const rel = relative(dir, path);
   return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
-}
-
-if (import.meta.main) {
-  if (Deno.args.includes("--schema")) {
-    console.log(JSON.stringify(manifestJsonSchema(), null, 2));
-  } else {
-    console.error("usage: deno run lib/plugins/manifest.ts --schema > schemas/plugin.schema.json");
-    Deno.exit(2);
-  }
 }

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 // @ts-types="@types/semver"
 import semver from "semver";
 import { type LoadedManifest, loadManifest, MANIFEST_FILE } from "./manifest.ts";
+import { targetKind } from "./target_kind.ts";
 
 /** A plugin folder that could not be loaded during discovery. */
 export interface DiscoveryError {
@@ -75,11 +76,9 @@ export async function discoverPlugins(dirs: string[]): Promise<Discovery> {
       for await (const entry of Deno.readDir(abs)) {
         if (entry.isFile) continue;
         const folder = join(abs, entry.name);
-        if (entry.isSymlink) {
-          const info = await Deno.stat(folder).catch(() => undefined);
-          if (info === undefined || !info.isDirectory) continue;
-        }
-        if (await exists(join(folder, MANIFEST_FILE))) names.push(entry.name);
+        // A linked folder counts as the folder it leads to; a dangling link as nothing.
+        if (entry.isSymlink && await targetKind(folder) !== "directory") continue;
+        if (await targetKind(join(folder, MANIFEST_FILE)) !== undefined) names.push(entry.name);
       }
       names.sort();
       for (const name of names) folders.push(join(abs, name));
@@ -116,16 +115,6 @@ export async function discoverPlugins(dirs: string[]): Promise<Discovery> {
   plugins.sort((a, b) => compareNames(a.manifest.name, b.manifest.name));
   errors.sort((a, b) => compareNames(a.dir, b.dir));
   return { plugins, errors };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Why a plugin cannot be loaded. */

@@ -82,6 +82,8 @@ export interface PluginInfo {
   failures: number;
   /** The last error's message, or `null`. */
   lastError: string | null;
+  /** Content hash of its files when it was loaded (`PluginSpec.moduleVersion`). */
+  moduleVersion?: string;
 }
 
 /** Options for the supervisor. */
@@ -543,6 +545,7 @@ export class PluginSupervisor {
       calls: m.calls,
       failures: m.failures,
       lastError: m.lifecycle.context.error,
+      moduleVersion: m.spec.moduleVersion,
     };
   }
 }

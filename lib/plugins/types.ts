@@ -137,19 +137,34 @@ export class PluginError extends Error {
   readonly plugin: string;
   /** The plugin-side error's name (`TypeError`, `NotCapable`...). */
   readonly remoteName: string;
+  /** The plugin-side error's message, as thrown. */
+  readonly remoteMessage: string;
   /** The plugin-side stack, as text. */
   readonly remoteStack: string | undefined;
   /**
-   * Made by the host from an error a plugin threw.
+   * Made by the host from an error a plugin threw. The message is
+   * `plugin "<name>": <remote name>: <remote message>`, or `plugin "<name>" <hint>` when the
+   * host knows better what the user should do (a permission refused by Deno: which key of
+   * which `plugin.yaml` grants it).
    *
    * @param plugin the plugin's name.
    * @param remote the plugin-side error's name, message and stack.
+   * @param hint what the plugin needs, in the user's terms, in place of the remote message.
    */
-  constructor(plugin: string, remote: { name: string; message: string; stack?: string }) {
-    super(`plugin "${plugin}": ${remote.name}: ${remote.message}`);
+  constructor(
+    plugin: string,
+    remote: { name: string; message: string; stack?: string },
+    hint?: string,
+  ) {
+    super(
+      hint === undefined
+        ? `plugin "${plugin}": ${remote.name}: ${remote.message}`
+        : `plugin "${plugin}" ${hint}`,
+    );
     this.name = "PluginError";
     this.plugin = plugin;
     this.remoteName = remote.name;
+    this.remoteMessage = remote.message;
     this.remoteStack = remote.stack;
   }
 }

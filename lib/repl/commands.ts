@@ -39,7 +39,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "spawn",
     args: "<machine> [id] [context-json]",
     summary: "start an instance (id default: generated); prints its states",
-    details: 'spawn door front {"code":"1234"} overrides the initial context.',
+    details: 'spawn door front {"code":"1234"} overrides the initial context (a JSON object); ' +
+      'spawn door {"code":"1234"} does the same with a generated id.',
     complete: ["machine", "none"],
   },
   {
@@ -124,7 +125,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "reload",
     args: "",
-    summary: "load the machine scripts again; prints what each machine did",
+    summary: "load the machine scripts and plugin folders again; prints what changed",
+    details: "Machines: added, updated, migrated or kept (with the reason). Plugins: a new " +
+      "folder is loaded, a removed one unloaded, a changed one reloaded (the old version " +
+      "serves until the new one is up), one that failed is tried again.",
     complete: [],
   },
   { name: "help", args: "[command]", summary: "this list, or one command", complete: ["command"] },

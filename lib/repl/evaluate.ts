@@ -102,7 +102,7 @@ export class Evaluator {
       if (last !== null && compileError(last) === null) fn = new AsyncFunction("__scope", last);
       else {
         hasValue = false;
-        fn = new AsyncFunction("__scope", statements(rewritten));
+        fn = await compileOrExplain(statements(rewritten), code);
       }
     }
     const value = await fn(this.#scope(this.#bindings()));
@@ -186,6 +186,47 @@ function hoistDeclarations(code: string): { code: string; declared: string[] } {
   const re = /(^|[;\n])(\s*)(?:const|let|var)\s+([A-Za-z_$][\w$]*)/g;
   for (const m of code.matchAll(re)) declared.push(m[3]);
   return { code: code.replace(re, "$1$2$3"), declared };
+}
+
+/**
+ * Compiles `body`, or throws a `SyntaxError` about `typed`, the line as the user typed it:
+ * V8's own message names the wrapper's tokens (`Unexpected token '}'` for `1 +`), so the
+ * message and column come from parsing the typed line by itself.
+ */
+async function compileOrExplain(body: string, typed: string): Promise<AsyncFn> {
+  try {
+    return new AsyncFunction("__scope", body);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    throw await explainSyntaxError(typed) ?? e;
+  }
+}
+
+/**
+ * The first syntax error in `code` as `<message> at column <n>` (`at line <l>, column <n>`
+ * when the code has several lines), with the line and a caret under the column; null when
+ * the parser finds none.
+ */
+export async function explainSyntaxError(code: string): Promise<SyntaxError | null> {
+  await stripTypes("");
+  if (stripper === null || stripper === undefined) return null;
+  try {
+    stripper(code, { mode: "transform" });
+    return null;
+  } catch (e) {
+    const text = e instanceof Error ? e.message : String(e);
+    const at = /:(\d+):(\d+)\s*$/.exec(text.trimEnd());
+    const message = text.split("\n")[0].replace(/^SyntaxError:\s*/, "").trim();
+    if (at === null) return new SyntaxError(message);
+    const line = Number(at[1]);
+    const column = Number(at[2]);
+    const lines = code.split("\n");
+    const where = lines.length === 1 ? `column ${column}` : `line ${line}, column ${column}`;
+    const shown = lines[line - 1] ?? "";
+    return new SyntaxError(
+      `${message} at ${where}\n  ${shown}\n  ${" ".repeat(Math.max(0, column - 1))}^`,
+    );
+  }
 }
 
 type Stripper = (code: string, options?: { mode?: "strip" | "transform" }) => string;

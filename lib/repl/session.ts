@@ -7,11 +7,21 @@
  */
 import type { EventObject } from "../core/types.ts";
 import type { ReloadOutcome, Runtime, TransitionEvent } from "../runtime/runtime.ts";
+import {
+  noArguments,
+  parseJson,
+  parseObject,
+  ReplError,
+  spawnArguments,
+  words,
+} from "./arguments.ts";
 import { type Colors, makeColors } from "./color.ts";
 import { COMMANDS, findCommand } from "./commands.ts";
 import { Evaluator, isBindableName } from "./evaluate.ts";
 import { InstanceHandle } from "./handle.ts";
 import { loadMachineFiles } from "./load_machines.ts";
+import { pluginRows, reloadPlugins } from "./reload_plugins.ts";
+import { undoneEntry } from "./undo.ts";
 import {
   atomicOf,
   chartTree,
@@ -41,14 +51,7 @@ export interface ReplSessionOptions {
 /** What a line did: ran, failed (an error was printed), or asked to quit. */
 export type LineResult = "ok" | "failed" | "exit";
 
-/** A mistake in a command line: printed as `error: <message>`, never with a stack. */
-export class ReplError extends Error {
-  /** Makes the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ReplError";
-  }
-}
+export { ReplError };
 
 /**
  * Runs REPL lines against a runtime.
@@ -150,14 +153,23 @@ export class ReplSession {
 
   /**
    * Loads the machine scripts again (`runtime.reload()`, then the files given to `load`) and
-   * prints each outcome; returns them.
+   * prints each outcome; returns them. With `plugins`, the plugin folders too (`reloadPlugins`).
    */
-  async reload(prefix = ""): Promise<ReloadOutcome[]> {
+  async reload(prefix = "", plugins = false): Promise<ReloadOutcome[]> {
+    const changed = plugins ? await reloadPlugins(this.runtime) : [];
     const outcomes = [
       ...await this.runtime.reload(),
       ...await loadMachineFiles(this.runtime, this.loadedFiles),
     ];
-    this.#printOutcomes(outcomes, prefix);
+    if (outcomes.length > 0 || changed.length === 0) this.#printOutcomes(outcomes, prefix);
+    for (const p of changed) {
+      if (p.result === "error") {
+        this.#out.error(`${prefix}${this.#c.red("error")} plugin ${p.plugin}: ${p.reason}`);
+      } else this.#out.line(`${prefix}${this.#c.green(p.result)} plugin ${p.plugin}`);
+    }
+    if (changed.some((p) => p.result === "error")) {
+      throw new ReplError("reload: some plugins did not load");
+    }
     return outcomes;
   }
 
@@ -183,17 +195,11 @@ export class ReplSession {
   // ---- commands ----
 
   async #command(name: string, rest: string): Promise<void> {
+    if (findCommand(name)?.args === "") noArguments(name, rest);
     switch (name) {
       case "spawn": {
-        const [machine, id, json] = args(rest, 2, "spawn <machine> [id] [context-json]", 1);
-        const context = json === "" ? undefined : parseJson(json, "context") as Record<
-          string,
-          unknown
-        >;
-        const info = await this.runtime.spawn(machine, id === "" ? undefined : id, {
-          context,
-          by: "repl",
-        });
+        const { machine, id, context } = spawnArguments(rest);
+        const info = await this.runtime.spawn(machine, id, { context, by: "repl" });
         this.current = info.id;
         if (!this.#ids.includes(info.id)) this.#ids.push(info.id);
         this.#out.line(
@@ -210,7 +216,7 @@ export class ReplSession {
       case "ls":
         return await this.#ls();
       case "history": {
-        const [id] = args(rest, 1, "history <id>");
+        const [id] = words(rest, 1, "history <id>");
         const info = await this.#info(id);
         const entries = await this.runtime.history(id);
         const rows = entries.map((e) => [
@@ -227,7 +233,7 @@ export class ReplSession {
         return;
       }
       case "checkpoint": {
-        const [id, label] = args(rest, 2, "checkpoint <id> [label]", 1);
+        const [id, label] = words(rest, 2, "checkpoint <id> [label]", 1);
         const c = await this.runtime.checkpoint(id, label === "" ? undefined : label);
         this.current = id;
         this.#out.line(
@@ -238,13 +244,10 @@ export class ReplSession {
       case "rollback":
         return await this.#rollback(rest);
       case "undo": {
-        const [id] = args(rest, 1, "undo <id>");
-        const before = await this.#info(id);
-        const journal = await this.runtime.history(id, { from: Math.max(0, before.seq - 200) });
-        const last = journal.findLast((e) =>
-          e.kind === "event" || e.kind === "timer" || e.kind === "invoke"
-        );
+        const [id] = words(rest, 1, "undo <id>");
+        await this.#info(id);
         const info = await this.runtime.undo(id);
+        const last = await undoneEntry(this.runtime, id, info.seq);
         this.current = id;
         const what = last?.event?.type ?? last?.kind ?? "the last event";
         this.#out.line(
@@ -259,7 +262,7 @@ export class ReplSession {
       case "plugins":
         return this.#plugins();
       case "call": {
-        const [plugin, action, json] = args(rest, 2, "call <plugin> <action> [payload-json]");
+        const [plugin, action, json] = words(rest, 2, "call <plugin> <action> [payload-json]");
         const payload = json === "" ? undefined : parseJson(json, "payload");
         const started = performance.now();
         const result = await this.runtime.call(plugin, action, payload);
@@ -269,7 +272,7 @@ export class ReplSession {
       case "diagram":
         return await this.#diagram(rest);
       case "load": {
-        const [file] = args(rest, 1, "load <file>");
+        const [file] = words(rest, 1, "load <file>");
         const abs = file.startsWith("/") ? file : `${this.#cwd.replace(/\/$/, "")}/${file}`;
         try {
           await Deno.stat(abs);
@@ -283,7 +286,7 @@ export class ReplSession {
         return;
       }
       case "reload": {
-        const outcomes = await this.reload();
+        const outcomes = await this.reload("", true);
         if (outcomes.some((o) => o.result === "error")) {
           throw new ReplError("reload: some scripts did not load");
         }
@@ -295,12 +298,9 @@ export class ReplSession {
   }
 
   async #send(rest: string): Promise<void> {
-    const [id, type, json] = args(rest, 2, "send <id> <EVENT> [payload-json]");
-    const payload = json === "" ? {} : parseJson(json, "payload");
-    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-      throw new ReplError(`send: the payload must be a JSON object, not ${json}`);
-    }
-    const event: EventObject = { ...payload as Record<string, unknown>, type };
+    const [id, type, json] = words(rest, 2, "send <id> <EVENT> [payload-json]");
+    const payload = json === "" ? {} : parseObject(json, "payload");
+    const event: EventObject = { ...payload, type };
     const before = await this.runtime.inspect(id, (i) => ({
       atomic: i.atomicConfiguration,
       can: i.can(event),
@@ -371,7 +371,7 @@ export class ReplSession {
   }
 
   async #rollback(rest: string): Promise<void> {
-    const [id, toArg] = args(rest, 2, "rollback <id> [seq|label]", 1);
+    const [id, toArg] = words(rest, 2, "rollback <id> [seq|label]", 1);
     let to: { seq: number } | { checkpoint: string };
     let what: string;
     if (toArg === "") {
@@ -430,16 +430,13 @@ export class ReplSession {
   }
 
   #plugins(): void {
-    const rows = this.runtime.plugins.list().map((p) => [
+    const rows = pluginRows(this.runtime).map((p) => [
       p.name,
       p.version,
       p.mode,
-      p.state,
-      p.actions.length === 0 ? "(no actions)" : `actions: ${p.actions.join(", ")}`,
+      p.failed ? this.#c.red(p.state) : p.state,
+      p.detail,
     ]);
-    for (const f of this.runtime.pluginReport.failed) {
-      rows.push([f.name ?? f.dir, "", "", this.#c.red("not loaded"), f.error]);
-    }
     if (rows.length === 0) {
       this.#out.line("no plugins");
       return;
@@ -610,40 +607,6 @@ export function userEvents(events: string[]): string[] {
 function isPlainError(e: Error): boolean {
   return ["Error", "StoreError", "EventError", "CliError", "PluginError", "ManifestError"]
     .includes(e.name);
-}
-
-/**
- * The first `count` words of `rest`, then the remainder (JSON) as one string; throws the
- * usage when fewer than `required` words are there.
- */
-function args(rest: string, count: number, usage: string, required = count): string[] {
-  const out: string[] = [];
-  let remaining = rest.trim();
-  for (let i = 0; i < count; i++) {
-    const m = /^(\S+)\s*([\s\S]*)$/.exec(remaining);
-    if (m === null) {
-      out.push("");
-      continue;
-    }
-    out.push(m[1]);
-    remaining = m[2];
-  }
-  out.push(remaining.trim());
-  if (out.slice(0, required).some((w) => w === "")) throw new ReplError(`usage: ${usage}`);
-  if (count === required && count === 1 && out[1] !== "") {
-    throw new ReplError(`usage: ${usage} (unexpected "${out[1]}")`);
-  }
-  return out;
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ReplError(
-      `the ${what} is not JSON: ${text} (${e instanceof Error ? e.message : String(e)})`,
-    );
-  }
 }
 
 /** Rows as columns separated by two spaces (the last column not padded). */

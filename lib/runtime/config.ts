@@ -1,13 +1,14 @@
 /**
  * The project configuration, `statecraft.yaml`: which machine scripts and plugins to load,
- * where the store lives, how it is encrypted, which plugin signatures are trusted. Validated
- * like plugin manifests (every problem with its line and column, `${VAR}` substitution). With
+ * where the store lives, how it is encrypted, which plugin signatures are trusted. Read through
+ * `lib/config/yaml_document.ts`, like plugin manifests (every problem with its line and column,
+ * `${VAR}` substitution). With
  * no file, the embedded defaults apply: `examples/` machines, `plugins/`, a local KV file.
  *
  * @module
  */
 import { z } from "zod";
-import { parseYamlWith, type YamlSpec } from "../plugins/manifest.ts";
+import { parseYamlWith, type YamlSpec } from "../config/yaml_document.ts";
 
 /** The validated configuration (paths as written; relative ones resolve against the project). */
 export interface RuntimeConfig {
@@ -100,7 +101,8 @@ export function defaultConfig(): RuntimeConfig {
 }
 
 /**
- * Parses `statecraft.yaml` text; throws a `ManifestError` listing every problem with line:col.
+ * Parses `statecraft.yaml` text; throws a `DocumentError` (`invalid configuration`) listing
+ * every problem with line:col.
  * `${VAR}` references are read through `env` (default: the process environment).
  *
  * @example
@@ -120,7 +122,7 @@ export function parseConfig(
   env?: (name: string) => string | undefined,
 ): RuntimeConfig {
   if (text.trim() === "") return defaultConfig();
-  return parseYamlWith(text, file, SPEC, { env });
+  return parseYamlWith(text, file, SPEC, env);
 }
 
 /** The JSON Schema of `statecraft.yaml` (published as `schemas/statecraft.schema.json`). */

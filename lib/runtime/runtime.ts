@@ -194,6 +194,8 @@ export class Runtime {
   readonly scriptErrors: ScriptError[];
   /** What loading the plugins did. */
   readonly pluginReport: LoadReport;
+  /** Whether plugins were started (false with `noPlugins` or in inspect mode). */
+  readonly pluginsStarted: boolean;
   readonly #log: NonNullable<RuntimeOptions["log"]>;
   /** Scripts added with `loadMachines`, reloaded with the configured ones. */
   readonly #extraFiles = new Set<string>();
@@ -208,6 +210,7 @@ export class Runtime {
     scriptErrors: ScriptError[],
     pluginReport: LoadReport,
     log: NonNullable<RuntimeOptions["log"]>,
+    pluginsStarted: boolean,
   ) {
     this.projectDir = projectDir;
     this.config = config;
@@ -216,6 +219,7 @@ export class Runtime {
     this.machines = machines;
     this.scriptErrors = scriptErrors;
     this.pluginReport = pluginReport;
+    this.pluginsStarted = pluginsStarted;
     this.#log = log;
   }
 
@@ -335,6 +339,7 @@ export class Runtime {
       loaded.errors,
       report,
       log,
+      mode === "live" && options.noPlugins !== true,
     );
     holder.runtime = runtime;
     // A plugin's emit that names an instance is delivered to it.
@@ -406,12 +411,16 @@ export class Runtime {
     return this.store.checkpoint(instanceId, label);
   }
 
-  /** Moves an instance back to the state after a journal entry, or at a checkpoint. */
+  /**
+   * Moves an instance back to the state after a journal entry, or at a checkpoint. `by` is
+   * who asked, as the journal records it (default `"runtime"`).
+   */
   rollback(
     instanceId: string,
     to: { seq: number } | { checkpoint: string },
+    options: { by?: string } = {},
   ): Promise<InstanceInfo> {
-    return this.store.rollback(instanceId, to, { by: "runtime" });
+    return this.store.rollback(instanceId, to, { by: options.by ?? "runtime" });
   }
 
   /**

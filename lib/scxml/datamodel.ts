@@ -19,24 +19,14 @@
  *
  * @module
  */
+import type { EventObject } from "../core/types.ts";
+import { type ScxmlEvent, toScxmlEvent } from "./event.ts";
+import { compileSimple, type SimpleExpression } from "./expression.ts";
 
 /** The SCXML event I/O processor's type URI. */
 export const SCXML_IO = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor";
 /** The Basic HTTP event I/O processor's type URI. */
 export const BASIC_HTTP_IO = "http://www.w3.org/TR/scxml/#BasicHTTPEventProcessor";
-
-/** `_event` as a document sees it. */
-export interface ScxmlEvent {
-  name: string;
-  type: "platform" | "internal" | "external";
-  sendid: string | undefined;
-  origin: string | undefined;
-  origintype: string | undefined;
-  invokeid: string | undefined;
-  data: unknown;
-  /** The event as the I/O processor received it (Basic HTTP: the request; SCXML: a form). */
-  raw: string | undefined;
-}
 
 /** Built-ins a document may use. Everything else on the host's global object is hidden. */
 const BUILTINS = new Set([
@@ -79,6 +69,10 @@ type Compiled = (scope: object, value?: unknown) => unknown;
 const expressionCache = new Map<string, Compiled>();
 const scriptCache = new Map<string, Compiled>();
 const assignCache = new Map<string, Compiled>();
+/** Expressions on the fast path (null: not simple, use `with`). */
+const simpleCache = new Map<string, SimpleExpression | null>();
+/** The variable a location starts with (`a` of `a.b[0]`), "" for none. */
+const locationRoots = new Map<string, string>();
 
 function compile(cache: Map<string, Compiled>, key: string, body: string): Compiled {
   let fn = cache.get(key);
@@ -100,6 +94,8 @@ export function expressionProblem(expr: string): string | undefined {
 }
 
 function compileExpression(expr: string): Compiled {
+  const fn = expressionCache.get(expr);
+  if (fn !== undefined) return fn;
   // A trailing semicolon is common in documents (`expr="new Foo();"`): it ends no statement.
   const body = expr.replace(/[;\s]+$/, "");
   return compile(expressionCache, expr, `with (${PARAM_SCOPE}) { return (${body}\n); }`);
@@ -127,11 +123,14 @@ export class DataModel {
   readonly sessionid: string;
   readonly name: string | undefined;
   readonly ioprocessors: Record<string, { location: string }>;
-  /** The event being processed, as `_event`. */
-  event: ScxmlEvent | undefined = undefined;
+  /** The engine's event being processed; made into `_event` only when an expression reads it. */
+  #source: EventObject | null = null;
+  #event: ScxmlEvent | undefined = undefined;
+  #converted = true;
   /** `In(stateId)`. */
   inState: (id: string) => boolean = () => false;
   readonly #scope: object;
+  readonly #lookup: (name: string) => unknown;
 
   constructor(
     data: Record<string, unknown>,
@@ -150,16 +149,20 @@ export class DataModel {
       _ioprocessors: () => this.ioprocessors,
     };
     const inFn = (id: unknown) => this.inState(String(id));
+    // How a free name resolves, on both paths: a variable, a system variable, In(), a
+    // built-in; anything else is a ReferenceError.
+    this.#lookup = (key: string) => {
+      if (Object.hasOwn(this.data, key)) return this.data[key];
+      if (Object.hasOwn(sys, key)) return sys[key]();
+      if (key === "In") return inFn;
+      if (BUILTINS.has(key)) return (globalThis as Record<string, unknown>)[key];
+      throw new ReferenceError(`${key} is not defined`);
+    };
     this.#scope = new Proxy(Object.create(null), {
       has: (_t, key) => key !== PARAM_SCOPE && key !== PARAM_VALUE,
       get: (_t, key) => {
         if (typeof key !== "string") return undefined; // Symbol.unscopables and friends
-        if (Object.hasOwn(this.data, key)) return this.data[key];
-        const s = sys[key];
-        if (s !== undefined) return s();
-        if (key === "In") return inFn;
-        if (BUILTINS.has(key)) return (globalThis as Record<string, unknown>)[key];
-        throw new ReferenceError(`${key} is not defined`);
+        return this.#lookup(key);
       },
       set: (_t, key, value) => {
         if (typeof key !== "string") return false;
@@ -174,9 +177,30 @@ export class DataModel {
     });
   }
 
+  /** The event being processed, as `_event` (undefined before the first event). */
+  get event(): ScxmlEvent | undefined {
+    if (!this.#converted) {
+      this.#event = toScxmlEvent(this.#source!);
+      this.#converted = true;
+    }
+    return this.#event;
+  }
+
+  /** Sets the event being processed (converted to `_event` when first read). */
+  setEvent(event: EventObject): void {
+    if (this.#source === event) return;
+    this.#source = event;
+    this.#converted = false;
+  }
+
   /** Evaluates an expression; throws what it throws (the caller raises `error.execution`). */
   eval(expr: string): unknown {
-    return compileExpression(expr)(this.#scope);
+    let simple = simpleCache.get(expr);
+    if (simple === undefined) {
+      simple = compileSimple(expr) ?? null;
+      if (simpleCache.size < 10_000) simpleCache.set(expr, simple);
+    }
+    return simple !== null ? simple(this.#lookup) : compileExpression(expr)(this.#scope);
   }
 
   /** Evaluates a condition: its truthiness. */
@@ -207,8 +231,12 @@ export class DataModel {
 
   /** Whether a location names a declared variable (or a property path from one). */
   isDeclared(location: string): boolean {
-    const root = /^\s*([A-Za-z_$][\w$]*)/.exec(location)?.[1];
-    return root !== undefined && (Object.hasOwn(this.data, root) || SYSTEM.has(root));
+    let root = locationRoots.get(location);
+    if (root === undefined) {
+      root = /^\s*([A-Za-z_$][\w$]*)/.exec(location)?.[1] ?? "";
+      if (locationRoots.size < 10_000) locationRoots.set(location, root);
+    }
+    return root !== "" && (Object.hasOwn(this.data, root) || SYSTEM.has(root));
   }
 
   /** `<assign location=... expr=...>`: the location must exist (SCXML 5.4). */
@@ -216,11 +244,14 @@ export class DataModel {
     if (!this.isDeclared(location)) {
       throw new ReferenceError(`cannot assign to "${location}": it is not a declared variable`);
     }
-    compile(
-      assignCache,
-      location,
-      `with (${PARAM_SCOPE}) { (${location}) = ${PARAM_VALUE}; }`,
-    )(this.#scope, value);
+    // A declared plain variable (not a system one, which `declare` never puts in `data`).
+    if (locationRoots.get(location) === location && Object.hasOwn(this.data, location)) {
+      this.data[location] = value;
+      return;
+    }
+    const fn = assignCache.get(location) ??
+      compile(assignCache, location, `with (${PARAM_SCOPE}) { (${location}) = ${PARAM_VALUE}; }`);
+    fn(this.#scope, value);
   }
 
   /** Creates or sets a variable (data declarations, foreach item/index, invoke params). */

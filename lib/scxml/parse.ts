@@ -101,6 +101,21 @@ export function parseXml(text: string, source?: string): XmlElement {
       ? new ScxmlError(`malformed XML: ${m[3]}`, Number(m[1]), Number(m[2]), source)
       : new ScxmlError(`malformed XML: ${e.message}`, parser.line, parser.column, source);
   });
+  // Where each element starts (its "<"): saxes reports the open tag once it has ended.
+  // At "opentagstart" saxes has read one character past the name (a newline, perhaps): the
+  // "<name" is the last one on this line or, failing that, the line before.
+  const lines = text.split("\n");
+  let tagLine = 1, tagColumn = 1;
+  parser.on("opentagstart", (tag) => {
+    const open = `<${tag.name}`;
+    tagLine = parser.line;
+    let at = lines[tagLine - 1]?.lastIndexOf(open, Math.max(0, parser.column - open.length));
+    if ((at === undefined || at < 0) && tagLine > 1) {
+      tagLine--;
+      at = lines[tagLine - 1].lastIndexOf(open);
+    }
+    tagColumn = at !== undefined && at >= 0 ? at + 1 : parser.column;
+  });
   parser.on("opentag", (tag) => {
     const attrs: Record<string, string> = {};
     for (const [k, a] of Object.entries(tag.attributes)) {
@@ -113,8 +128,8 @@ export function parseXml(text: string, source?: string): XmlElement {
       ns: tag.uri ?? "",
       attrs,
       children: [],
-      line: parser.line,
-      column: parser.column,
+      line: tagLine,
+      column: tagColumn,
     };
     if (stack.length > 0) stack[stack.length - 1].children.push(el);
     else root = el;

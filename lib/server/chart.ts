@@ -1,6 +1,7 @@
 /**
  * The chart of a machine as the inspector draws it: the nested states (compound, parallel,
- * final, history and choice) and every transition with its event label, taken from the
+ * final, history and choice), every transition with its event label, and every event the
+ * machine knows with the JSON Schema of its payload where one is declared, taken from the
  * compiled model. Plain JSON, so `GET /machines/:id/chart` can send it as it is.
  *
  * State ids are the ids the runtime reports in an instance's `configuration`, so the page can
@@ -9,6 +10,7 @@
  * @module
  */
 import type { StateNode, Transition } from "../core/compile.ts";
+import type { StandardSchema } from "../core/types.ts";
 import { compiledOf, type Machine } from "../core/machine.ts";
 import { formatDelay, guardLabel } from "../core/diagram.ts";
 
@@ -53,6 +55,21 @@ export interface ChartTransition {
   kind?: "history";
 }
 
+/** An event the machine knows: one a transition names, or one with a payload schema. */
+export interface ChartEvent {
+  /** The event name (`LOCK`; a descriptor `error.*` is listed as `error`). */
+  type: string;
+  /**
+   * The JSON Schema of its payload (the fields sent beside `type`), when the machine declares
+   * a payload schema that can say it (a Standard JSON Schema: zod 4, valibot, arktype...).
+   */
+  payload?: Record<string, unknown>;
+  /** A payload schema is declared (it may have no JSON Schema to show). */
+  checked?: boolean;
+  /** An event the engine normally raises itself (`done.*`, `error.*`). */
+  internal?: boolean;
+}
+
 /** The chart of a machine (the body of `GET /machines/:id/chart`). */
 export interface Chart {
   /** The machine id. */
@@ -65,6 +82,11 @@ export interface Chart {
   states: ChartState[];
   /** Every transition, in document order, then history states' default transitions. */
   transitions: ChartTransition[];
+  /**
+   * Every event the machine knows, by name: what its transitions name (delayed `after` events
+   * aside: the engine sends them), then events with a payload schema and no transition.
+   */
+  events: ChartEvent[];
 }
 
 /**
@@ -116,7 +138,51 @@ export function chartOf(machine: ChartSource): Chart {
     initial: m.root.kind === "compound" ? initialChildren(m.root).map((c) => c.id) : [],
     states: [...m.root.children, ...m.root.histories].map(state),
     transitions,
+    events: eventsOf(m.transitions, machine.schemas ?? {}),
   };
+}
+
+/** The events transitions name, in document order, then those only a schema names. */
+function eventsOf(
+  all: readonly Transition[],
+  schemas: Record<string, StandardSchema>,
+): ChartEvent[] {
+  const out = new Map<string, ChartEvent>();
+  for (const t of [...all].sort((a, b) => a.order - b.order)) {
+    if (t.events === null || t.generated === "after") continue;
+    for (const descriptor of t.events) {
+      const type = descriptor.replace(/\.?\*$/, "");
+      if (type === "" || out.has(type)) continue;
+      const internal = t.generated !== null || /^(done|error)(\.|$)/.test(type);
+      out.set(type, internal ? { type, internal: true } : { type });
+    }
+  }
+  for (const [type, schema] of Object.entries(schemas)) {
+    const event = out.get(type) ?? { type };
+    event.checked = true;
+    const payload = jsonSchemaOf(schema);
+    if (payload !== undefined) event.payload = payload;
+    out.set(type, event);
+  }
+  return [...out.values()];
+}
+
+/** The JSON Schema of a payload schema's input, when its library can say it. */
+function jsonSchemaOf(schema: StandardSchema): Record<string, unknown> | undefined {
+  const converter = (schema["~standard"] as { jsonSchema?: JsonSchemaConverter }).jsonSchema;
+  if (typeof converter?.input !== "function") return undefined;
+  try {
+    const out = converter.input({ target: "draft-2020-12" });
+    // Through JSON, so what the route sends is what this returns.
+    return JSON.parse(JSON.stringify(out));
+  } catch {
+    return undefined; // a schema JSON Schema cannot express (a refinement, a transform)
+  }
+}
+
+/** The Standard JSON Schema converter (`schema["~standard"].jsonSchema`). */
+interface JsonSchemaConverter {
+  input(options: { target: string }): Record<string, unknown>;
 }
 
 /** `OPEN`, `A B`, `after 1s`, `always`, `when`. */

@@ -89,17 +89,26 @@ function readAsset(name: string): Promise<Bytes> {
 let elkBytes: Promise<Bytes> | null = null;
 
 /**
+ * elkjs's browser bundle, as a full `npm:` specifier with the same range as deno.json's
+ * `"elkjs"` import (a test keeps the two equal): `import.meta.resolve` of a bare name works only
+ * through this repository's import map, and JSR does not rewrite its argument when publishing.
+ */
+export const ELK_BUNDLE = "npm:elkjs@^0.9.3/lib/elk.bundled.js";
+
+/**
  * Never called: this import only puts elkjs in the module graph, so that Deno fetches the
- * package (and `deno compile` embeds it) and `import.meta.resolve` gives its file.
+ * package (and `deno compile` embeds it) and `import.meta.resolve` gives its file. (A literal:
+ * the graph is built from literal specifiers only.)
  */
 // deno-lint-ignore no-unused-vars
 function elkInGraph(): Promise<unknown> {
-  return import("npm:elkjs@^0.9.3/lib/elk.bundled.js");
+  return import("elkjs/lib/elk.bundled.js");
 }
 
 /** elkjs's browser bundle (it defines the global `ELK`), read from the npm package. */
 function elkBundle(): Promise<Bytes> {
   if (elkBytes === null) {
+    // ELK_BUNDLE, written out: JSR analyses only a literal argument.
     const url = import.meta.resolve("npm:elkjs@^0.9.3/lib/elk.bundled.js");
     if (!url.startsWith("file:")) {
       return Promise.reject(new Error(`elkjs is not in Deno's npm cache (resolved to ${url})`));

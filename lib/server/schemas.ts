@@ -32,13 +32,23 @@ export const checkpointBody = z.strictObject({
   label: z.string().min(1).max(256).regex(/\D/, "a label is not a number").optional(),
 });
 
-/** `POST /instances/:id/rollback`: exactly one of `seq` and `checkpoint`. */
+/**
+ * `POST /instances/:id/rollback`: exactly one of `seq` and `checkpoint`. Both given, the
+ * fault is `checkpoint` (the second); neither, the whole body.
+ */
 export const rollbackBody = z.strictObject({
   seq: z.number().int().min(0).optional().describe("a journal seq"),
   checkpoint: z.string().min(1).max(256).optional().describe("a checkpoint label"),
-}).refine((b) => (b.seq === undefined) !== (b.checkpoint === undefined), {
-  message: 'give exactly one of "seq" and "checkpoint"',
-  path: ["seq"],
+}).superRefine((b, ctx) => {
+  if (b.seq !== undefined && b.checkpoint !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'give "seq" or "checkpoint", not both',
+      path: ["checkpoint"],
+    });
+  } else if (b.seq === undefined && b.checkpoint === undefined) {
+    ctx.addIssue({ code: "custom", message: 'give "seq" (a journal seq) or "checkpoint"' });
+  }
 });
 
 const intString = (min: number, max: number) =>

@@ -1,16 +1,21 @@
 /**
  * Start-up latency, measured as a user sees it: from spawning the process to the first line
- * that matters.
+ * that matters, each as a ratio to an empty `deno run` measured in the same run (the floor:
+ * whatever the machine's load, a ratio compares like with like).
  *
- * - `run`: `deno run --allow-read=. cli.ts run examples/traffic_light.ts --virtual-time` until
- *   its first transition line (target: under 150 ms).
- * - `repl`: `cli.ts repl --kv :memory:` on a pseudo-terminal (`script`) until the
- *   `statecraft> ` prompt, with the bundled plugins and with `--no-plugins` (target: under
- *   300 ms).
- * - `--help`: the CLI's floor (module graph, commander, no project).
+ * - floor: `deno run tests/bench/_empty.ts` to its exit; the same on a pseudo-terminal
+ *   (`script`), the floor of the prompt.
+ * - `--version`: target within 1.5x of the floor.
+ * - `run`: `cli.ts run examples/traffic_light.ts --virtual-time` until its first transition
+ *   line: target within 1.5x of the floor.
+ * - `repl`: `cli.ts repl --kv :memory:` with `deno task start`'s permissions, on a
+ *   pseudo-terminal, until the `statecraft> ` prompt, with `--no-plugins` and with the bundled
+ *   plugins: target within 2x of the pseudo-terminal floor (the store and plugins open behind
+ *   the prompt). Also until the banner line, printed once the runtime is open.
+ * - `--help`: commander's cost (not a target).
  *
- * Repeated `Deno.Command` runs rather than hyperfine: hyperfine times a process to its exit,
- * and these are times to a line in the middle of its output. Prints median, p90 and min.
+ * The cases run in turn, round after round (A B C ... A B C ...), so the machine's drift hits
+ * every case alike. Prints median, p90 and min per case and the median ratio to its floor.
  *
  * ```sh
  * deno run --allow-read --allow-run=deno,script --allow-env tests/bench/startup.ts [runs]
@@ -18,55 +23,75 @@
  *
  * @module
  */
-
 const ROOT = new URL("../../", import.meta.url).pathname;
 const RUNS = Number(Deno.args[0] ?? 15);
 const WARMUP = 2;
-/** `deno task statecraft`'s permissions. */
-const TASK_FLAGS = ["--allow-read", "--allow-write", "--allow-env"];
+/** `deno task start`'s permissions. */
+const START_FLAGS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-net",
+  "--allow-run",
+  "--allow-sys=systemMemoryInfo,hostname",
+];
 
 interface Case {
   name: string;
-  target?: number;
+  /** The floor case this one is compared with, and the largest ratio to it that meets the target. */
+  floor?: { name: string; ratio: number };
   program: string;
   args: string[];
-  /** The output that ends the measurement (the process is then killed). */
-  until: RegExp;
+  /** The output that ends the measurement (the process is then killed); null: its exit. */
+  until: RegExp | null;
 }
 
 const deno = (...args: string[]) => ["run", ...args];
-const repl = (
-  extra: string[],
-) => [
-  "-qfec",
-  ["deno", ...deno(...TASK_FLAGS, "cli.ts", "repl", "--kv", ":memory:", ...extra)].join(" "),
-  "/dev/null",
-];
+const pty = (args: string[]) => ["-qfec", ["deno", ...args].join(" "), "/dev/null"];
+const repl = (extra: string[]) =>
+  pty(deno(...START_FLAGS, "cli.ts", "repl", "--kv", ":memory:", ...extra));
+const FLOOR = "floor: empty deno run";
+const PTY_FLOOR = "floor: empty deno run on a pty";
 
 const CASES: Case[] = [
+  { name: FLOOR, program: "deno", args: deno("tests/bench/_empty.ts"), until: null },
+  { name: PTY_FLOOR, program: "script", args: pty(deno("tests/bench/_empty.ts")), until: null },
+  {
+    name: "cli.ts --version",
+    floor: { name: FLOOR, ratio: 1.5 },
+    program: "deno",
+    args: deno("--allow-read=.", "cli.ts", "--version"),
+    until: null,
+  },
   {
     name: "run traffic_light to first transition",
-    target: 150,
+    floor: { name: FLOOR, ratio: 1.5 },
     program: "deno",
     args: deno("--allow-read=.", "cli.ts", "run", "examples/traffic_light.ts", "--virtual-time"),
     until: /^\S+: .* -> /m,
   },
   {
     name: "repl to prompt (--no-plugins)",
-    target: 300,
+    floor: { name: PTY_FLOOR, ratio: 2 },
     program: "script",
     args: repl(["--no-plugins"]),
     until: /statecraft> /,
   },
   {
     name: "repl to prompt (bundled plugins)",
-    target: 300,
+    floor: { name: PTY_FLOOR, ratio: 2 },
     program: "script",
     args: repl([]),
     until: /statecraft> /,
   },
   {
-    name: "cli.ts --help (floor)",
+    name: "repl to runtime open (bundled plugins)",
+    program: "script",
+    args: repl([]),
+    until: /Statecraft REPL/,
+  },
+  {
+    name: "cli.ts --help (commander)",
     program: "deno",
     args: deno("--allow-read=.", "cli.ts", "--help"),
     until: /^Usage: statecraft/m,
@@ -89,11 +114,12 @@ async function once(c: Case): Promise<number> {
   let at: number | undefined;
   for await (const chunk of child.stdout) {
     seen += decoder.decode(chunk, { stream: true });
-    if (c.until.test(seen)) {
+    if (c.until?.test(seen)) {
       at = performance.now() - start;
       break;
     }
   }
+  if (c.until === null) at = performance.now() - start;
   try {
     child.kill("SIGKILL");
   } catch {
@@ -110,24 +136,29 @@ function quantile(sorted: number[], q: number): number {
 }
 
 console.log(
-  `deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${RUNS} runs each (after ${WARMUP} warm-up)`,
+  `deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${RUNS} rounds (after ${WARMUP} warm-up)`,
 );
-for (const c of CASES) {
-  const times: number[] = [];
-  for (let i = 0; i < WARMUP + RUNS; i++) {
+const times = new Map<string, number[]>(CASES.map((c) => [c.name, []]));
+for (let i = 0; i < WARMUP + RUNS; i++) {
+  for (const c of CASES) {
     const ms = await once(c);
-    if (i >= WARMUP) times.push(ms);
+    if (i >= WARMUP) times.get(c.name)!.push(ms);
   }
-  times.sort((a, b) => a - b);
-  const median = quantile(times, 0.5);
-  const verdict = c.target === undefined
-    ? ""
-    : median < c.target
-    ? `  (target < ${c.target} ms: met)`
-    : `  (target < ${c.target} ms: MISSED)`;
+}
+const medianOf = (name: string) => quantile([...times.get(name)!].sort((a, b) => a - b), 0.5);
+for (const c of CASES) {
+  const sorted = [...times.get(c.name)!].sort((a, b) => a - b);
+  const median = quantile(sorted, 0.5);
+  let verdict = "";
+  if (c.floor !== undefined) {
+    const ratio = median / medianOf(c.floor.name);
+    verdict = `  ${ratio.toFixed(2)}x floor (target <= ${c.floor.ratio}x: ${
+      ratio <= c.floor.ratio ? "met" : "MISSED"
+    })`;
+  }
   console.log(
     `${c.name.padEnd(40)} median ${median.toFixed(0).padStart(4)} ms  p90 ${
-      quantile(times, 0.9).toFixed(0).padStart(4)
-    } ms  min ${times[0].toFixed(0).padStart(4)} ms${verdict}`,
+      quantile(sorted, 0.9).toFixed(0).padStart(4)
+    } ms  min ${sorted[0].toFixed(0).padStart(4)} ms${verdict}`,
   );
 }

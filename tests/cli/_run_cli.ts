@@ -56,6 +56,45 @@ export function runCli(...args: string[]): Promise<CliResult> {
   return runDeno(["run", "--allow-read", "--allow-env", "cli.ts", ...args]);
 }
 
+/**
+ * Offline: every request Deno makes goes to a proxy that is not there, so anything a project
+ * needed from the network (JSR, npm) would fail; only Deno's cache and `"links"` can serve it.
+ */
+export const OFFLINE: Readonly<Record<string, string>> = {
+  HTTPS_PROXY: "http://127.0.0.1:9",
+  HTTP_PROXY: "http://127.0.0.1:9",
+};
+
+/**
+ * Runs `deno <args>` offline in a project folder with `input` on stdin, as a user in that
+ * folder would (its `deno.json`, its tasks); stdout and stderr together.
+ */
+export async function runInProject(
+  args: string[],
+  cwd: string,
+  input = "",
+): Promise<{ code: number; output: string }> {
+  const child = new Deno.Command("deno", {
+    args,
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...OFFLINE },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const r = await child.output();
+  const decoder = new TextDecoder();
+  return { code: r.code, output: decoder.decode(r.stdout) + decoder.decode(r.stderr) };
+}
+
+/** `statecraft init <dir> ...flags`, run from the repository as a user runs the CLI. */
+export function initProject(dir: string, ...flags: string[]): Promise<CliResult> {
+  return runDeno(["run", "--allow-read", "--allow-write=/tmp", "cli.ts", "init", dir, ...flags]);
+}
+
 /** Runs `fn` with a fresh directory under /tmp, removed afterwards. */
 export async function withTempDir(
   prefix: string,

@@ -7,43 +7,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runDeno, withTempDir } from "./_run_cli.ts";
+import { initProject as init, runInProject as deno, withTempDir } from "./_run_cli.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const decoder = new TextDecoder();
-
-/**
- * Offline: every request Deno makes goes to a proxy that is not there, so anything the project
- * needed from the network (JSR, npm) would fail; only Deno's cache and the link can serve it.
- */
-const OFFLINE = { HTTPS_PROXY: "http://127.0.0.1:9", HTTP_PROXY: "http://127.0.0.1:9" };
-
-/** Runs `deno <args>` offline in `cwd` with `input` on stdin; stdout and stderr together. */
-async function deno(
-  args: string[],
-  cwd: string,
-  input = "",
-  env: Record<string, string> = {},
-): Promise<{ code: number; output: string }> {
-  const child = new Deno.Command("deno", {
-    args,
-    cwd,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ...OFFLINE, ...env },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  const r = await child.output();
-  return { code: r.code, output: decoder.decode(r.stdout) + decoder.decode(r.stderr) };
-}
-
-/** `statecraft init <dir> ...flags`, run from the repository as a user runs the CLI. */
-function init(dir: string, ...flags: string[]) {
-  return runDeno(["run", "--allow-read", "--allow-write=/tmp", "cli.ts", "init", dir, ...flags]);
-}
 
 const FILES = [
   "deno.json",

@@ -9,6 +9,7 @@
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 import { STORE_FLAGS } from "../cli/_run_cli.ts";
+import { waitFor } from "../_wait.ts";
 export { random } from "../_random.ts";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -25,31 +26,13 @@ export function freePort(): number {
  * Polls `check` every `everyMs` until it returns a value other than `undefined`; throws after
  * `ms` with `what` and the last error `check` threw, if any.
  */
-export async function until<T>(
+export function until<T>(
   check: () => Promise<T | undefined>,
   ms: number,
   what: string,
   everyMs = 50,
 ): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what}: not within ${ms} ms` +
-          (last === undefined
-            ? ""
-            : ` (last error: ${last instanceof Error ? last.message : last})`),
-      );
-    }
-    await sleep(everyMs);
-  }
+  return waitFor(what, check, { ms, everyMs, retryErrors: true }) as Promise<T>;
 }
 
 /** `fetch` with a deadline; the body read as JSON (or `null`). */

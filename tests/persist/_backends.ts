@@ -6,6 +6,7 @@
  *
  * @module
  */
+import postgres from "pg";
 import { pgAvailable, pgServer } from "../_pg.ts";
 
 /** Store locations of one backend for one test. */
@@ -16,6 +17,12 @@ export interface TestBackend {
   path(): Promise<string>;
   /** Removes every location made so far (KV folders; PostgreSQL schemas stay on the server). */
   cleanup(): Promise<void>;
+  /**
+   * Waits until nothing a killed client started can still commit at `path`. PostgreSQL goes
+   * on running a statement whose client died until it tries to answer, so a commit of a
+   * SIGKILLed process can land after the process is gone; Deno KV commits in the process.
+   */
+  quiesce(path: string): Promise<void>;
 }
 
 class KvLocations implements TestBackend {
@@ -29,6 +36,9 @@ class KvLocations implements TestBackend {
   async cleanup(): Promise<void> {
     for (const dir of this.#dirs.splice(0)) await Deno.remove(dir, { recursive: true });
   }
+  quiesce(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 class PgLocations implements TestBackend {
@@ -38,6 +48,24 @@ class PgLocations implements TestBackend {
   }
   cleanup(): Promise<void> {
     return Promise.resolve();
+  }
+  async quiesce(path: string): Promise<void> {
+    const client = new postgres.Client({ connectionString: path.replace(/\?.*$/, "") });
+    await client.connect();
+    try {
+      // Every other backend idle (or gone): no statement of a dead client is still running.
+      for (let i = 0;; i++) {
+        const r = await client.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() " +
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'",
+        );
+        if (r.rows[0].n === 0) return;
+        if (i === 1000) throw new Error(`PostgreSQL: ${r.rows[0].n} statements still running`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      await client.end();
+    }
   }
 }
 

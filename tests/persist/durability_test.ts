@@ -297,6 +297,7 @@ backendTest(
             midstream++;
           }
 
+          await b.quiesce(path);
           // What the file holds: every acknowledged event once, in order, nothing else except
           // some of the sends pending at the kill; the snapshot is the journal's replay.
           await withStore(path, async (store) => {

@@ -7,6 +7,7 @@ import { openBackend } from "../../lib/persist/open_backend.ts";
 import { openStore } from "../../lib/persist/store.ts";
 import { K } from "../../lib/persist/keys.ts";
 import { backendTest } from "./_backends.ts";
+import { waitFor } from "../_wait.ts";
 
 const pinger = defineMachine({
   id: "pinger",
@@ -28,14 +29,6 @@ const pinger = defineMachine({
   },
 });
 
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 backendTest("outbox: a send runs after its commit, once; not for an uncommitted one", async (b) => {
   const runs: string[] = [];
   const store = await openStore({
@@ -49,7 +42,7 @@ backendTest("outbox: a send runs after its commit, once; not for an uncommitted 
   try {
     await store.create("pinger", "p1");
     const ack = await store.send("p1", "PING");
-    await until("the delivery", () => runs.length === 1);
+    await waitFor("the delivery", () => runs.length === 1);
     assert.deepEqual(runs, [`ping@p1:send:${ack.seq}:0`]);
     await assert.rejects(store.send("p1", "BOOM"), /holds at most/);
     await new Promise((r) => setTimeout(r, 50));
@@ -91,9 +84,9 @@ backendTest(
     });
     try {
       // Nobody touches the instance: the poller finds its outbox and loads it.
-      await until("the redelivery", () => runs.length === 1);
+      await waitFor("the redelivery", () => runs.length === 1);
       assert.deepEqual(runs, [`ping@p2:send:${ack.seq}:0`]);
-      await until("the outbox emptied", async () => {
+      await waitFor("the outbox emptied", async () => {
         for await (const _ of second.backend.list({ prefix: K.outboxPrefix("p2") })) return false;
         return true;
       });

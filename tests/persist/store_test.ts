@@ -481,14 +481,24 @@ backendTest("inspect mode: nothing fires, reads and rollbacks work", async (b) =
   const timed = defineMachine({ id: "timed", states: { a: { after: { 10: "b" } }, b: {} } });
   const path = await b.path();
   try {
-    // Created on a clock that stands still: the timer cannot fire before the live store closes.
+    // Virtual time throughout: the timer cannot fire before the live store closes, and in
+    // inspect mode it is overdue and every clock timer is run, so a timer that inspect mode
+    // armed would fire here, deterministically (a real-time sleep raced it).
     const clock = new VirtualClock(Date.now());
     const live = await openStore({ path, machines: [timed], timerPollMs: 10_000, clock });
     await live.create("timed", "t");
     await live.close();
-    const inspect = await openStore({ path, machines: [timed], mode: "inspect" });
-    await new Promise((r) => setTimeout(r, 50));
+    const inspect = await openStore({
+      path,
+      machines: [timed],
+      mode: "inspect",
+      timerPollMs: 10_000,
+      clock,
+    });
     assert.deepEqual((await inspect.get("t"))?.configuration, ["a"]);
+    clock.advance(60_000);
+    assert.deepEqual((await inspect.get("t"))?.configuration, ["a"]);
+    assert.deepEqual((await inspect.history("t")).map((e) => e.kind), ["create"]);
     await inspect.close();
   } finally {
     await b.cleanup();

@@ -7,17 +7,9 @@ import { Runtime } from "../../lib/runtime/runtime.ts";
 import { ReplSession } from "../../lib/repl/session.ts";
 import { stepper } from "../fixtures/persist_timer_machine.ts";
 import { backendTest, type TestBackend } from "./_backends.ts";
+import { waitFor } from "../_wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-/** Polls (yielding to the event loop) until `test` holds; fails after `ms` of real time. */
-async function until(what: string, test: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function stateOf(store: Store, id: string): Promise<string> {
   return (await store.get(id))!.configuration.join(",");
@@ -46,12 +38,12 @@ backendTest("rollback to an overdue timer: it fires at once, exactly once", asyn
     await store.create("stepper", "x");
     await store.send("x", "GO"); // seq 1: in b, the timer due at 1,300
     clock.advance(300);
-    await until("the first firing", async () => (await stateOf(store, "x")) === "c");
+    await waitFor("the first firing", async () => (await stateOf(store, "x")) === "c");
     clock.advance(1_000); // now 2,300: rolling back to seq 1 brings back a timer due at 1,300
     const back = await store.rollback("x", { seq: 1 });
     assert.deepEqual(back.configuration, ["b"], "the rollback itself lands in b");
     clock.advance(0);
-    await until("the overdue timer", async () => (await stateOf(store, "x")) === "c");
+    await waitFor("the overdue timer", async () => (await stateOf(store, "x")) === "c");
     // Time goes on: nothing fires again.
     clock.advance(10_000);
     await store.send("x", "NOTHING").catch(() => {});
@@ -79,14 +71,14 @@ backendTest("an overdue timer after a rollback fires after a restart too", async
     await store.create("stepper", "x");
     await store.send("x", "GO");
     clock.advance(300);
-    await until("the first firing", async () => (await stateOf(store, "x")) === "c");
+    await waitFor("the first firing", async () => (await stateOf(store, "x")) === "c");
     clock.advance(500);
     await store.rollback("x", { seq: 1 }); // armed, but the clock does not move: not fired
     await store.close();
     // Another process opens the store later: the poller finds the overdue timer and loads it.
     const later = new VirtualClock(5_000);
     store = await openStore({ path, machines: [stepper], clock: later, timerPollMs: 10 });
-    await until("the instance loaded by the poller", async () => {
+    await waitFor("the instance loaded by the poller", async () => {
       later.advance(0);
       return (await stateOf(store, "x")) === "c";
     });
@@ -104,15 +96,15 @@ backendTest("undo: the timer of the state undone to fires again", async (b) => {
     await store.create("stepper", "u");
     await store.send("u", "GO");
     clock.advance(300);
-    await until("the first firing", async () => (await stateOf(store, "u")) === "c");
+    await waitFor("the first firing", async () => (await stateOf(store, "u")) === "c");
     await store.send("u", "BACK"); // seq 3: b again, a new timer due at 600
     clock.advance(400); // fires: c
-    await until("the second firing", async () => (await stateOf(store, "u")) === "c");
+    await waitFor("the second firing", async () => (await stateOf(store, "u")) === "c");
     // Undo the timer's transition: back in b with the timer due at 600, overdue at 700.
     const undone = await runtime.undo("u");
     assert.deepEqual(undone.configuration, ["b"]);
     clock.advance(0);
-    await until("the overdue timer after undo", async () => (await stateOf(store, "u")) === "c");
+    await waitFor("the overdue timer after undo", async () => (await stateOf(store, "u")) === "c");
     assert.equal(timerEntries(await store.history("u")).length, 3);
   } finally {
     await runtime.close();
@@ -136,7 +128,7 @@ backendTest("import: an overdue timer of an imported instance fires once", async
     await target.import(records);
     assert.equal(await stateOf(target, "i"), "b");
     later.advance(0);
-    await until("the imported timer", async () => (await stateOf(target, "i")) === "c");
+    await waitFor("the imported timer", async () => (await stateOf(target, "i")) === "c");
     later.advance(10_000);
     assert.equal(timerEntries(await target.history("i")).length, 1);
   } finally {
@@ -167,7 +159,7 @@ backendTest("migration: an overdue timer fires once under the new definition", a
   try {
     assert.equal(await stateOf(v2, "m"), "b");
     later.advance(0);
-    await until("the migrated timer", async () => (await stateOf(v2, "m")) === "c");
+    await waitFor("the migrated timer", async () => (await stateOf(v2, "m")) === "c");
     const kinds = (await v2.history("m")).map((e) => e.kind);
     assert.deepEqual(kinds, ["create", "event", "migration", "timer"]);
   } finally {
@@ -186,12 +178,12 @@ backendTest("REPL: rollback to a state whose timer is overdue, then it fires", a
     assert.equal(await session.execute("spawn stepper r"), "ok");
     assert.equal(await session.execute("send r GO"), "ok");
     clock.advance(300);
-    await until("the first firing", async () => (await stateOf(runtime.store, "r")) === "c");
+    await waitFor("the first firing", async () => (await stateOf(runtime.store, "r")) === "c");
     clock.advance(1_000);
     assert.equal(await session.execute("rollback r 1"), "ok");
     assert.match(lines.at(-1)!, /r rolled back to seq 1: b/);
     clock.advance(0);
-    await until("the overdue timer", async () => (await stateOf(runtime.store, "r")) === "c");
+    await waitFor("the overdue timer", async () => (await stateOf(runtime.store, "r")) === "c");
     assert.deepEqual(errors, []);
   } finally {
     await runtime.close();

@@ -116,11 +116,6 @@ export async function stopAll(...hosts: (PluginHost | Started | undefined)[]): P
   }
 }
 
-/** Resolves after `ms`. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 let serial = 0;
 
 /** Asserts that the well-behaved plugin still answers correctly. */

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { loadPlugins, watchPlugins } from "../../lib/plugins/loader.ts";
 import { generateKeyPair, signPlugin } from "../../lib/plugins/signing.ts";
 import { PluginSupervisor } from "../../lib/plugins/supervisor.ts";
+import { waitFor } from "../_wait.ts";
 
 const SDK = new URL("../../lib/plugins/sdk.ts", import.meta.url).href;
 
@@ -123,11 +124,7 @@ Deno.test("hot reload: a changed plugin is reloaded; a broken change leaves the 
       onReload: (o) => outcomes.push(o),
     });
     try {
-      const wait = async (n: number) => {
-        for (let i = 0; i < 200 && outcomes.length < n; i++) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
+      const wait = (n: number) => waitFor(`reload ${n}`, () => outcomes.length >= n);
       await Deno.writeTextFile(
         `${dir}/plugin.yaml`,
         "name: live\nversion: 1.1.0\nisolation: trusted\nprovides: [who]\n",

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { formatProblem } from "../../lib/config/problems.ts";
 import {
-  formatProblem,
   loadManifest,
   ManifestError,
-  manifestJsonSchema,
   parseManifest,
   type ParseManifestOptions,
 } from "../../lib/plugins/manifest.ts";
 
 const FIXTURES = new URL("../fixtures/plugins/manifests/", import.meta.url).pathname;
-const SCHEMA = new URL("../../schemas/plugin.schema.json", import.meta.url).pathname;
 const noEnv: ParseManifestOptions = { env: () => undefined };
 
 /** The problems of a manifest that must fail, as `line:col path: message` lines. */
@@ -316,15 +314,6 @@ Deno.test("loadManifest: a folder without plugin.yaml", async () => {
     assert.ok(error instanceof ManifestError);
     assert.equal(error.problems[0].message, `no plugin.yaml in ${root}`);
   });
-});
-
-Deno.test("schemas/plugin.schema.json is the schema generated from the zod schema", async () => {
-  const committed = JSON.parse(await Deno.readTextFile(SCHEMA));
-  assert.deepEqual(
-    committed,
-    manifestJsonSchema(),
-    "regenerate: deno run lib/plugins/manifest.ts --schema > schemas/plugin.schema.json",
-  );
 });
 
 Deno.test("parsing needs no --allow-env when the manifest uses no variables", async () => {

@@ -7,6 +7,7 @@ import {
   mapLimit,
   resolvePlugins,
 } from "../../lib/plugins/resolver.ts";
+import { waitFor } from "../_wait.ts";
 
 const FIXTURES = new URL("../fixtures/plugins/manifests/", import.meta.url).pathname
   .replace(/\/$/, "");
@@ -182,11 +183,10 @@ Deno.test("mapLimit keeps order and never runs more than the limit at once", asy
     running--;
     return n * 10 + i;
   });
-  // Release the calls one at a time, latest first, until all have run.
-  while (gates.length > 0 || running > 0) {
-    await Promise.resolve();
-    gates.pop()?.();
-    await new Promise((resolve) => setTimeout(resolve, 0));
+  // Release the calls one at a time, the latest waiting first, as they come.
+  for (let released = 0; released < 5; released++) {
+    const gate = await waitFor("a call waiting at its gate", () => gates.pop());
+    gate();
   }
   assert.deepEqual(await pending, [10, 21, 32, 43, 54]);
   assert.equal(most, 2);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { type PluginSpec, PluginSupervisor } from "../../lib/plugins/supervisor.ts";
 import { PluginError, PluginHostError } from "../../lib/plugins/types.ts";
 import type { EventObject } from "../../lib/core/types.ts";
+import { waitFor } from "../_wait.ts";
 
 const FIXTURES = new URL("../fixtures/plugins/sup/", import.meta.url).pathname;
 
@@ -122,19 +123,13 @@ for (const isolation of ["worker", "process"] as const) {
     await withSupervisor(async (s) => {
       await s.add(spec("echo", { isolation }));
       await assert.rejects(s.call("echo", "crash"));
-      for (let i = 0; i < 100 && s.get("echo")?.state !== "active"; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
       // A worker's Deno.exit ends the worker without an error event; the call times out or
       // the host reports the exit, and the supervisor restarts it either way.
-      for (let i = 0; i < 200; i++) {
-        try {
-          if (await s.call("echo", "echo", "back") === "back") break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      }
-      assert.equal(await s.call("echo", "echo", "back"), "back");
+      await waitFor(
+        "the restarted plugin to answer",
+        async () => await s.call("echo", "echo", "back") === "back",
+        { everyMs: 25, retryErrors: true },
+      );
       assert.ok((s.get("echo")?.restarts ?? 0) >= (isolation === "process" ? 1 : 0));
     }, { heartbeatMs: 100, heartbeatTimeoutMs: 200 });
   });
@@ -146,9 +141,7 @@ Deno.test("idempotent actions are retried through crashes; others are not", asyn
     // flaky crashes the process twice; the retries go through both restarts.
     assert.equal(await s.call("echo", "flaky"), "answered on attempt 3");
     assert.equal(s.get("echo")?.restarts, 2);
-    for (let i = 0; i < 100 && s.get("echo")?.state !== "active"; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor("the plugin active again", () => s.get("echo")?.state === "active");
     // crash is not idempotent: one attempt, the error comes back.
     await assert.rejects(s.call("echo", "crash"), /crashed|exited/);
   }, { retries: 6, retryBackoffMs: 100 });
@@ -168,16 +161,11 @@ Deno.test("process mode: a busy loop is killed within twice its timeout and rest
       return true;
     });
     assert.ok(performance.now() - t0 < 1000, "rejected within twice the timeout");
-    for (let i = 0; i < 100 && s.get("echo")?.state !== "active"; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    for (let i = 0; i < 100; i++) {
-      try {
-        if (await s.call("echo", "echo", 1) === 1) break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    await waitFor(
+      "the restarted plugin to answer",
+      async () => await s.call("echo", "echo", 1) === 1,
+      { everyMs: 20, retryErrors: true },
+    );
     assert.equal(await s.call("echo", "echo", 2), 2);
     assert.equal(s.get("echo")?.restarts, 1);
   });
@@ -186,22 +174,14 @@ Deno.test("process mode: a busy loop is killed within twice its timeout and rest
 Deno.test("restarts are bounded: after the budget the plugin is failed", async () => {
   await withSupervisor(async (s) => {
     await s.add(spec("echo", { isolation: "process" }));
-    for (let round = 0; round < 3; round++) {
-      for (
-        let i = 0;
-        i < 200 && s.get("echo")?.state !== "active" && s.get("echo")?.state !== "failed";
-        i++
-      ) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      if (s.get("echo")?.state === "failed") break;
-      await s.call("echo", "crash").catch(() => {});
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    for (let i = 0; i < 200 && s.get("echo")?.state !== "failed"; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.equal(s.get("echo")?.state, "failed");
+    // The first crash uses the one restart; the second ends it.
+    await s.call("echo", "crash").catch(() => {});
+    await waitFor("the restart", () => {
+      const info = s.get("echo");
+      return info?.state === "active" && info.restarts === 1;
+    });
+    await s.call("echo", "crash").catch(() => {});
+    await waitFor("the plugin failed", () => s.get("echo")?.state === "failed");
     assert.match(s.get("echo")?.lastError ?? "", /exited/);
   }, { maxRestarts: 1 });
 });
@@ -219,9 +199,7 @@ Deno.test("bus: plugins receive what they subscribe to, in priority order; emits
     const shouted: EventObject[] = [];
     s.bus.subscribe("echo.*", (e) => void shouted.push(e));
     await s.call("echo", "shout", "hi");
-    for (let i = 0; i < 50 && shouted.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor("the shout on the bus", () => shouted.length > 0);
     assert.deepEqual(shouted, [{ type: "echo.shouted", text: "hi", plugin: "echo" }]);
   });
 });
@@ -293,15 +271,13 @@ Deno.test("process mode: a stuck plugin (no heartbeat) is killed and restarted",
     const stuck: string[] = [];
     s.bus.subscribe("plugin.stuck", (e) => void stuck.push(String(e.plugin)));
     s.call("echo", "spin").catch(() => {});
-    for (let i = 0; i < 200 && stuck.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor("the stuck signal", () => stuck.length > 0);
     assert.deepEqual(stuck, ["echo"]);
-    for (let i = 0; i < 200; i++) {
-      try {
-        if (await s.call("echo", "echo", 7) === 7) break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    await waitFor(
+      "the restarted plugin to answer",
+      async () => await s.call("echo", "echo", 7) === 7,
+      { everyMs: 20, retryErrors: true },
+    );
     assert.equal(await s.call("echo", "echo", 8), 8);
   }, { heartbeatMs: 100, heartbeatTimeoutMs: 200 });
 });

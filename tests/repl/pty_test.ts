@@ -7,6 +7,7 @@
  * reported as ignored, with a message saying why: they never pass silently.
  */
 import assert from "node:assert/strict";
+import { waitFor } from "../_wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -52,16 +53,22 @@ class Pane {
     await this.waitFor(/statecraft>\s*$/, "the prompt");
   }
 
-  /** Sends keys (tmux names: Tab, Enter, Up, C-c, C-d), then lets the REPL react. */
+  /**
+   * Sends keys (tmux names: Tab, Enter, Up, C-c, C-d). The terminal keeps their order; what
+   * they do is waited for on the screen by the caller.
+   */
   async keys(...keys: string[]): Promise<void> {
     await this.#tmux("send-keys", "-t", "repl", ...keys);
-    await new Promise((r) => setTimeout(r, 250));
   }
 
-  /** Types text literally (no key names), one write. */
+  /**
+   * Types text literally (no key names), one write, and waits for its echo: readline has read
+   * it, and the next key is read on its own (readline completes a Tab only when it ends what
+   * was read at once).
+   */
   async type(text: string): Promise<void> {
     await this.#tmux("send-keys", "-t", "repl", "-l", text);
-    await new Promise((r) => setTimeout(r, 150));
+    await this.waitFor(new RegExp(`${RegExp.escape(text.trimEnd())}\\s*$`), `"${text}" echoed`);
   }
 
   capture(): Promise<string> {
@@ -71,12 +78,12 @@ class Pane {
   /** Waits until the screen matches (20 s at most); returns the screen. */
   async waitFor(re: RegExp, what: string): Promise<string> {
     let screen = "";
-    for (let i = 0; i < 200; i++) {
-      screen = await this.capture();
-      if (re.test(screen)) return screen;
-      await new Promise((r) => setTimeout(r, 100));
+    const matches = async () => re.test(screen = await this.capture()) && screen;
+    try {
+      return await waitFor(what, matches, { ms: 20_000, everyMs: 100, backoff: true });
+    } catch (e) {
+      throw new Error(`${(e as Error).message} (${re}); the screen:\n${screen}`);
     }
-    throw new Error(`timed out waiting for ${what} (${re}); the screen:\n${screen}`);
   }
 
   async kill(): Promise<void> {
@@ -105,11 +112,12 @@ Deno.test({
         await pane.keys("Enter");
         await pane.waitFor(/front \(door\): secure\.closed/, "the spawn");
         await pane.type("send front ");
-        // Readline lists the candidates on the second Tab; a slow machine may need a third.
-        for (let i = 0; i < 4 && !/^LOCK\s+OPEN\s*$/m.test(await pane.capture()); i++) {
+        // Readline lists the candidates on the second Tab (a slow machine has needed a third):
+        // a Tab every 250 ms until they are listed.
+        await waitFor("the accepted events listed", async () => {
           await pane.keys("Tab");
-        }
-        await pane.waitFor(/^LOCK\s+OPEN\s*$/m, "the accepted events listed");
+          return /^LOCK\s+OPEN\s*$/m.test(await pane.capture());
+        }, { everyMs: 250 });
         await pane.type("O");
         await pane.keys("Tab");
         await pane.waitFor(/statecraft> send front OPEN\s*$/, "OPEN completed");

@@ -4,46 +4,12 @@
  * hot reload.
  */
 import assert from "node:assert/strict";
-import { Runtime } from "../../lib/runtime/runtime.ts";
-import { ReplSession } from "../../lib/repl/session.ts";
 import { completeLine } from "../../lib/repl/complete.ts";
 import { watchScripts } from "../../lib/repl/hot_reload.ts";
+import { openSession as open } from "./_session.ts";
+import { waitFor } from "../_wait.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const MOD = new URL("../../mod.ts", import.meta.url).href;
-
-interface Captured {
-  session: ReplSession;
-  lines: string[];
-  errors: string[];
-  close(): Promise<void>;
-}
-
-async function open(machines: string[], projectDir = ROOT): Promise<Captured> {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_repl_" });
-  const runtime = await Runtime.open({
-    projectDir,
-    kv: `${dir}/state.kv`,
-    machines,
-    noPlugins: true,
-    log: () => {},
-  });
-  const lines: string[] = [];
-  const errors: string[] = [];
-  const session = new ReplSession(runtime, {
-    line: (t) => lines.push(t),
-    error: (t) => errors.push(t),
-  }, { timings: false, cwd: ROOT });
-  return {
-    session,
-    lines,
-    errors,
-    close: async () => {
-      await runtime.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
 
 Deno.test("completion: commands, machines, instances, accepted events, handle members", async () => {
   const t = await open(["examples/door.ts"]);
@@ -111,7 +77,7 @@ Deno.test("load and --watch: scripts added, updated on a code change, kept on a 
     `} });\n`;
   await Deno.writeTextFile(`${dir}/pump.ts`, script("v1", ""));
   await Deno.writeTextFile(`${dir}/empty.ts`, "export const nothing = 1;\n");
-  const t = await open([], dir);
+  const t = await open([], { projectDir: dir });
   try {
     const { session, lines, errors } = t;
     assert.equal(await session.execute(`load ${dir}/empty.ts`), "failed");
@@ -120,19 +86,18 @@ Deno.test("load and --watch: scripts added, updated on a code change, kept on a 
     assert.equal(await session.execute(`load ${dir}/pump.ts`), "ok");
     assert.equal(lines.at(-1), "added pump (pump.ts)");
     await session.execute("spawn pump p1");
+    // Deno.watchFs watches from the moment it returns: a write right after is seen.
     const stop = watchScripts(session);
+    const printed = (re: RegExp) =>
+      waitFor(`a line matching ${re}`, () => {
+        if (lines.some((l) => re.test(l))) return true;
+        throw new Error(`printed so far:\n${lines.join("\n")}`);
+      }, { retryErrors: true });
     try {
-      const waitFor = async (re: RegExp) => {
-        for (let i = 0; i < 100 && !lines.some((l) => re.test(l)); i++) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        assert.ok(lines.some((l) => re.test(l)), `no line matching ${re} in:\n${lines.join("\n")}`);
-      };
-      await new Promise((r) => setTimeout(r, 100));
       await Deno.writeTextFile(`${dir}/pump.ts`, script("v2", ""));
-      await waitFor(/^reload: updated pump \(/);
+      await printed(/^reload: updated pump \(/);
       await Deno.writeTextFile(`${dir}/pump.ts`, script("v3", ` broken: {},`));
-      await waitFor(/^reload: kept pump \(.*\): the states or transitions of "pump" changed/);
+      await printed(/^reload: kept pump \(.*\): the states or transitions of "pump" changed/);
     } finally {
       stop();
     }

@@ -6,16 +6,9 @@ import { defineMachine, type Machine, pluginAction } from "../../mod.ts";
 import { openStore } from "../../lib/persist/store.ts";
 import { Runtime } from "../../lib/runtime/runtime.ts";
 import { backendTest } from "../persist/_backends.ts";
+import { waitFor } from "../_wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-async function until(what: string, test: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 backendTest("an invocation restarted by a reopened store keeps its effect id", async (b) => {
   const calls: string[] = [];
@@ -55,7 +48,7 @@ backendTest("an invocation restarted by a reopened store keeps its effect id", a
     await second.get("j1"); // loads it: the invocation starts again
     assert.deepEqual(calls, ["j1:work:1", "j1:work:1"], "the same effect, the same id");
     answer!("ok");
-    await until("the result", async () => (await second.get("j1"))?.configuration[0] === "done");
+    await waitFor("the result", async () => (await second.get("j1"))?.configuration[0] === "done");
     const journal = await second.history("j1");
     const results = journal.filter((e) => e.kind === "invoke");
     assert.equal(results.length, 1);
@@ -105,7 +98,7 @@ Deno.test("a plugin action called for an invocation sees its effect id as ctx.ef
   try {
     await rt.spawn("asker", "c1");
     const sent = await rt.send("c1", "EFFECT");
-    await until("the answer", async () => (await rt.get("c1"))?.configuration[0] === "idle");
+    await waitFor("the answer", async () => (await rt.get("c1"))?.configuration[0] === "idle");
     const context = (await rt.get("c1"))!.context as { result: { effectId: string } };
     const effectId = context.result.effectId;
     assert.match(effectId, new RegExp(`^c1:.+:${sent.seq}$`));
@@ -113,7 +106,7 @@ Deno.test("a plugin action called for an invocation sees its effect id as ctx.ef
     assert.equal(last.kind, "invoke");
     assert.equal(last.eventId, `fx:${effectId}`);
     const noted = await rt.send("c1", "NOTE");
-    await until(
+    await waitFor(
       "the sends",
       async () => ((await rt.call("recorder", "effects")) as unknown[]).length === 2,
     );

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/runtime/config.ts";
 import { loadScripts } from "../../lib/runtime/scripts.ts";
 import { Runtime, type TransitionEvent } from "../../lib/runtime/runtime.ts";
+import { waitFor } from "../_wait.ts";
 
 const FIXTURES = new URL("../fixtures/runtime/", import.meta.url).pathname;
 
@@ -59,14 +60,6 @@ async function openRuntime(): Promise<{ rt: Runtime; dir: string }> {
   return { rt, dir };
 }
 
-async function until(check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error("timed out waiting");
-}
-
 Deno.test("runtime: durable instances; transitions reach the bus after the commit", async () => {
   const { rt, dir } = await openRuntime();
   try {
@@ -78,7 +71,7 @@ Deno.test("runtime: durable instances; transitions reach the bus after the commi
     assert.deepEqual(await rt.acceptedEvents("c1"), ["ASK", "NOTIFY", "POKE"]);
     const ack = await rt.send("c1", "POKE");
     assert.deepEqual(ack.configuration, ["poked"]);
-    await until(() => seen.length === 2);
+    await waitFor("both transitions on the bus", () => seen.length === 2);
     assert.deepEqual(seen.map((t) => [t.kind, t.event, t.from, t.to]), [
       ["create", "create", [], ["idle"]],
       ["event", "POKE", ["idle"], ["poked"]],
@@ -97,11 +90,14 @@ Deno.test("runtime: machines call plugins by send and by invoke; plugin emits re
   try {
     await rt.spawn("caller", "c2");
     await rt.send("c2", { type: "NOTIFY", text: "hello" });
-    await until(async () => ((await rt.call("recorder", "seen")) as unknown[]).length === 1);
+    await waitFor(
+      "the recorder's call",
+      async () => ((await rt.call("recorder", "seen")) as unknown[]).length === 1,
+    );
     assert.deepEqual(await rt.call("recorder", "seen"), [{ type: "note", text: "hello" }]);
 
     await rt.send("c2", "ASK");
-    await until(async () => (await rt.get("c2"))?.configuration[0] === "idle");
+    await waitFor("c2 idle", async () => (await rt.get("c2"))?.configuration[0] === "idle");
     assert.deepEqual((await rt.get("c2"))?.context, { result: { recorded: 2 } });
     const kinds = (await rt.history("c2")).map((e) => `${e.kind}:${e.event?.type ?? ""}`);
     assert.deepEqual(kinds, [
@@ -112,7 +108,7 @@ Deno.test("runtime: machines call plugins by send and by invoke; plugin emits re
     ]);
 
     await rt.call("recorder", "poke", { instance: "c2" });
-    await until(async () => (await rt.get("c2"))?.configuration[0] === "poked");
+    await waitFor("c2 poked", async () => (await rt.get("c2"))?.configuration[0] === "poked");
     const last = (await rt.history("c2")).at(-1)!;
     assert.equal(last.by, "plugin:recorder");
   } finally {

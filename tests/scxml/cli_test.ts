@@ -55,3 +55,44 @@ Deno.test("statecraft diagram doc.scxml and export machine.ts --format scxml", a
   assert.match(e.stdout, /^<\?xml version="1\.0"/);
   assert.match(e.stdout, /<scxml xmlns="http:\/\/www\.w3\.org\/2005\/07\/scxml"/);
 });
+
+// Issue #13: an error in executable content raised error.execution silently, and a <log> in
+// the initial state's onentry was never printed; a throwing TypeScript action did print.
+const LOUD = `<scxml xmlns="http://www.w3.org/2005/07/scxml" initial="a">
+  <state id="a">
+    <onentry><log label="entered" expr="'a'"/><log expr="startUp.x"/></onentry>
+    <transition event="go" target="b"/>
+  </state>
+  <state id="b">
+    <onentry><log expr="undefinedThing.x"/></onentry>
+    <transition event="error.execution" target="c"/>
+  </state>
+  <final id="c"/>
+</scxml>`;
+
+for (const mode of [[], ["--trusted"]]) {
+  Deno.test(`statecraft run doc.scxml ${mode.join(" ") || "(Worker)"}: logs and errors are printed`, async () => {
+    await withTempScript("loud.scxml", LOUD, async (path) => {
+      const r = await runCli("run", path, "--events", "go", ...mode);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^log: entered: a\nstart: a$/m);
+      assert.match(r.stdout, /^go: a -> c \(done\)$/m);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^warning: error while starting: <log> at ${path}:3:47: ` +
+            `ReferenceError: startUp is not defined$`,
+          "m",
+        ),
+      );
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^warning: error while processing "go": <log> at ${path}:7:14: ` +
+            `ReferenceError: undefinedThing is not defined$`,
+          "m",
+        ),
+      );
+    });
+  });
+}

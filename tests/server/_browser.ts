@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { BrowserContext } from "npm:playwright-core@^1.65.1";
+import type { BrowserContext, Page } from "npm:playwright-core@^1.65.1";
 
 /** Where Debian (and most distributions) put Chromium. */
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
@@ -100,4 +100,19 @@ export async function launchChromium(): Promise<Browser> {
     await Deno.remove(profile, { recursive: true }).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Collects the page's uncaught errors and console errors, but Chromium's own line for an
+ * answer the page expected to be an error (`status of 400`, when a test sends bad input).
+ */
+export function pageErrors(page: Page, expectedStatus: number[] = []): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    if (expectedStatus.some((s) => m.text().includes(`status of ${s}`))) return;
+    errors.push(m.text());
+  });
+  return errors;
 }

@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { Runtime } from "../../lib/runtime/runtime.ts";
 import { createApp, discoverPluginRoutes } from "../../lib/server/app.ts";
 import { isLoopback, serve, ServeConfigError } from "../../lib/server/serve.ts";
+import { testRuntime } from "../../lib/testing/harness.ts";
+import { door } from "../../examples/door.ts";
 
 const FIXTURES = new URL("../fixtures/server/", import.meta.url).pathname;
 
@@ -155,8 +157,10 @@ Deno.test("api: 400 names the field, 404, 413, 401 without detail", async () => 
       ["/instances", post({ machine: "nope" }, auth), 400, "machine"],
       ["/instances", post({ machine: "tally", extra: 1 }, auth), 400, "extra"],
       ["/instances", post({ machine: "tally", context: [] }, auth), 400, "context"],
-      ["/instances/t/rollback", post({}, auth), 400, "seq"],
+      ["/instances/t/rollback", post({}, auth), 400, "(body)"],
+      ["/instances/t/rollback", post({ seq: 0, checkpoint: "c" }, auth), 400, "checkpoint"],
       ["/instances/t/rollback", post({ seq: -1 }, auth), 400, "seq"],
+      ["/instances/t/rollback", post({ seq: 99 }, auth), 400, "seq"],
       ["/instances?limit=0", {}, 400, "limit"],
       ["/instances?status=sleeping", {}, 400, "status"],
       ["/instances?bogus=1", {}, 400, "bogus"],
@@ -191,6 +195,62 @@ Deno.test("api: 400 names the field, 404, 413, 401 without detail", async () => 
   } finally {
     await done(rt, dir);
   }
+});
+
+Deno.test("api: a 400 for an event's payload names the payload field its schema rejected", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "statecraft-server-" });
+  await using t = await testRuntime({ projectDir: dir, machines: [door], log: () => {} });
+  const app = createApp(t.runtime);
+  await app.request("/instances", post({ machine: "door", id: "d" }));
+  const cases: [unknown, string, RegExp][] = [
+    [{ type: "LOCK", code: "12" }, "code", /code: the code must be four digits/],
+    [{ type: "LOCK" }, "code", /code: .*expected string/],
+    [{ type: "LOCK", code: 1234 }, "code", /code: .*expected string/],
+    [{ type: 5 }, "type", /type: /],
+  ];
+  for (const [event, field, message] of cases) {
+    const res = await app.request("/instances/d/events", post(event));
+    const body = await res.json();
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(body.field, field, `${JSON.stringify(event)}: ${JSON.stringify(body)}`);
+    assert.match(body.message, message);
+  }
+  const res = await app.request("/instances/d/events", post({ type: "LOCK", code: "0000" }));
+  assert.deepEqual((await res.json()).configuration, [
+    "secure",
+    "secure.locked",
+    "secure.locked.latched",
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("api: the journal says by: http for every write over HTTP", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "statecraft-server-" });
+  await using t = await testRuntime({ projectDir: dir, machines: [door], log: () => {} });
+  const app = createApp(t.runtime);
+  const ok = async (path: string, body: unknown) => {
+    const res = await app.request(path, post(body));
+    const text = await res.text();
+    assert.ok(res.ok, `${path}: ${res.status} ${text}`);
+  };
+  await ok("/instances", { machine: "door", id: "d" }); // create
+  await ok("/instances/d/events", { type: "OPEN" }); // event
+  await ok("/instances/d/events", { type: "CLOSE" });
+  await ok("/instances/d/rollback", { seq: 1 }); // rollback
+  await ok("/instances/d/checkpoints", { label: "opened" });
+  await ok("/instances/d/rollback", { checkpoint: "opened" });
+  const journal = (await (await app.request("/instances/d/history")).json()).items;
+  assert.deepEqual(
+    journal.map((e: { kind: string; by: string }) => `${e.kind} by ${e.by}`),
+    [
+      "create by http",
+      "event by http",
+      "event by http",
+      "rollback by http",
+      "rollback by http",
+    ],
+  );
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("api: plugin actions, declared routes, health, metrics, openapi", async () => {

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { assign, defineMachine, type Machine } from "../../core.ts";
-import { Runtime } from "../../lib/runtime/runtime.ts";
-import { createApp } from "../../lib/server/app.ts";
-import { type Chart, chartOf, inspectorRoutes } from "../../lib/server/inspector.ts";
+import { assign, defineMachine } from "../../core.ts";
+import { type Chart, chartOf } from "../../lib/server/inspector.ts";
 import { door } from "../../examples/door.ts";
-import { vendingMachine } from "../../examples/vending_machine.ts";
-import { ARTIFACT_DIR, chromiumUnavailable, launchChromium } from "./_browser.ts";
+import { ARTIFACT_DIR } from "./_browser.ts";
+import { inspectorBrowserTest } from "./_inspector_browser.ts";
+import { DOOR_EVENTS, serveInspector } from "./_inspector_server.ts";
 
 /** A media player: nested states, a parallel state with two regions, history, a final state. */
 const player = defineMachine({
@@ -90,6 +89,19 @@ Deno.test("chartOf: nested and parallel states, initial states, transitions with
   assert.deepEqual(JSON.parse(JSON.stringify(chart)), chart);
 });
 
+Deno.test("chartOf: every event the machine knows, with its payload's JSON Schema", () => {
+  const events = new Map(chartOf(door).events.map((e) => [e.type, e]));
+  assert.deepEqual([...events.keys()].sort(), DOOR_EVENTS);
+  // zod schemas say their JSON Schema (Standard JSON Schema): the inspector builds a form.
+  const lock = events.get("LOCK")!;
+  assert.equal(lock.checked, true);
+  assert.deepEqual(lock.payload?.properties, { code: { type: "string", pattern: "^\\d{4}$" } });
+  assert.deepEqual(lock.payload?.required, ["code"]);
+  assert.deepEqual(events.get("OPEN"), { type: "OPEN" });
+  // `after` events are the engine's own: not listed.
+  assert.ok(!chartOf(player).events.some((e) => e.type.startsWith("after")));
+});
+
 Deno.test("chartOf: guards, history states and targetless transitions", () => {
   const chart = chartOf(door);
   const find = (id: string, states = chart.states): Chart["states"][number] | undefined => {
@@ -114,45 +126,8 @@ Deno.test("chartOf: guards, history states and targetless transitions", () => {
 // ---------------------------------------------------------------------------------------------
 // The inspector on the HTTP API (lib/server/app.ts), as `statecraft serve` mounts it.
 
-interface Served {
-  runtime: Runtime;
-  url: string;
-  close(): Promise<void>;
-}
-
-async function serve(): Promise<Served> {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_inspector_" });
-  const runtime = await Runtime.open({
-    projectDir: dir,
-    kv: ":memory:",
-    machines: [],
-    noPlugins: true,
-    extraMachines: [player, door, vendingMachine, kiosk] as unknown as Machine<
-      Record<string, unknown>
-    >[],
-    log: () => {},
-  });
-  const closing = new AbortController();
-  const app = createApp(runtime, {
-    signal: closing.signal,
-    extend: (app) => inspectorRoutes(app, runtime),
-  });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
-  const { port } = server.addr as Deno.NetAddr;
-  return {
-    runtime,
-    url: `http://127.0.0.1:${port}/`,
-    close: async () => {
-      closing.abort();
-      await server.shutdown();
-      await runtime.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
 Deno.test("inspector: GET / and every asset it loads come from the runtime", async () => {
-  const s = await serve();
+  const s = await serveInspector([player, kiosk]);
   try {
     const page = await fetch(s.url);
     assert.equal(page.status, 200);
@@ -189,7 +164,7 @@ Deno.test("inspector: GET / and every asset it loads come from the runtime", asy
 });
 
 Deno.test("inspector: GET /machines/:id/chart is chartOf, 404 for an unknown machine", async () => {
-  const s = await serve();
+  const s = await serveInspector([player, kiosk]);
   try {
     const res = await fetch(new URL("machines/player/chart", s.url));
     assert.equal(res.status, 200);
@@ -208,136 +183,128 @@ Deno.test("inspector: GET /machines/:id/chart is chartOf, 404 for an unknown mac
 // ---------------------------------------------------------------------------------------------
 // In a real browser
 
-const unavailable = chromiumUnavailable();
-if (unavailable !== null) {
-  console.warn(`SKIPPED inspector browser test: ${unavailable}`);
-}
+inspectorBrowserTest(
+  "inspector in Chromium: draws the chart, sends an accepted event, follows SSE, rolls back",
+  async (s, page) => {
+    await s.runtime.spawn("door", "door-1");
+    await s.runtime.spawn("vending_machine", "vending-1");
+    const inst = await s.runtime.spawn("player", "player-1");
+    assert.deepEqual(inst.configuration, ["stopped"]);
 
-Deno.test({
-  name: "inspector in Chromium: draws the chart, sends an accepted event, follows SSE, rolls back",
-  ignore: unavailable !== null,
-  // playwright keeps pipes and timers of its own between calls.
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const s = await serve();
-    const browser = await launchChromium();
-    try {
-      await s.runtime.spawn("door", "door-1");
-      await s.runtime.spawn("vending_machine", "vending-1");
-      const inst = await s.runtime.spawn("player", "player-1");
-      assert.deepEqual(inst.configuration, ["stopped"]);
-
-      const page = await browser.context.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(String(e)));
-      page.on("console", (m) => {
-        if (m.type() === "error") errors.push(m.text());
-      });
-      await page.goto(`${s.url}#player-1`);
-      // The chart is laid out and drawn, the active state highlighted.
-      await page.waitForSelector('#chart g.state.active[data-state="stopped"]');
-      await page.waitForSelector("#live:not(.off)");
-      const drawn = await page.$$eval(
-        "#chart g.state",
-        (gs) => gs.map((g) => g.getAttribute("data-state")),
-      );
-      for (const id of ["stopped", "playing", "playing.track", "playing.volume.muted", "ejected"]) {
-        assert.ok(drawn.includes(id), `state ${id} is drawn`);
-      }
-      assert.ok(
-        await page.$('#chart g.state.region[data-state="playing.track"]') !== null,
-        "a parallel state's regions are drawn as regions",
-      );
-      const labels = await page.$$eval("#chart g.edge text", (ts) => ts.map((t) => t.textContent));
-      for (const label of ["PLAY", "STOP", "MUTE", "after 5m"]) {
-        assert.ok(labels.includes(label), `edge label ${label}`);
-      }
-      // Every state box lies inside its parent's box: the layout nests them.
-      const boxes = await page.$$eval("#chart g.state", (gs) =>
-        gs.map((g) => {
-          type Shape = { getBBox(): { x: number; y: number; width: number; height: number } };
-          const shape = g.querySelector(":scope > rect, :scope > circle, :scope > polygon");
-          const r = (shape as unknown as Shape).getBBox();
-          return { id: g.getAttribute("data-state")!, x: r.x, y: r.y, w: r.width, h: r.height };
-        }));
-      const byId = new Map(boxes.map((b) => [b.id, b]));
-      for (const b of boxes) {
-        const parentId = b.id.includes(".") ? b.id.slice(0, b.id.lastIndexOf(".")) : null;
-        const p = parentId === null ? undefined : byId.get(parentId);
-        if (p === undefined) continue;
-        assert.ok(
-          b.x >= p.x && b.y >= p.y && b.x + b.w <= p.x + p.w && b.y + b.h <= p.y + p.h,
-          `${b.id} inside ${p.id}`,
-        );
-      }
-
-      // The buttons are the events the instance accepts now.
-      const buttons = await page.$$eval("#events button", (bs) => bs.map((b) => b.textContent));
-      assert.deepEqual(buttons.sort(), ["EJECT", "PLAY"]);
-
-      // Click PLAY: the highlight moves into the parallel state's regions.
-      await page.click('#events button[data-event="PLAY"]');
-      await page.waitForSelector('#chart g.state.active[data-state="playing.volume.loud"]');
-      const active = await page.$$eval(
-        "#chart g.state.active",
-        (gs) => gs.map((g) => g.getAttribute("data-state")),
-      );
-      assert.deepEqual(active.sort(), [
-        "playing",
-        "playing.track",
-        "playing.track.normal",
-        "playing.volume",
-        "playing.volume.loud",
-      ]);
-      assert.ok(
-        await page.$('#chart g.edge.enabled[data-event="MUTE"]') !== null,
-        "the transitions enabled now are marked",
-      );
-      await page.waitForSelector(`#context:has-text('"plays": 1')`);
-
-      // An event sent by someone else arrives over SSE and moves the highlight.
-      await s.runtime.send("player-1", "MUTE", { by: "test" });
-      await page.waitForSelector('#chart g.state.active[data-state="playing.volume.muted"]');
-      assert.equal(await page.$('#chart g.state.active[data-state="playing.volume.loud"]'), null);
-      await page.waitForSelector('#journal tr[data-seq="2"]');
-
-      const screenshot = `${ARTIFACT_DIR}/inspector.png`;
-      await Deno.mkdir(ARTIFACT_DIR, { recursive: true });
-      await page.screenshot({ path: screenshot, fullPage: true });
-      assert.ok((await Deno.stat(screenshot)).size > 10_000, "a real picture");
-      console.log(`inspector screenshot: ${screenshot}`);
-
-      // Roll back to the journal entry before PLAY.
-      await page.click('#journal button.rollback[data-seq="0"]');
-      await page.waitForSelector('#chart g.state.active[data-state="stopped"]');
-      assert.equal(await page.$('#chart g.state.active[data-state="playing"]'), null);
-      const after = await s.runtime.get("player-1");
-      assert.deepEqual(after?.configuration, ["stopped"]);
-      await page.screenshot({ path: `${ARTIFACT_DIR}/inspector_rollback.png`, fullPage: true });
-
-      // The other machines draw too (door: history and guards; vending: three regions).
-      await page.click('#instances button[data-instance="door-1"]');
-      await page.waitForSelector('#chart svg[data-machine="door"]');
-      await page.waitForSelector("#chart g.state.active");
-      await page.screenshot({ path: `${ARTIFACT_DIR}/inspector_door.png`, fullPage: true });
-      await page.click('#instances button[data-instance="vending-1"]');
-      await page.waitForSelector('#chart svg[data-machine="vending_machine"]');
-      await page.waitForSelector('#chart g.state.active[data-state="operating.payment.idle"]');
-      await page.screenshot({ path: `${ARTIFACT_DIR}/inspector_vending.png`, fullPage: true });
-      // A machine with transitions of its own is drawn as a box around its states.
-      await s.runtime.spawn("kiosk", "kiosk-1");
-      await page.waitForSelector('#instances button[data-instance="kiosk-1"]'); // heard over SSE
-      await page.click('#instances button[data-instance="kiosk-1"]');
-      await page.waitForSelector('#chart svg[data-machine="kiosk"]');
-      await page.waitForSelector('#chart g.edge.enabled[data-from="kiosk"][data-event="RESET"]');
-      await page.waitForSelector('#chart g.state.active[data-state="idle"]');
-      await page.waitForSelector('#chart g.state.active[data-state="kiosk"]');
-      await page.screenshot({ path: `${ARTIFACT_DIR}/inspector_kiosk.png`, fullPage: true });
-      assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-      await s.close();
+    await page.goto(`${s.url}#player-1`);
+    // The chart is laid out and drawn, the active state highlighted.
+    await page.waitForSelector('#chart g.state.active[data-state="stopped"]');
+    await page.waitForSelector("#live:not(.off)");
+    const drawn = await page.$$eval(
+      "#chart g.state",
+      (gs) => gs.map((g) => g.getAttribute("data-state")),
+    );
+    for (const id of ["stopped", "playing", "playing.track", "playing.volume.muted", "ejected"]) {
+      assert.ok(drawn.includes(id), `state ${id} is drawn`);
     }
+    assert.ok(
+      await page.$('#chart g.state.region[data-state="playing.track"]') !== null,
+      "a parallel state's regions are drawn as regions",
+    );
+    const labels = await page.$$eval("#chart g.edge text", (ts) => ts.map((t) => t.textContent));
+    for (const label of ["PLAY", "STOP", "MUTE", "after 5m"]) {
+      assert.ok(labels.includes(label), `edge label ${label}`);
+    }
+    // Every state box lies inside its parent's box: the layout nests them.
+    const boxes = await page.$$eval("#chart g.state", (gs) =>
+      gs.map((g) => {
+        type Shape = { getBBox(): { x: number; y: number; width: number; height: number } };
+        const shape = g.querySelector(":scope > rect, :scope > circle, :scope > polygon");
+        const r = (shape as unknown as Shape).getBBox();
+        return { id: g.getAttribute("data-state")!, x: r.x, y: r.y, w: r.width, h: r.height };
+      }));
+    const byId = new Map(boxes.map((b) => [b.id, b]));
+    for (const b of boxes) {
+      const parentId = b.id.includes(".") ? b.id.slice(0, b.id.lastIndexOf(".")) : null;
+      const p = parentId === null ? undefined : byId.get(parentId);
+      if (p === undefined) continue;
+      assert.ok(
+        b.x >= p.x && b.y >= p.y && b.x + b.w <= p.x + p.w && b.y + b.h <= p.y + p.h,
+        `${b.id} inside ${p.id}`,
+      );
+    }
+
+    // Every event the machine knows has a button; those accepted now are marked.
+    const buttons = await page.$$eval("#events button", (bs) => bs.map((b) => b.textContent));
+    assert.deepEqual(buttons.sort(), [
+      "EJECT",
+      "FAST",
+      "MUTE",
+      "NORMAL",
+      "PAUSE",
+      "PLAY",
+      "STOP",
+      "UNMUTE",
+    ]);
+    const accepted = await page.$$eval(
+      "#events button.accepted",
+      (bs) => bs.map((b) => b.textContent),
+    );
+    assert.deepEqual(accepted.sort(), ["EJECT", "PLAY"]);
+
+    // Click PLAY: the highlight moves into the parallel state's regions.
+    await page.click('#events button[data-event="PLAY"]');
+    await page.waitForSelector('#chart g.state.active[data-state="playing.volume.loud"]');
+    const active = await page.$$eval(
+      "#chart g.state.active",
+      (gs) => gs.map((g) => g.getAttribute("data-state")),
+    );
+    assert.deepEqual(active.sort(), [
+      "playing",
+      "playing.track",
+      "playing.track.normal",
+      "playing.volume",
+      "playing.volume.loud",
+    ]);
+    assert.ok(
+      await page.$('#chart g.edge.enabled[data-event="MUTE"]') !== null,
+      "the transitions enabled now are marked",
+    );
+    await page.waitForSelector(`#context:has-text('"plays": 1')`);
+
+    // An event sent by someone else arrives over SSE and moves the highlight.
+    await s.runtime.send("player-1", "MUTE", { by: "test" });
+    await page.waitForSelector('#chart g.state.active[data-state="playing.volume.muted"]');
+    assert.equal(await page.$('#chart g.state.active[data-state="playing.volume.loud"]'), null);
+    await page.waitForSelector('#journal tr[data-seq="2"]');
+
+    const screenshot = `${ARTIFACT_DIR}/inspector.png`;
+    await Deno.mkdir(ARTIFACT_DIR, { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+    assert.ok((await Deno.stat(screenshot)).size > 10_000, "a real picture");
+    console.log(`inspector screenshot: ${screenshot}`);
+
+    // Roll back to the journal entry before PLAY.
+    await page.click('#journal button.rollback[data-seq="0"]');
+    await page.waitForSelector('#chart g.state.active[data-state="stopped"]');
+    assert.equal(await page.$('#chart g.state.active[data-state="playing"]'), null);
+    const after = await s.runtime.get("player-1");
+    assert.deepEqual(after?.configuration, ["stopped"]);
+    await page.screenshot({ path: `${ARTIFACT_DIR}/inspector_rollback.png`, fullPage: true });
+
+    // The other machines draw too (door: history and guards; vending: three regions).
+    await page.click('#instances button[data-instance="door-1"]');
+    await page.waitForSelector('#chart svg[data-machine="door"]');
+    await page.waitForSelector("#chart g.state.active");
+    await page.screenshot({ path: `${ARTIFACT_DIR}/inspector_door.png`, fullPage: true });
+    await page.click('#instances button[data-instance="vending-1"]');
+    await page.waitForSelector('#chart svg[data-machine="vending_machine"]');
+    await page.waitForSelector('#chart g.state.active[data-state="operating.payment.idle"]');
+    await page.screenshot({ path: `${ARTIFACT_DIR}/inspector_vending.png`, fullPage: true });
+    // A machine with transitions of its own is drawn as a box around its states.
+    await s.runtime.spawn("kiosk", "kiosk-1");
+    await page.waitForSelector('#instances button[data-instance="kiosk-1"]'); // heard over SSE
+    await page.click('#instances button[data-instance="kiosk-1"]');
+    await page.waitForSelector('#chart svg[data-machine="kiosk"]');
+    await page.waitForSelector('#chart g.edge.enabled[data-from="kiosk"][data-event="RESET"]');
+    await page.waitForSelector('#chart g.state.active[data-state="idle"]');
+    await page.waitForSelector('#chart g.state.active[data-state="kiosk"]');
+    await page.screenshot({ path: `${ARTIFACT_DIR}/inspector_kiosk.png`, fullPage: true });
   },
-});
+  { machines: [player, kiosk] },
+);

@@ -15,11 +15,20 @@ const view = {
   detail: null,
   /** @type {any[]} its journal */
   journal: [],
+  /** @type {Map<string, Promise<any>>} machine id -> its chart (GET /machines/:id/chart) */
+  chartJson: new Map(),
   /** @type {Map<string, Promise<any>>} machine id -> laid out chart */
   charts: new Map(),
+  /** @type {any[]} the events the selected instance's machine knows (the chart's `events`) */
+  known: [],
+  /** @type {string | null} the event whose form is open */
+  composing: null,
   /** @type {string | null} the machine whose chart is drawn */
   drawn: null,
-  /** Draw the chart at its own size (scroll) rather than fitted to the width. */
+  /**
+   * Draw the chart at its own size rather than fitted to the width (fitted, it never shrinks
+   * below the scale that keeps edge labels readable, MIN_SCALE: it scrolls instead).
+   */
   actualSize: false,
 };
 
@@ -68,7 +77,10 @@ async function api(path, init) {
   }
   if (!res.ok) {
     const msg = body?.message ?? body?.error?.message ?? body?.error ?? res.statusText;
-    throw new Error(`${init?.method ?? "GET"} ${path}: ${res.status} ${msg}`);
+    const error = new Error(`${init?.method ?? "GET"} ${path}: ${res.status} ${msg}`);
+    // The API's error body: `field` names what was wrong (a payload field for an event).
+    Object.assign(error, { status: res.status, body });
+    throw error;
   }
   return body;
 }
@@ -122,7 +134,7 @@ function renderInstances() {
       {
         class: i.id === view.selected ? "selected" : "",
         "data-instance": i.id,
-        onclick: () => select(i.id),
+        onclick: () => choose(i.id),
       },
       el("span", { class: "id" }, i.id),
       " ",
@@ -134,12 +146,31 @@ function renderInstances() {
   $("#instances-empty").hidden = view.instances.size > 0;
 }
 
+/** The instance a click chose: a new history entry, so Back returns to the one before. */
+function choose(id) {
+  if (location.hash !== hashOf(id)) history.pushState(null, "", hashOf(id));
+  select(id).catch((e) => say(e.message, true));
+}
+
+/** `#<id>`: the selected instance in the URL. */
+function hashOf(id) {
+  return `#${encodeURIComponent(id)}`;
+}
+
+/** The instance the URL names (Back, Forward, an edited address), selected. */
+function followHash() {
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  if (wanted === "" || wanted === view.selected) return;
+  select(wanted).catch((e) => say(e.message, true));
+}
+
 async function select(id) {
-  if (view.selected !== id) say("");
-  view.selected = id;
-  if (location.hash !== `#${encodeURIComponent(id)}`) {
-    history.replaceState(null, "", `#${encodeURIComponent(id)}`);
+  if (view.selected !== id) {
+    say("");
+    closeCompose();
   }
+  view.selected = id;
+  if (location.hash !== hashOf(id)) history.replaceState(null, "", hashOf(id));
   renderInstances();
   await refreshSelected();
 }
@@ -160,7 +191,10 @@ async function refreshSelected() {
       : api(`${path}/accepted`).catch(() => null),
   ]);
   if (accepted !== null) detail.acceptedEvents = accepted.events ?? accepted.acceptedEvents ?? [];
+  // The events the machine knows (and their payload schemas) come with its chart.
+  const chart = await chartJson(detail.machine).catch(() => null);
   if (view.selected !== id) return;
+  view.known = chart?.events ?? [];
   view.detail = detail;
   view.journal = hist.entries ?? hist.items ?? [];
   const item = view.instances.get(id);
@@ -202,28 +236,7 @@ function renderPanel() {
   $("#instance-meta").textContent = `${d.machine} · ${d.status} · seq ${d.seq} · ${
     leaves(d.configuration).join(", ")
   }${owner}`;
-  const events = $("#events");
-  events.replaceChildren();
-  const accepted = d.acceptedEvents ?? [];
-  // Events the engine normally raises itself (done.state.*, error.*) come last, muted.
-  const internal = (type) => /^(done|error)\./.test(type);
-  for (const type of [...accepted].sort((a, b) => Number(internal(a)) - Number(internal(b)))) {
-    const attrs = { class: "event", "data-event": type, onclick: () => sendEvent(type) };
-    if (internal(type)) {
-      attrs.class = "event internal";
-      attrs.title = "an event the engine normally raises itself";
-    }
-    events.append(el("button", attrs, type));
-  }
-  if (accepted.length === 0) {
-    events.append(
-      el(
-        "span",
-        { class: "muted" },
-        d.status === "active" ? "No event is accepted now." : `The instance is ${d.status}.`,
-      ),
-    );
-  }
+  renderEvents(d);
   $("#context").textContent = JSON.stringify(d.context, null, 2);
   const body = $("#journal tbody");
   body.replaceChildren();
@@ -258,28 +271,233 @@ function renderPanel() {
   }
 }
 
-async function sendEvent(type) {
-  const id = view.selected;
-  let payload = {};
-  const text = $("#payload").value.trim();
-  if (text !== "") {
-    try {
-      payload = JSON.parse(text);
-    } catch (e) {
-      say(`the payload is not JSON: ${e.message}`, true);
-      return;
-    }
+/** Whether an event is sent with fields beside its type: the machine checks its payload. */
+function needsPayload(event) {
+  return event.checked === true;
+}
+
+/**
+ * The buttons of every event the machine knows. Those accepted now without a payload send on
+ * a click; the others (guards that read the payload, schemas, events not accepted in this
+ * state) open the form.
+ */
+function renderEvents(d) {
+  const events = $("#events");
+  events.replaceChildren();
+  if (d.status !== "active") {
+    events.append(el("span", { class: "muted" }, `The instance is ${d.status}.`));
+    return;
   }
+  const accepted = new Set(d.acceptedEvents ?? []);
+  const known = new Map(view.known.map((e) => [e.type, e]));
+  // Events the engine normally raises itself (done.state.*, error.*) come last, muted.
+  const internal = (e) => e.internal === true || /^(done|error)\./.test(e.type);
+  for (const type of accepted) if (!known.has(type)) known.set(type, { type });
+  const rank = (e) => internal(e) ? 2 : accepted.has(e.type) ? 0 : 1;
+  const list = [...known.values()].sort((a, b) => rank(a) - rank(b));
+  for (const e of list) {
+    const classes = ["event"];
+    const notes = [];
+    if (accepted.has(e.type)) classes.push("accepted");
+    else notes.push("not accepted now without a payload");
+    if (needsPayload(e)) {
+      classes.push("payload");
+      notes.push("has a payload");
+    }
+    if (internal(e)) {
+      classes.push("internal");
+      notes.push("an event the engine normally raises itself");
+    }
+    const attrs = {
+      class: classes.join(" "),
+      "data-event": e.type,
+      onclick: () => chooseEvent(e.type),
+    };
+    if (notes.length > 0) attrs.title = notes.join("; ");
+    events.append(el("button", attrs, e.type));
+  }
+  if (accepted.size === 0) {
+    events.append(el("span", { class: "muted" }, "No event is accepted now without a payload."));
+  }
+}
+
+/** An event button or an enabled edge label, clicked: send it, or open its form. */
+function chooseEvent(type) {
+  const event = view.known.find((e) => e.type === type) ?? { type };
+  const accepted = (view.detail?.acceptedEvents ?? []).includes(type);
+  if (accepted && !needsPayload(event)) sendEvent(type, {});
+  else openCompose(event);
+}
+
+/** Sends an event; true once it is committed. Errors go to the message line. */
+async function sendEvent(type, payload) {
+  const id = view.selected;
+  let ok = false;
   try {
     const r = await api(`instances/${encodeURIComponent(id)}/events`, {
       method: "POST",
       body: JSON.stringify({ ...payload, type }),
     });
     say(`${type} → ${leaves(r.configuration ?? []).join(", ")} (seq ${r.seq})`);
+    ok = true;
   } catch (e) {
     say(e.message, true);
+    markInvalid(e.body?.field, e.body?.message ?? e.message);
   }
   scheduleRefresh();
+  return ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The event form: fields from the payload's JSON Schema, or the payload as JSON
+
+/** Opens the form of an event. */
+function openCompose(event) {
+  view.composing = event.type;
+  $("#compose-type").textContent = event.type;
+  const schema = event.payload;
+  const props = schema?.type === "object" && schema.properties ? schema.properties : null;
+  const fields = $("#compose-fields");
+  fields.replaceChildren();
+  if (props !== null) {
+    const required = new Set(schema.required ?? []);
+    for (const [name, prop] of Object.entries(props)) {
+      fields.append(schemaField(name, prop, required.has(name)));
+    }
+    $("#compose-note").textContent = "its payload, as the machine's schema says";
+  } else {
+    fields.append(jsonField());
+    $("#compose-note").textContent = needsPayload(event)
+      ? "its payload (JSON): the machine checks it"
+      : "an optional payload (JSON), sent beside its type";
+  }
+  $("#compose").hidden = false;
+  $("#compose-send").textContent = `send ${event.type}`;
+  fields.querySelector("input, select, textarea")?.focus();
+}
+
+function closeCompose() {
+  view.composing = null;
+  $("#compose").hidden = true;
+  $("#compose-fields").replaceChildren();
+}
+
+/** One labelled input for a property of the payload's JSON Schema. */
+function schemaField(name, prop, required) {
+  const id = `field-${name}`;
+  const type = Array.isArray(prop.type) ? prop.type.find((t) => t !== "null") : prop.type;
+  let input;
+  if (Array.isArray(prop.enum)) {
+    input = el("select", { "data-kind": "enum" });
+    if (!required) input.append(el("option", { value: "" }, ""));
+    for (const v of prop.enum) input.append(el("option", { value: JSON.stringify(v) }, String(v)));
+  } else if (type === "boolean") {
+    input = el("input", { type: "checkbox", "data-kind": "boolean" });
+  } else if (type === "number" || type === "integer") {
+    input = el("input", {
+      type: "number",
+      step: type === "integer" ? "1" : "any",
+      "data-kind": "number",
+    });
+    if (prop.minimum !== undefined) input.min = String(prop.minimum);
+    if (prop.maximum !== undefined) input.max = String(prop.maximum);
+  } else if (type === "string") {
+    input = el("input", { type: "text", "data-kind": "string", autocomplete: "off" });
+    if (prop.pattern !== undefined) input.pattern = prop.pattern;
+    if (prop.minLength !== undefined) input.minLength = prop.minLength;
+    if (prop.maxLength !== undefined) input.maxLength = prop.maxLength;
+    input.placeholder = prop.description ?? (prop.pattern ? `matches ${prop.pattern}` : "");
+  } else {
+    input = el("textarea", { rows: "2", spellcheck: "false", "data-kind": "json" });
+    input.placeholder = "JSON";
+  }
+  Object.assign(input, { id, name });
+  if (required) input.required = true;
+  const hint = [type ?? "JSON", required ? "required" : "optional"].join(", ");
+  return el(
+    "div",
+    { class: "field", "data-field": name },
+    el("label", { for: id }, name, " ", el("span", { class: "muted" }, `(${hint})`)),
+    input,
+    el("small", { class: "field-error" }),
+  );
+}
+
+/** The whole payload as JSON, for an event without a schema to build a form from. */
+function jsonField() {
+  const input = el("textarea", {
+    id: "payload",
+    rows: "3",
+    spellcheck: "false",
+    "data-kind": "payload",
+    placeholder: '{ "code": "1234" }',
+  });
+  return el(
+    "div",
+    { class: "field", "data-field": "(body)" },
+    el("label", { for: "payload" }, "payload ", el("span", { class: "muted" }, "(a JSON object)")),
+    input,
+    el("small", { class: "field-error" }),
+  );
+}
+
+/** The payload the form says, or a field's problem. */
+function readCompose() {
+  const payload = {};
+  for (const field of document.querySelectorAll("#compose-fields .field")) {
+    const name = field.getAttribute("data-field");
+    const input = field.querySelector("input, select, textarea");
+    const kind = input.getAttribute("data-kind");
+    const text = kind === "boolean" ? "" : input.value.trim();
+    if (kind === "boolean") payload[name] = input.checked;
+    else if (text === "") continue; // absent: the server says whether it may be
+    else if (kind === "number") payload[name] = Number.isNaN(Number(text)) ? text : Number(text);
+    else if (kind === "enum") payload[name] = JSON.parse(text);
+    else if (kind === "string") payload[name] = input.value;
+    else {
+      let value;
+      try {
+        value = JSON.parse(text);
+      } catch (e) {
+        return { problem: { field: name, message: `not JSON: ${e.message}` } };
+      }
+      if (kind === "json") payload[name] = value;
+      else if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        return { problem: { field: name, message: "the payload is a JSON object: { ... }" } };
+      } else Object.assign(payload, value);
+    }
+  }
+  return { payload };
+}
+
+/** Shows a problem beside the field it names (its first segment: `items` of `items.0`). */
+function markInvalid(field, message) {
+  for (const f of document.querySelectorAll("#compose-fields .field")) {
+    f.classList.remove("invalid");
+    f.querySelector(".field-error").textContent = "";
+  }
+  if (field === undefined || $("#compose").hidden) return;
+  const fields = [...document.querySelectorAll("#compose-fields .field")];
+  const target = fields.find((f) => f.getAttribute("data-field") === field) ??
+    fields.find((f) => f.getAttribute("data-field") === String(field).split(".")[0]) ??
+    fields.find((f) => f.getAttribute("data-field") === "(body)");
+  if (target === undefined) return;
+  target.classList.add("invalid");
+  target.querySelector(".field-error").textContent = message;
+}
+
+async function submitCompose(e) {
+  e.preventDefault();
+  const type = view.composing;
+  if (type === null) return;
+  const { payload, problem } = readCompose();
+  if (problem !== undefined) {
+    say(`${type}: ${problem.field}: ${problem.message}`, true);
+    markInvalid(problem.field, problem.message);
+    return;
+  }
+  markInvalid(undefined);
+  if (await sendEvent(type, payload)) closeCompose();
 }
 
 async function rollbackTo(seq) {
@@ -298,18 +516,35 @@ async function rollbackTo(seq) {
 // ---------------------------------------------------------------------------------------------
 // The chart: elkjs lays it out, we draw SVG
 
-const FONT = "13px system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
-const LABEL_FONT = "11px system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
+const FAMILY = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
+const FONT = `13px ${FAMILY}`;
+/** Edge labels' size in the chart (inspector.css says the same). */
+const LABEL_PX = 12;
+const LABEL_FONT = `${LABEL_PX}px ${FAMILY}`;
+/** Fitted to the width, the chart shrinks no further than edge labels of 11 px on screen. */
+const MIN_SCALE = 11 / LABEL_PX;
 const measureCtx = document.createElement("canvas").getContext("2d");
 function textWidth(text, font) {
   measureCtx.font = font;
   return Math.ceil(measureCtx.measureText(text).width);
 }
 
+/** A machine's chart as the server sends it (states, transitions, the events it knows). */
+function chartJson(machine) {
+  let p = view.chartJson.get(machine);
+  if (!p) {
+    p = api(`machines/${encodeURIComponent(machine)}/chart`);
+    p.catch(() => view.chartJson.delete(machine));
+    view.chartJson.set(machine, p);
+  }
+  return p;
+}
+
+/** A machine's chart, laid out. */
 function chartFor(machine) {
   let p = view.charts.get(machine);
   if (!p) {
-    p = api(`machines/${encodeURIComponent(machine)}/chart`).then(layout);
+    p = chartJson(machine).then(layout);
     p.catch(() => view.charts.delete(machine));
     view.charts.set(machine, p);
   }
@@ -480,6 +715,8 @@ async function drawChart(machine) {
     height: Math.ceil(graph.height),
     viewBox: `0 0 ${Math.ceil(graph.width)} ${Math.ceil(graph.height)}`,
     "data-machine": machine,
+    "data-width": Math.ceil(graph.width),
+    "data-height": Math.ceil(graph.height),
   });
   const marker = (id, refX = 8) =>
     svg(
@@ -619,7 +856,7 @@ async function drawChart(machine) {
       g.append(t);
       if (transition !== null && transition.event !== "") {
         t.addEventListener("click", () => {
-          if (g.classList.contains("enabled")) sendEvent(transition.event.split(" ")[0]);
+          if (g.classList.contains("enabled")) chooseEvent(transition.event.split(" ")[0]);
         });
       }
     }
@@ -627,10 +864,26 @@ async function drawChart(machine) {
   }
   root.append(edgeLayer);
   $("#chart").replaceChildren(root);
-  $("#chart").classList.toggle("actual", view.actualSize);
+  fitChart();
   $("#zoom").hidden = false;
   $("#legend").hidden = false;
   $("#chart-title").textContent = `${chart.id}${chart.kind === "parallel" ? " (parallel)" : ""}`;
+}
+
+/**
+ * Sizes the chart: its own size, or fitted to the width of its box but never below MIN_SCALE
+ * (a wider chart scrolls in its box) and never above its own size.
+ */
+function fitChart() {
+  const root = $("#chart svg");
+  if (!root) return;
+  const width = Number(root.getAttribute("data-width"));
+  const height = Number(root.getAttribute("data-height"));
+  const room = $("#chart").clientWidth - 2; // the svg's border
+  const scale = view.actualSize ? 1 : Math.min(1, Math.max(MIN_SCALE, room / width));
+  root.setAttribute("width", String(Math.ceil(width * scale)));
+  root.setAttribute("height", String(Math.ceil(height * scale)));
+  root.setAttribute("data-scale", scale.toFixed(3));
 }
 
 /** Marks the active states and the transitions the instance can take now. */
@@ -709,9 +962,15 @@ async function main() {
   $("#filter").addEventListener("input", renderInstances);
   $("#zoom").addEventListener("click", () => {
     view.actualSize = !view.actualSize;
-    $("#chart").classList.toggle("actual", view.actualSize);
+    fitChart();
     $("#zoom").textContent = view.actualSize ? "fit to width" : "actual size";
   });
+  new ResizeObserver(() => fitChart()).observe($("#chart"));
+  $("#compose").addEventListener("submit", submitCompose);
+  $("#compose-cancel").addEventListener("click", closeCompose);
+  // Back and Forward (and an edited address) move between the instances the URL named.
+  addEventListener("popstate", followHash);
+  addEventListener("hashchange", followHash);
   connect();
   try {
     await loadInstances();

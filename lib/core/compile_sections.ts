@@ -1,0 +1,115 @@
+/**
+ * The machine's own sections (`id`, `guards`, `actions`, `context`, `migrations`, `schemas`),
+ * and the guard and action names that states use to point into them.
+ *
+ * @module
+ */
+import type { MachineConfig } from "./types.ts";
+import type { ActionFn, GuardFn } from "./compiled_types.ts";
+import { type CompileContext, isObject } from "./compile_context.ts";
+
+/** Checks the machine-level sections and keeps the named guards and actions on `ctx`. */
+export function checkSections(ctx: CompileContext, config: MachineConfig): void {
+  ctx.machineId = typeof config.id === "string" ? config.id : "";
+  if (typeof config.id !== "string" || config.id.trim() === "") {
+    ctx.error(["id"], "the machine needs an id (a non-empty string)");
+  }
+  ctx.guards = isObject(config.guards) ? config.guards as Record<string, unknown> : {};
+  ctx.actions = isObject(config.actions) ? config.actions as Record<string, unknown> : {};
+  if (config.guards !== undefined && !isObject(config.guards)) {
+    ctx.error(["guards"], "guards must be an object of named guard functions");
+    ctx.guardsBroken = true;
+  }
+  if (config.actions !== undefined && !isObject(config.actions)) {
+    ctx.error(["actions"], "actions must be an object of named action functions");
+    ctx.actionsBroken = true;
+  }
+  for (const [name, fn] of Object.entries(ctx.guards)) {
+    if (typeof fn !== "function") ctx.error(["guards", name], "a named guard must be a function");
+  }
+  for (const [name, fn] of Object.entries(ctx.actions)) {
+    if (typeof fn !== "function") ctx.error(["actions", name], "a named action must be a function");
+  }
+  if (config.context !== undefined && typeof config.context !== "function") {
+    if (!isObject(config.context)) {
+      ctx.error(["context"], "context must be an object or a function");
+    }
+  }
+  if (config.migrations !== undefined) {
+    if (!isObject(config.migrations)) {
+      ctx.error(["migrations"], "migrations must be an object of from-version -> function");
+    } else {
+      for (const [from, fn] of Object.entries(config.migrations)) {
+        if (typeof fn !== "function") {
+          ctx.error(["migrations", from], "a migration must be a function (snapshot) => snapshot");
+        }
+      }
+    }
+  }
+  if (config.schemas !== undefined) {
+    const events = (config.schemas as { events?: unknown }).events;
+    if (!isObject(config.schemas) || (events !== undefined && !isObject(events))) {
+      ctx.error(["schemas"], "schemas must be { events: { EVENT_TYPE: schema } }");
+    } else if (events !== undefined) {
+      for (const [type, schema] of Object.entries(events)) {
+        if (!isObject(schema) && typeof schema !== "function" || !("~standard" in schema)) {
+          ctx.error(
+            ["schemas", "events", type],
+            "a payload schema must be a Standard Schema (for example a zod schema)",
+          );
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A function, or the name of one in the section `${what}s`. A name the section does not define
+ * is reported where it is used; a name it defines badly, or any name when the section itself is
+ * malformed, was reported at the section already.
+ */
+function resolveNamed(
+  ctx: CompileContext,
+  what: "action" | "guard",
+  section: Record<string, unknown>,
+  broken: boolean,
+  v: unknown,
+  path: string[],
+): unknown {
+  if (typeof v === "function") return v;
+  if (typeof v === "string") {
+    const fn = section[v];
+    if (typeof fn === "function") return fn;
+    if (!broken && !Object.hasOwn(section, v)) {
+      ctx.error(path, `unknown ${what} "${v}" (named ${what}s go in the machine's "${what}s")`);
+    }
+    return null;
+  }
+  const article = what === "action" ? "an" : "a";
+  ctx.error(
+    path,
+    `${article} ${what} must be a function or the name of one in the machine's ${what}s`,
+  );
+  return null;
+}
+
+/** An action (a function, or the name of one in the machine's `actions`) or a list of them. */
+export function resolveActions(ctx: CompileContext, v: unknown, path: string[]): ActionFn[] {
+  if (v === undefined) return [];
+  const list = Array.isArray(v) ? v : [v];
+  const out: ActionFn[] = [];
+  list.forEach((a, i) => {
+    const at = Array.isArray(v) ? [...path, String(i)] : path;
+    const fn = resolveNamed(ctx, "action", ctx.actions, ctx.actionsBroken, a, at) as
+      | ActionFn
+      | null;
+    if (fn !== null) out.push(fn);
+  });
+  return out;
+}
+
+/** A guard: a function, or the name of one in the machine's `guards` (`undefined`: none). */
+export function resolveGuard(ctx: CompileContext, g: unknown, path: string[]): GuardFn | null {
+  if (g === undefined) return null;
+  return resolveNamed(ctx, "guard", ctx.guards, ctx.guardsBroken, g, path) as GuardFn | null;
+}

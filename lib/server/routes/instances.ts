@@ -1,0 +1,126 @@
+/**
+ * The `/instances` routes: list, create, read, history, the events accepted now, send,
+ * checkpoint and rollback. Every write says `by: "http"` in the journal.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { K } from "../../persist/keys.ts";
+import { StoreError } from "../../persist/store.ts";
+import { HttpError } from "../http_error.ts";
+import { idempotency, jsonBody, notFound, param, parse } from "../request.ts";
+import {
+  checkpointBody,
+  createBody,
+  eventBody,
+  historyQuery,
+  listQuery,
+  rollbackBody,
+} from "../schemas.ts";
+import type { RouteDeps } from "./deps.ts";
+
+/** Who the journal says made a change through the HTTP API. */
+export const BY_HTTP = "http";
+
+/** The `/instances` routes. */
+export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
+  const app = new Hono();
+
+  app.get("/", async (c) => {
+    const q = parse(listQuery, c.req.query(), "query");
+    try {
+      return c.json(await runtime.list(q));
+    } catch (e) {
+      // Deno KV rejects a cursor it did not make with a TypeError.
+      if (q.cursor !== undefined && e instanceof TypeError) {
+        throw new HttpError(400, { error: "invalid", field: "cursor", message: "invalid cursor" });
+      }
+      throw e;
+    }
+  });
+
+  app.post("/", limit, async (c) => {
+    const body = parse(createBody, await jsonBody(c), "body");
+    if (!runtime.machines.has(body.machine)) {
+      throw new HttpError(400, {
+        error: "invalid",
+        field: "machine",
+        message: `unknown machine "${body.machine}"`,
+      });
+    }
+    // With an Idempotency-Key, a retried create answers with the instance it created (200).
+    const eventId = idempotency(c.req.header("idempotency-key"));
+    const info = await runtime.spawn(body.machine, body.id, {
+      context: body.context,
+      eventId,
+      by: BY_HTTP,
+    });
+    const location = { location: `/instances/${encodeURIComponent(info.id)}` };
+    return c.json(info, info.duplicate === true ? 200 : 201, location);
+  });
+
+  app.get("/:id", async (c) => {
+    const id = param(c);
+    const info = await runtime.get(id);
+    if (info === null) throw notFound(id);
+    const cluster = runtime.store.cluster;
+    if (cluster === undefined) return c.json(info);
+    // Cluster mode: which partition the instance is in, and which node owns it now.
+    const partition = cluster.partitionOf(id);
+    const lease = await runtime.store.backend.get<{ owner: string | null }>(K.lease(partition));
+    const owner = lease.value?.owner ?? null;
+    return c.json({ ...info, partition, owner });
+  });
+
+  app.get("/:id/history", async (c) => {
+    const id = param(c);
+    const q = parse(historyQuery, c.req.query(), "query");
+    return c.json({ items: await runtime.history(id, q) });
+  });
+
+  app.get("/:id/accepted", async (c) => {
+    const id = param(c);
+    return c.json({ events: await runtime.acceptedEvents(id) });
+  });
+
+  app.post("/:id/events", limit, async (c) => {
+    const started = performance.now();
+    const id = param(c);
+    const eventId = idempotency(c.req.header("idempotency-key"));
+    const event = parse(eventBody, await jsonBody(c), "body");
+    try {
+      const result = await runtime.send(id, event, { eventId, by: BY_HTTP });
+      metrics.recordEvent(
+        result.duplicate ? "duplicate" : "applied",
+        (performance.now() - started) / 1000,
+      );
+      return c.json(result);
+    } catch (e) {
+      metrics.recordEvent("rejected");
+      throw e;
+    }
+  });
+
+  app.post("/:id/checkpoints", limit, async (c) => {
+    const id = param(c);
+    const body = parse(checkpointBody, await jsonBody(c, {}), "body");
+    return c.json(await runtime.checkpoint(id, body.label), 201);
+  });
+
+  app.post("/:id/rollback", limit, async (c) => {
+    const id = param(c);
+    const body = parse(rollbackBody, await jsonBody(c), "body");
+    const to = body.seq !== undefined ? { seq: body.seq } : { checkpoint: body.checkpoint! };
+    try {
+      return c.json(await runtime.rollback(id, to, { by: BY_HTTP }));
+    } catch (e) {
+      // A seq past the journal's end: the store says so; the field at fault is `seq`.
+      if (e instanceof StoreError && e.code === "invalid" && body.seq !== undefined) {
+        throw new HttpError(400, { error: "invalid", field: "seq", message: e.message });
+      }
+      throw e;
+    }
+  });
+
+  return app;
+}
