@@ -65,7 +65,7 @@ export function projectFiles(options: ProjectTemplateOptions): ProjectFile[] {
 function denoJson(options: ProjectTemplateOptions): string {
   const json: Record<string, unknown> = {
     tasks: {
-      start: `deno run ${STORE_FLAGS} --allow-run=deno ${CLI} repl`,
+      start: `deno run --quiet ${STORE_FLAGS} --allow-run=deno ${CLI} repl`,
       serve: `deno run ${STORE_FLAGS} --allow-net=127.0.0.1:8787 --allow-run=deno ${CLI} serve`,
       test: `deno run --allow-read --allow-write --allow-env --allow-run=deno ${CLI} test`,
       check: `deno fmt --check && deno lint && deno check machines/ plugins/ tests/ && ` +

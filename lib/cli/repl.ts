@@ -279,6 +279,11 @@ async function interactiveSession(
     });
   });
   iface.prompt();
+  // Deno draws a progress line on a terminal's stderr while it loads a module graph, and
+  // clears that line when done: with it goes the prompt. Drawn again once the graphs are in.
+  Promise.all([loadRuntime(), loadSession(), loadComplete()]).then(() => {
+    if (!busy && session === undefined) iface.prompt(true);
+  }, () => {});
   await finished;
   // Ctrl-D before the runtime opened: it is closed once open.
   const opened = await ready;

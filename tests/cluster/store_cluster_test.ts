@@ -9,6 +9,7 @@ import type { KvBackend } from "../../lib/persist/backend.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { type CommitInfo, openStore, type Store } from "../../lib/persist/store.ts";
 import { backendTest, type TestBackend } from "../persist/_backends.ts";
+import { waitFor } from "../_wait.ts";
 
 const counter = defineMachine({
   id: "counter",
@@ -143,9 +144,7 @@ backendTest("cluster: only the owner fires an instance's timer, once", async (b)
     assert.deepEqual((await a.store.get(id))?.configuration, ["on"]);
     a.clock.advance(5_000); // a's clock passing the due time fires nothing
     c.clock.advance(1_000);
-    for (let i = 0; i < 200 && (await c.store.get(id))?.configuration[0] !== "late"; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor("c's timer", async () => (await c.store.get(id))?.configuration[0] === "late");
     const kinds = (await a.store.history(id)).map((e) => e.kind);
     assert.deepEqual(kinds, ["create", "timer"]);
   });
@@ -167,10 +166,10 @@ backendTest("cluster: each node's onCommit sees the commits made on the others",
     await a.store.create("counter", onA);
     await a.store.send(onA, "INC");
     await c.store.create("counter", onC);
-    for (let i = 0; i < 300; i++) {
-      if (seen.a.includes(`${onC}:0`) && seen.c.includes(`${onA}:1`)) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(
+      "each node to see the other's commits",
+      () => seen.a.includes(`${onC}:0`) && seen.c.includes(`${onA}:1`),
+    );
     assert.deepEqual(seen.c.filter((x) => x.startsWith(onA)), [`${onA}:0`, `${onA}:1`]);
     assert.deepEqual(seen.a.filter((x) => x.startsWith(onC)), [`${onC}:0`]);
   } finally {

@@ -133,6 +133,8 @@ Deno.test("invoke: an async function's result raises done.invoke with its output
     },
   }).start();
   assert.deepEqual(i.configuration, ["loading"]);
+  // A deliberate turn of the event loop: the result comes back through promise jobs only, all
+  // run before the next task; no timer is involved.
   await new Promise((r) => setTimeout(r, 0));
   assert.deepEqual(i.configuration, ["ready"]);
   assert.equal(i.context.user, "user-7");
@@ -156,6 +158,7 @@ Deno.test("invoke: a rejection raises error.platform.<id> with the error", async
       failed: {},
     },
   }).start();
+  // A deliberate turn of the event loop: the rejection comes back through promise jobs only.
   await new Promise((r) => setTimeout(r, 0));
   assert.deepEqual(i.configuration, ["failed"]);
   assert.equal(message, "offline");
@@ -184,6 +187,8 @@ Deno.test("invoke: leaving the state aborts the signal and drops the late result
   i.send("CANCEL");
   assert.equal(aborted, true);
   resolve("late");
+  // A deliberate turn of the event loop: a late result would arrive through promise jobs, all
+  // run before the next task, so one turn is room enough for what must not happen.
   await new Promise((r) => setTimeout(r, 0));
   assert.deepEqual(i.configuration, ["cancelled"]);
 });

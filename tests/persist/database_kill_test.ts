@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { defineMachine, StoreError, VirtualClock } from "../../mod.ts";
 import { openStore } from "../../lib/persist/store.ts";
 import { pgAvailable, pgServer } from "../_pg.ts";
+import { waitFor } from "../_wait.ts";
 
 const counter = defineMachine({
   id: "counter",
@@ -48,11 +49,15 @@ Deno.test({
       const acked = new Map<string, number>(); // event id -> seq of its ack
       const failures: string[] = [];
       let killed = false;
+      // Resolved by the ack that makes a third of the load acknowledged.
+      let aThirdAcked!: () => void;
+      const third = new Promise<void>((resolve) => aThirdAcked = resolve);
       const sendOne = async (id: string, n: number) => {
         const eventId = `${id}-e${n}`;
         try {
           const ack = await store.send(id, { type: "ADD", tag: eventId }, { eventId });
           acked.set(eventId, ack.seq);
+          if (acked.size >= (INSTANCES * EVENTS) / 3) aThirdAcked();
           return true;
         } catch (e) {
           assert.ok(e instanceof StoreError, `a send failed with ${e}`);
@@ -67,8 +72,9 @@ Deno.test({
           await Promise.all([0, 1, 2, 3].map((k) => sendOne(id, n + k)));
         }
       }));
-      // Kill the server once a third of the load is acknowledged.
-      while (acked.size < (INSTANCES * EVENTS) / 3) await new Promise((r) => setTimeout(r, 5));
+      // Kill the server once a third of the load is acknowledged (racing the load: one that
+      // fails or ends first does not leave the test waiting).
+      await Promise.race([third, load]);
       await server.kill("KILL");
       killed = true;
       const started = Date.now();
@@ -80,10 +86,10 @@ Deno.test({
       // Resend everything not acknowledged, with the same ids, until acknowledged.
       for (const eventId of failures) {
         const [id, n] = eventId.split("-e");
-        for (let attempt = 0; !(await sendOne(id, Number(n))); attempt++) {
-          assert.ok(attempt < 50, `${eventId} was never acknowledged after the restart`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await waitFor(`${eventId} acknowledged after the restart`, () => sendOne(id, Number(n)), {
+          ms: 30_000,
+          everyMs: 50,
+        });
       }
       assert.equal(acked.size, INSTANCES * EVENTS, "every event acknowledged in the end");
       // The store as another process sees it.

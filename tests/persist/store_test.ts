@@ -7,6 +7,7 @@ import { StoreDataError } from "../../lib/persist/codec.ts";
 import { K } from "../../lib/persist/keys.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { backendTest, type TestBackend } from "./_backends.ts";
+import { waitFor } from "../_wait.ts";
 
 const counter = defineMachine({
   id: "counter",
@@ -415,12 +416,20 @@ backendTest(
         finished: {},
       },
     });
-    const store = await openStore({ path: await b.path(), machines: [timed], timerPollMs: 20 });
+    const clock = new VirtualClock(Date.now());
+    const store = await openStore({
+      path: await b.path(),
+      machines: [timed],
+      timerPollMs: 20,
+      clock,
+    });
     try {
       await store.create("timed", "t");
-      for (let i = 0; i < 100 && (await store.get("t"))?.configuration[0] !== "finished"; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      clock.advance(30); // the timer fires on virtual time; the invocation takes 10 real ms
+      await waitFor(
+        "the timer and the invocation's result",
+        async () => (await store.get("t"))?.configuration[0] === "finished",
+      );
       const info = await store.get("t");
       assert.deepEqual(info?.configuration, ["finished"]);
       assert.equal((info?.context as { result: string }).result, "done!");
