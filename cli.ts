@@ -39,6 +39,7 @@ interface Commands {
   repl: typeof import("./lib/cli/repl.ts");
   serve: typeof import("./lib/cli/serve.ts");
   cluster: typeof import("./lib/cli/cluster.ts");
+  schedule: typeof import("./lib/cli/schedule.ts");
   init: typeof import("./lib/cli/init.ts");
   test: typeof import("./lib/cli/test.ts");
   replay: typeof import("./lib/cli/replay.ts");
@@ -106,6 +107,11 @@ function buildProgram(): Command {
       "SCXML: evaluate the document's expressions in this process (default: a Worker " +
         "without permissions)",
     )
+    .option(
+      "--time-limit <duration>",
+      "SCXML without --trusted: stop the document when it runs this long without finishing " +
+        "a step (a script or expression in a loop); default 5s, 0 for none",
+    )
     .action(async (file, options) => finish(await (await load("run")).runCommand(file, options)));
 
   program
@@ -160,6 +166,7 @@ function buildProgram(): Command {
   addReplCommand(program);
   addServeCommand(program);
   addClusterCommands(program);
+  addScheduleCommands(program);
 
   return program;
 }
@@ -224,6 +231,64 @@ function addClusterCommands(program: Command): void {
     .option("--kv <path|url>", "KV file path, KV Connect URL or postgres:// URL", DEFAULT_KV_PATH)
     .option("--json", "one JSON object")
     .action(async (options) => finish(await (await load("cluster")).clusterStatusCommand(options)));
+}
+
+/** `statecraft schedule ...`: the store's schedules; bodies in lib/cli/schedule.ts. */
+function addScheduleCommands(program: Command): void {
+  const { Option } = commander;
+  const schedule = program
+    .command("schedule")
+    .description("cron schedules that create instances or send events (docs/operations.md)");
+  const kv = () =>
+    new Option("--kv <path|url>", "KV file path, KV Connect URL or postgres:// URL").default(
+      DEFAULT_KV_PATH,
+    );
+  schedule.command("add")
+    .description("add a schedule: --cron and either --create <machine> or --send <instance>")
+    .argument("<name>", "the schedule's name (letters, digits, '.', '_', '-')")
+    .requiredOption("--cron <expr>", 'a cron expression ("0 2 * * *"; 6 fields: seconds first)')
+    .option("--timezone <zone>", "IANA time zone the expression is read in (default UTC)")
+    .option("--create <machine>", "each tick creates an instance of this machine")
+    .option("--id <template>", 'instance id template holding {tick} (default "{schedule}-{tick}")')
+    .option("--context <json>", "the created instances' initial context (a JSON object)")
+    .option("--send <instance>", "each tick sends --event to this instance")
+    .option("--event <TYPE|json>", "the event a tick sends")
+    .addOption(new Option("--overlap <policy>", "previous tick still running").choices([
+      "skip",
+      "queue",
+      "allow",
+    ]))
+    .addOption(
+      new Option("--catch-up <policy>", "ticks missed while down").choices(["none", "last", "all"]),
+    )
+    .option("--max-catch-up <n>", "with --catch-up all: at most this many", positiveInt)
+    .option("--max-queued <n>", "with --overlap queue: at most this many waiting", positiveInt)
+    .option("--grace-ms <ms>", "a tick this late still counts as on time", nonNegativeInt)
+    .option("--paused", "add it paused")
+    .addOption(kv())
+    .action(async (name, options) =>
+      finish(await (await load("schedule")).scheduleAddCommand(name, options))
+    );
+  schedule.command("ls")
+    .description("the schedules: next tick, counts, the latest outcome")
+    .option("--json", "one JSON object per schedule")
+    .addOption(kv())
+    .action(async (options) => finish(await (await load("schedule")).scheduleListCommand(options)));
+  for (const action of ["pause", "resume", "rm"] as const) {
+    schedule.command(action)
+      .description(
+        action === "pause"
+          ? "pause a schedule (nothing fires until resumed)"
+          : action === "resume"
+          ? "resume a schedule from its next tick"
+          : "remove a schedule",
+      )
+      .argument("<name>", "the schedule")
+      .addOption(kv())
+      .action(async (name, options) =>
+        finish(await (await load("schedule")).scheduleChangeCommand(action, name, options))
+      );
+  }
 }
 
 /** `statecraft replay`: the stored journals under a new definition; body in lib/cli/replay.ts. */

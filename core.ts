@@ -22,6 +22,7 @@ export {
   type DefinitionProblem,
   EventError,
   formatPath,
+  type LivelockDetails,
   SnapshotError,
 } from "./lib/core/errors.ts";
 export { SystemClock, VirtualClock } from "./lib/core/clock.ts";

@@ -36,6 +36,7 @@ export {
   type Store,
   StoreError,
 } from "./lib/persist/store.ts";
+export { ImportError } from "./lib/persist/transfer.ts";
 export type { AnyInstance, AnyMachine, CommitInfo, InstanceHead } from "./lib/persist/types.ts";
 export type {
   KvBackend,
@@ -52,6 +53,7 @@ export type {
 } from "./lib/persist/backend.ts";
 export type * from "./lib/cluster/types.ts";
 export { StoreDataError } from "./lib/persist/codec.ts";
+export * from "./lib/persist/schedules.ts";
 export {
   type ActionHandler,
   definePlugin,

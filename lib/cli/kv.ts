@@ -17,8 +17,9 @@ import {
   type JournalEntry,
   type ListOptions,
   type Store,
-  StoreError,
 } from "../persist/store.ts";
+import { ImportChecker } from "../persist/import_check.ts";
+import { K } from "../persist/keys.ts";
 import { CliError } from "./cli_error.ts";
 import {
   atomicStates,
@@ -389,9 +390,12 @@ async function countForProgress(session: KvSession, machine?: string): Promise<n
 }
 
 /**
- * `kv import <file>`: imports a `kv export` file into the store (created when missing). The
- * file is read twice, a line at a time: first checked, then imported. A bad line stops the
- * import with `file:line: ...` before anything is written. Returns the exit code.
+ * `kv import <file>`: imports a `kv export` file into the store (created when missing), all or
+ * nothing. The file is read twice, a line at a time: first every record is checked (each
+ * snapshot restored with its machine from `--machines`, as `kv show` will load it; nothing
+ * runs), then imported. A bad line stops the import with `file:line: ...` before anything is
+ * written; an import that fails while writing (the store went away) removes what it wrote, or,
+ * when it cannot, names exactly the instances it left. Returns the exit code.
  */
 export async function kvImportCommand(
   file: string,
@@ -411,11 +415,15 @@ export async function kvImportCommand(
     const progress = new ProgressLine();
     const position: ReadPosition = { line: 0, bytesRead: 0 };
     let done = { instances: 0, records: 0 };
+    let checked = false;
     try {
       // Half the bar for the check, half for the import.
-      const total = await checkExportFile(file, new Set(machines.keys()), size, (f, records) => {
+      const checker = new ImportChecker(machines, () => Date.now());
+      const exists = async (id: string) => (await store.backend.get(K.inst(id))).value !== null;
+      const total = await checkExportFile(file, checker, exists, size, (f, records) => {
         progress.update(f / 2, `checked ${plural(records, "record")}`);
       });
+      checked = true;
       const counts = await store.import(readExportRecords(file, position), (now) => {
         done = now;
         progress.update(
@@ -432,18 +440,10 @@ export async function kvImportCommand(
       return 0;
     } catch (e) {
       progress.clear();
-      // The store numbers records from 1; the reader knows the line it last handed over.
-      if (e instanceof StoreError && /^record \d+: /.test(e.message)) {
-        const before = done.instances === 0
-          ? ""
-          : ` (${plural(done.instances, "instance")} before it ${
-            done.instances === 1 ? "was" : "were"
-          } imported)`;
-        throw new CliError(
-          `${file}:${position.line}: ${e.message.replace(/^record \d+: /, "")}${before}`,
-        );
-      }
-      throw e;
+      if (e instanceof CliError || !checked) throw e;
+      // The import stopped while writing: name the line it had reached, and what it left.
+      const why = e instanceof Error ? e.message.replace(/^record \d+: /, "") : String(e);
+      throw new CliError(`${file}:${position.line}: ${why}`);
     }
   }, { create: true });
 }

@@ -7,7 +7,8 @@
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import type { ExportRecord } from "../persist/store.ts";
+import type { ImportChecker } from "../persist/import_check.ts";
+import { type ExportRecord, StoreError } from "../persist/store.ts";
 import { CliError } from "./cli_error.ts";
 
 /** Where a record came from, as the reader last yielded it. */
@@ -64,37 +65,38 @@ export async function* readExportRecords(
 /**
  * Reads a whole export file once, importing nothing, and throws a `CliError` naming
  * `file:line` at the first line `kv import` would stop at: not JSON, not an export record, a
- * journal or checkpoint record away from its instance record, an unknown format, or a machine
- * the store was not opened with. Checking first means a bad line leaves the store untouched.
+ * record `ImportChecker` refuses (a snapshot that would not load, a bad time, a journal or
+ * checkpoint record away from its instance record, an instance twice, an unknown format, a
+ * machine the store was not opened with), or an instance the store already has. Checking
+ * first means a bad line leaves the store untouched.
  *
- * @param machines the machine ids the store can take
+ * @param checker the import's checker (it knows the machines the store can take)
+ * @param exists whether the store already has an instance with this id
  * @param onProgress called per record with the fraction of the file read and records so far
  * @returns how many records the file holds
  */
 export async function checkExportFile(
   file: string,
-  machines: ReadonlySet<string>,
+  checker: ImportChecker,
+  exists: (id: string) => Promise<boolean>,
   size: number,
   onProgress?: (fraction: number, records: number) => void,
 ): Promise<number> {
   const position: ReadPosition = { line: 0, bytesRead: 0 };
-  let current: string | null = null;
   let records = 0;
   for await (const r of readExportRecords(file, position)) {
     const at = `${file}:${position.line}`;
-    if (r.type === "instance") {
-      if (r.format !== "statecraft.export/1") {
-        throw new CliError(`${at}: unknown export format ${JSON.stringify(r.format)}`);
-      }
-      if (!machines.has(r.machine)) {
-        throw new CliError(
-          `${at}: instance "${r.id}" runs machine "${r.machine}", which is not registered: ` +
-            `pass its script with --machines`,
-        );
-      }
-      current = r.id;
-    } else if (r.id !== current) {
-      throw new CliError(`${at}: a ${r.type} record for "${r.id}" must follow its instance record`);
+    try {
+      checker.check(r);
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      const hint = /which is not registered$/.test(e.message)
+        ? ": pass its script with --machines"
+        : "";
+      throw new CliError(`${at}: ${e.message}${hint}`);
+    }
+    if (r.type === "instance" && await exists(r.id)) {
+      throw new CliError(`${at}: instance "${r.id}" already exists in this store`);
     }
     records++;
     onProgress?.(size === 0 ? 1 : position.bytesRead / size, records);

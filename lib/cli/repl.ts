@@ -4,6 +4,8 @@
  * instances, the events an instance accepts now), colours unless `NO_COLOR`, Ctrl-C cancels
  * the line, Ctrl-D or `exit` closes the runtime and quits. With stdin not a terminal: the
  * same commands line by line, plain output, no prompt, exit code 1 if any line failed.
+ * Either way, what a line leaves behind that fails later (a timer's callback that throws, a
+ * promise rejected with no one waiting) is reported as one line and the session goes on.
  *
  * @module
  */
@@ -114,6 +116,7 @@ async function scriptedSession(
   setSink(out);
   const { ReplSession } = await loadSession();
   const session = new ReplSession(runtime, out, { timings: options.timings !== false });
+  const release = session.catchLaterErrors();
   const stopWatch = options.watch === true
     ? (await loadHotReload()).watchScripts(session)
     : () => {};
@@ -128,23 +131,35 @@ async function scriptedSession(
     stopWatch();
     if (session.watching) session.stopWatching();
     await runtime.close();
+    release();
   }
   return session.failures > 0 ? 1 : 0;
 }
 
+/**
+ * The lines of a stream, in time linear in its length however long a line is: the pieces of
+ * a line are joined once, when its end arrives.
+ */
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
-  let buffer = "";
+  let pieces: string[] = [];
+  const line = (last: string) => {
+    pieces.push(last);
+    const text = pieces.join("");
+    pieces = [];
+    return text.endsWith("\r") ? text.slice(0, -1) : text;
+  };
   for await (const chunk of stream) {
-    buffer += decoder.decode(chunk, { stream: true });
+    let text = decoder.decode(chunk, { stream: true });
     let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, nl).replace(/\r$/, "");
-      buffer = buffer.slice(nl + 1);
+    while ((nl = text.indexOf("\n")) >= 0) {
+      yield line(text.slice(0, nl));
+      text = text.slice(nl + 1);
     }
+    if (text !== "") pieces.push(text);
   }
-  buffer += decoder.decode();
-  if (buffer !== "") yield buffer;
+  const rest = line(decoder.decode());
+  if (rest !== "") yield rest;
 }
 
 /**
@@ -182,6 +197,7 @@ async function interactiveSession(
 
   // Set once the runtime is open and the session made (null: it could not open).
   let session: ReplSession | undefined | null;
+  let release = () => {};
   let complete: typeof import("../repl/complete.ts").completeLine | undefined;
   let stopWatch = () => {};
   const iface = readline.createInterface({
@@ -211,6 +227,7 @@ async function interactiveSession(
         colors,
         timings: options.timings !== false,
       });
+      release = opened.catchLaterErrors();
       await opened.refreshIds();
       complete = completion.completeLine;
       const machines = [...runtime.machines.keys()].sort();
@@ -279,11 +296,6 @@ async function interactiveSession(
     });
   });
   iface.prompt();
-  // Deno draws a progress line on a terminal's stderr while it loads a module graph, and
-  // clears that line when done: with it goes the prompt. Drawn again once the graphs are in.
-  Promise.all([loadRuntime(), loadSession(), loadComplete()]).then(() => {
-    if (!busy && session === undefined) iface.prompt(true);
-  }, () => {});
   await finished;
   // Ctrl-D before the runtime opened: it is closed once open.
   const opened = await ready;
@@ -293,6 +305,7 @@ async function interactiveSession(
   process.stdout.write("\n");
   if (opened === null) return 1;
   await opened.runtime.close();
+  release();
   return 0;
 }
 

@@ -45,6 +45,8 @@ export interface RunOptions {
   instance?: string;
   /** SCXML: evaluate the document's expressions in this process, not a permission-less Worker. */
   trusted?: boolean;
+  /** SCXML without `trusted`: how long the document may run without yielding (default 5s). */
+  timeLimit?: string;
 }
 
 /** Whether the options ask for a durable instance (a `Runtime`) rather than one in memory. */
@@ -123,7 +125,16 @@ export async function runCommand(
       import.meta.url,
       "./run_scxml.ts",
     );
-    return await runScxmlIsolated(file, steps, forMs, virtual, out);
+    let limitMs: number | undefined;
+    if (options.timeLimit !== undefined) {
+      limitMs = parseDuration(options.timeLimit);
+      if (limitMs === undefined) {
+        throw new CliError(
+          `--time-limit: "${options.timeLimit}" is not a duration (milliseconds, or 500ms, 2s)`,
+        );
+      }
+    }
+    return await runScxmlIsolated(file, steps, forMs, virtual, out, limitMs);
   }
   const { machine } = await loadMachine(file, options.machine);
   if (durable) return await runDurable(machine, steps, forMs, options, out);

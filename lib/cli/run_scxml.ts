@@ -4,6 +4,14 @@
  * `runInMemory` does and sends its output lines back. An expression that escapes the data
  * model's scope finds a global object that cannot read, write, connect or run anything.
  *
+ * The time limit: the Worker ticks a heartbeat into a shared array while its event loop is
+ * free and records there the element whose scripts or expressions are running
+ * (`lib/scxml/time_limit.ts`). When the heartbeat stops for longer than the limit (default
+ * 5 s, `--time-limit`), the run ends with an error naming the document and the element
+ * (`doc.scxml:3:5 <script>`). `Worker.terminate()` does not stop a Worker stuck in a busy
+ * loop (it keeps a core busy and the process alive), so the CLI then exits the process: this
+ * function's caller must not go on in the same process as if nothing had happened.
+ *
  * @module
  */
 import { CliError } from "./cli_error.ts";
@@ -11,6 +19,10 @@ import type { RunOutput } from "./run.ts";
 import type { ScriptStep } from "./event_script.ts";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { readWatch, watchBuffer } from "../scxml/time_limit.ts";
+
+/** How long an untrusted document may run without its Worker's event loop coming back. */
+export const DEFAULT_TIME_LIMIT_MS = 5_000;
 
 /** What the Worker is sent. */
 export interface IsolatedRunRequest {
@@ -20,6 +32,10 @@ export interface IsolatedRunRequest {
   steps: ScriptStep[];
   forMs: number;
   virtual: boolean;
+  /** Shared with the watchdog: heartbeat and the running element (`time_limit.ts`). */
+  watch: Int32Array | null;
+  /** How often the Worker's heartbeat ticks, in milliseconds. */
+  beatMs: number;
 }
 
 /** What the Worker sends back. */
@@ -29,13 +45,18 @@ export type IsolatedRunMessage =
   | { kind: "load-error"; text: string }
   | { kind: "done"; code: number };
 
-/** Runs an SCXML document in a permission-less Worker; returns the exit code. */
+/**
+ * Runs an SCXML document in a permission-less Worker; returns the exit code. A document that
+ * keeps the Worker busy for longer than `timeLimitMs` (0: no limit) throws a `CliError` naming
+ * the element; the Worker may then keep running until the process exits.
+ */
 export async function runScxmlIsolated(
   file: string,
   steps: ScriptStep[],
   forMs: number,
   virtual: boolean,
   out: RunOutput,
+  timeLimitMs: number = DEFAULT_TIME_LIMIT_MS,
 ): Promise<number> {
   const absolute = isAbsolute(file) ? file : resolve(Deno.cwd(), file);
   let text: string;
@@ -50,8 +71,26 @@ export async function runScxmlIsolated(
     name: "statecraft:scxml",
     deno: { permissions: "none" },
   });
+  const watch = timeLimitMs > 0 ? watchBuffer() : null;
+  // The heartbeat ticks a few times per limit; a stuck Worker is found within 1.5 limits.
+  const beatMs = Math.max(5, Math.min(1_000, Math.floor(timeLimitMs / 4)));
+  let watchdog: ReturnType<typeof setInterval> | undefined;
   try {
     return await new Promise<number>((resolvePromise, reject) => {
+      if (watch !== null) {
+        let last = readWatch(watch).beat;
+        let since = performance.now();
+        watchdog = setInterval(() => {
+          const now = readWatch(watch);
+          if (now.beat !== last || now.beat === 0) {
+            // Moving (or not started yet: loading the modules is not the document's time).
+            last = now.beat;
+            since = performance.now();
+          } else if (performance.now() - since > timeLimitMs) {
+            reject(new CliError(stuckMessage(file, text, now.line, now.column, timeLimitMs)));
+          }
+        }, beatMs);
+      }
       worker.onmessage = (e: MessageEvent<IsolatedRunMessage>) => {
         const m = e.data;
         if (m.kind === "line") out.line(m.text);
@@ -70,10 +109,33 @@ export async function runScxmlIsolated(
         steps,
         forMs,
         virtual,
+        watch,
+        beatMs,
       };
       worker.postMessage(request);
     });
   } finally {
+    clearInterval(watchdog);
     worker.terminate();
   }
+}
+
+/** The error of a stuck document: where it was running, how long, and what to do. */
+export function stuckMessage(
+  file: string,
+  text: string,
+  line: number,
+  column: number,
+  limitMs: number,
+): string {
+  const limit = limitMs % 1000 === 0 ? `${limitMs / 1000}s` : `${limitMs}ms`;
+  const advice = `the time limit of untrusted documents; --time-limit changes it`;
+  if (line === 0) {
+    return `${file}: the document ran for more than ${limit} without finishing, outside any ` +
+      `script or expression (${advice}); it was stopped`;
+  }
+  const at = text.split("\n", line)[line - 1]?.slice(column - 1) ?? "";
+  const name = /^<([^\s/>]+)/.exec(at)?.[1];
+  return `${file}:${line}:${column} ${name === undefined ? "an element" : `<${name}>`} ran ` +
+    `for more than ${limit} (${advice}); the document was stopped`;
 }

@@ -10,11 +10,13 @@ import type { IsolatedRunMessage, IsolatedRunRequest } from "./run_scxml.ts";
 import type { LoadedScript } from "./load.ts";
 import { formatDiagnostic } from "./load.ts";
 import { loadScxmlInto } from "./load_scxml.ts";
+import { watchDocuments } from "../scxml/time_limit.ts";
 
 const post = (m: IsolatedRunMessage) => self.postMessage(m);
 
 self.onmessage = async (e: MessageEvent<IsolatedRunRequest>) => {
   const r = e.data;
+  if (r.watch !== null) watchDocuments(r.watch, r.beatMs);
   const script: LoadedScript = {
     file: r.file,
     url: r.url,

@@ -6,16 +6,14 @@
  * @module
  */
 import {
-  isPair,
   isScalar,
-  isSeq,
   type Node as YamlNode,
   parse as parseYaml,
   type parseDocument,
   Scalar,
-  visit,
 } from "yaml";
 import { withoutYamlDebugEnv } from "./yaml_quiet.ts";
+import { walkYaml } from "./yaml_walk.ts";
 
 /** Looks up an environment variable: its value, or `undefined` when it is not set. */
 export type EnvLookup = (name: string) => string | undefined;
@@ -36,16 +34,12 @@ export function substituteEnv(
   env: EnvLookup,
   report: (node: YamlNode, path: string[], message: string) => void,
 ): void {
-  visit(doc, {
-    Scalar(key, node, ancestors) {
-      if (key === "key" || typeof node.value !== "string" || !node.value.includes("${")) return;
+  walkYaml(doc, {
+    enter(node, where, _depth, at) {
+      if (at === "key" || !isScalar(node)) return;
+      if (typeof node.value !== "string" || !node.value.includes("${")) return;
       const source = node.value;
-      const chain = [...ancestors.slice(1), node];
-      const path: string[] = [];
-      chain.forEach((a, i) => {
-        if (isPair(a) && isScalar(a.key)) path.push(String(a.key.value));
-        else if (isSeq(a)) path.push(String(a.items.indexOf(chain[i + 1] as never)));
-      });
+      const path = where.map(String);
       const fail = (message: string) => report(node, path, message);
       let out = "";
       let i = 0;

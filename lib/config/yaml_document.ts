@@ -7,12 +7,13 @@
  *
  * @module
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Pair, parseDocument, type YAMLMap } from "yaml";
 import type { z } from "zod";
 import { denoEnv, type EnvLookup, substituteEnv } from "./env_substitution.ts";
 import { DocumentError, type DocumentProblem, sortProblems } from "./problems.ts";
 import { suggestKey } from "./suggest_key.ts";
 import { withoutYamlDebugEnv } from "./yaml_quiet.ts";
+import { MAX_YAML_DEPTH, shapeProblems } from "./yaml_shape.ts";
 import { zodIssueMessage } from "./zod_messages.ts";
 
 /** One step of a path into a YAML document: a key or an index. */
@@ -64,10 +65,29 @@ export function parseYamlDocument<T>(
   env: EnvLookup = denoEnv,
 ): ParsedDocument<T> {
   const lineCounter = new LineCounter();
-  const doc = withoutYamlDebugEnv(() => parseDocument(text, { lineCounter, prettyErrors: false }));
+  const doc = withoutYamlDebugEnv(() =>
+    parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false })
+  );
   const pos = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, col };
+  };
+
+  // Each map's pairs by key, made when a path first goes through it (many problems in one
+  // large map stay linear).
+  const pairsOf = new WeakMap<YAMLMap, Map<string, Pair>>();
+  const pairOf = (map: YAMLMap, key: string): Pair | undefined => {
+    let index = pairsOf.get(map);
+    if (index === undefined) {
+      index = new Map();
+      for (const p of map.items) {
+        if (!isScalar(p.key)) continue;
+        const k = String(p.key.value);
+        if (!index.has(k)) index.set(k, p as Pair);
+      }
+      pairsOf.set(map, index);
+    }
+    return index.get(key);
   };
 
   const locate: Locate = (path, at = "value") => {
@@ -77,7 +97,7 @@ export function parseYamlDocument<T>(
       const seg = path[i];
       const last = i === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = pairOf(node, String(seg));
         if (pair === undefined) break;
         const keyStart = isNodeWithRange(pair.key) ? pair.key.range[0] : best;
         if (last && at === "key") return pos(keyStart);
@@ -110,19 +130,29 @@ export function parseYamlDocument<T>(
     problems.push({ path: [], message: yamlMessage(error.message), ...at });
   }
   if (problems.length > 0) return { problems, locate };
+  for (const p of shapeProblems(doc, pos)) problems.push(p);
+  if (problems.length > 0) return { problems, locate };
   if (doc.contents === null) {
     problems.push({ path: [], message: spec.empty });
     return { problems, locate };
   }
 
-  const unsubstituted: string[] = [];
+  const unsubstituted = new Set<string>();
   substituteEnv(doc, env, (node, path, message) => {
     problems.push({ path, message, ...pos(node.range?.[0] ?? 0) });
-    unsubstituted.push(path.join("\0"));
+    unsubstituted.add(path.join("\0"));
   });
-  const envFailed = (path: readonly Segment[]) => unsubstituted.includes(path.join("\0"));
+  const envFailed = (path: readonly Segment[]) => unsubstituted.has(path.join("\0"));
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  // Aliases were checked above (no cycle, a bounded expansion): yaml's own alias count, which
+  // refuses an anchor used more than 100 times, is not needed.
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: -1 });
+  } catch (error) {
+    problems.push({ path: [], message: `YAML: ${(error as Error).message}`, ...pos(0) });
+    return { problems, locate };
+  }
   const result = spec.schema.safeParse(raw, { error: zodIssueMessage });
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -175,6 +205,10 @@ function isNodeWithRange(node: unknown): node is { range: [number, number, numbe
 }
 
 function yamlMessage(message: string): string {
+  // yaml's composer recurses: it reports a document too deep for the stack as a syntax error.
+  if (/Maximum call stack size exceeded/.test(message)) {
+    return `YAML: nested more than ${MAX_YAML_DEPTH} levels deep`;
+  }
   // yaml's messages end with " at line N, column M" when pretty; ours carry the position.
   return `YAML: ${message.replace(/ at line \d+, column \d+:?[\s\S]*$/, "")}`;
 }

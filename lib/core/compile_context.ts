@@ -41,9 +41,13 @@ export class CompileContext {
   readonly lost: LostTransition[] = [];
   /** Stand-ins for child states that are not objects (reported once, where they are written). */
   readonly placeholders: Set<StateNode> = new Set();
-  /** The machine's named guards and actions (empty when the section is not an object). */
-  guards: Record<string, unknown> = {};
-  actions: Record<string, unknown> = {};
+  /**
+   * The machine's named guards and actions: own properties only, so that a name such as
+   * `"toString"` never resolves through `Object.prototype` (empty when the section is not an
+   * object).
+   */
+  guards: Map<string, unknown> = new Map();
+  actions: Map<string, unknown> = new Map();
   /** Whether the `guards` / `actions` section itself is malformed (reported once). */
   guardsBroken = false;
   actionsBroken = false;
@@ -65,6 +69,32 @@ export class CompileContext {
   lose(source: StateNode, scope: StateNode | null = null): void {
     this.lost.push({ source, scope });
   }
+}
+
+/**
+ * How deep states may nest (the root is level 0). Deeper charts are refused where they cross the
+ * limit: the compiler, the interpreter, the diagrams and the SCXML exporter walk the tree, and
+ * no hand-written chart comes near it.
+ */
+export const MAX_STATE_DEPTH = 500;
+
+/**
+ * A value as a problem message shows it: strings quoted, other values as JSON (cut short), or
+ * their kind when they have no JSON form. Never `[object Object]`.
+ */
+export function describeValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v);
+  if (typeof v === "function") return "a function";
+  if (typeof v === "symbol" || typeof v === "bigint") return `a ${typeof v}`;
+  if (v === undefined) return "undefined";
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(v);
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined) return Array.isArray(v) ? "an array" : `a ${typeof v}`;
+  return json.length > 60 ? `${json.slice(0, 60)}...` : json;
 }
 
 /** A plain object (not null, not an array). */

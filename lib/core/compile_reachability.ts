@@ -31,12 +31,17 @@ export function checkReachability(ctx: CompileContext, root: StateNode): void {
     }
   };
   const lost = lostScopes(ctx, root);
+  // A scope is entered once, however many lost transitions lead into it: n mistakes in a
+  // machine of n states stay linear.
+  const scopesDone = new Set<StateNode>();
   while (work.length > 0) {
     const s = work.pop()!;
     forEachEntered(s, reach);
     const scopes = lost?.get(s);
     if (scopes !== undefined) {
       for (const scope of scopes) {
+        if (scopesDone.has(scope)) continue;
+        scopesDone.add(scope);
         for (let i = scope.index + 1; i <= scope.end; i++) reach(states[i]);
       }
     }
@@ -84,12 +89,15 @@ function warnUnreachable(ctx: CompileContext, reached: Uint8Array): void {
   // entered with them.
   const enters = new Map<StateNode, StateNode[]>();
   const enteredFromOutside = new Uint8Array(states.length);
+  // Which source last listed each state: a state is listed once per source without a search.
+  const listedBy = new Int32Array(states.length).fill(-1);
   for (const s of states) {
     if (reached[s.index] === 1) continue;
     const out: StateNode[] = [];
     forEachEntered(s, (target) => {
       for (let n: StateNode | null = target; n !== null && reached[n.index] === 0; n = n.parent) {
-        if (out.includes(n)) continue;
+        if (listedBy[n.index] === s.index) continue;
+        listedBy[n.index] = s.index;
         out.push(n);
         // Entering a state from inside it (a child's transition to its parent) is not a way in.
         if (n !== s && !isDescendant(s, n)) enteredFromOutside[n.index] = 1;

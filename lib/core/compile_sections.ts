@@ -6,7 +6,7 @@
  */
 import type { MachineConfig } from "./types.ts";
 import type { ActionFn, GuardFn } from "./compiled_types.ts";
-import { type CompileContext, isObject } from "./compile_context.ts";
+import { type CompileContext, describeValue, isObject } from "./compile_context.ts";
 
 /** Checks the machine-level sections and keeps the named guards and actions on `ctx`. */
 export function checkSections(ctx: CompileContext, config: MachineConfig): void {
@@ -14,8 +14,9 @@ export function checkSections(ctx: CompileContext, config: MachineConfig): void 
   if (typeof config.id !== "string" || config.id.trim() === "") {
     ctx.error(["id"], "the machine needs an id (a non-empty string)");
   }
-  ctx.guards = isObject(config.guards) ? config.guards as Record<string, unknown> : {};
-  ctx.actions = isObject(config.actions) ? config.actions as Record<string, unknown> : {};
+  // Own properties only, into Maps: a name never resolves through Object.prototype.
+  ctx.guards = new Map(isObject(config.guards) ? Object.entries(config.guards) : []);
+  ctx.actions = new Map(isObject(config.actions) ? Object.entries(config.actions) : []);
   if (config.guards !== undefined && !isObject(config.guards)) {
     ctx.error(["guards"], "guards must be an object of named guard functions");
     ctx.guardsBroken = true;
@@ -24,16 +25,23 @@ export function checkSections(ctx: CompileContext, config: MachineConfig): void 
     ctx.error(["actions"], "actions must be an object of named action functions");
     ctx.actionsBroken = true;
   }
-  for (const [name, fn] of Object.entries(ctx.guards)) {
+  for (const [name, fn] of ctx.guards) {
     if (typeof fn !== "function") ctx.error(["guards", name], "a named guard must be a function");
   }
-  for (const [name, fn] of Object.entries(ctx.actions)) {
+  for (const [name, fn] of ctx.actions) {
     if (typeof fn !== "function") ctx.error(["actions", name], "a named action must be a function");
+  }
+  const { version } = config as { version?: unknown };
+  if (
+    version !== undefined && typeof version !== "string" &&
+    !(typeof version === "number" && Number.isFinite(version))
+  ) {
+    ctx.error(["version"], `version must be a string or a number, not ${describeValue(version)}`);
   }
   if (config.context !== undefined && typeof config.context !== "function") {
     if (!isObject(config.context)) {
       ctx.error(["context"], "context must be an object or a function");
-    }
+    } else checkCloneable(ctx, config.context);
   }
   if (config.migrations !== undefined) {
     if (!isObject(config.migrations)) {
@@ -52,7 +60,7 @@ export function checkSections(ctx: CompileContext, config: MachineConfig): void 
       ctx.error(["schemas"], "schemas must be { events: { EVENT_TYPE: schema } }");
     } else if (events !== undefined) {
       for (const [type, schema] of Object.entries(events)) {
-        if (!isObject(schema) && typeof schema !== "function" || !("~standard" in schema)) {
+        if (!isStandardSchema(schema)) {
           ctx.error(
             ["schemas", "events", type],
             "a payload schema must be a Standard Schema (for example a zod schema)",
@@ -60,6 +68,32 @@ export function checkSections(ctx: CompileContext, config: MachineConfig): void 
         }
       }
     }
+  }
+}
+
+/** A Standard Schema: an object or function whose `~standard` has a `validate` function. */
+function isStandardSchema(schema: unknown): boolean {
+  if (!isObject(schema) && typeof schema !== "function") return false;
+  const standard = (schema as { "~standard"?: unknown })["~standard"];
+  return (isObject(standard) || typeof standard === "function") &&
+    typeof (standard as { validate?: unknown }).validate === "function";
+}
+
+/** Every instance starts with a copy of the context object: it must be one `structuredClone` makes. */
+function checkCloneable(ctx: CompileContext, context: Record<string, unknown>): void {
+  try {
+    structuredClone(context);
+  } catch (e) {
+    const why = e instanceof RangeError
+      ? "it nests too deeply"
+      : e instanceof Error
+      ? e.message.slice(0, 120)
+      : "structuredClone refused it";
+    ctx.error(
+      ["context"],
+      `context cannot be copied for each instance (${why}); use plain data, or a function ` +
+        "that returns a fresh context",
+    );
   }
 }
 
@@ -71,16 +105,16 @@ export function checkSections(ctx: CompileContext, config: MachineConfig): void 
 function resolveNamed(
   ctx: CompileContext,
   what: "action" | "guard",
-  section: Record<string, unknown>,
+  section: Map<string, unknown>,
   broken: boolean,
   v: unknown,
   path: string[],
 ): unknown {
   if (typeof v === "function") return v;
   if (typeof v === "string") {
-    const fn = section[v];
+    const fn = section.get(v);
     if (typeof fn === "function") return fn;
-    if (!broken && !Object.hasOwn(section, v)) {
+    if (!broken && !section.has(v)) {
       ctx.error(path, `unknown ${what} "${v}" (named ${what}s go in the machine's "${what}s")`);
     }
     return null;

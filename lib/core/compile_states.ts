@@ -6,7 +6,13 @@
  */
 import type { StateConfig } from "./types.ts";
 import type { NodeKind, StateNode } from "./compiled_types.ts";
-import { type CompileContext, isObject, makeNode } from "./compile_context.ts";
+import {
+  type CompileContext,
+  describeValue,
+  isObject,
+  makeNode,
+  MAX_STATE_DEPTH,
+} from "./compile_context.ts";
 import { resolveActions } from "./compile_sections.ts";
 import {
   addHistoryDefault,
@@ -49,7 +55,9 @@ const TYPES = new Set(["atomic", "compound", "parallel", "final", "history", "ch
 /**
  * Builds the state `raw` (key `key` under `parent`; the root when `parent` is null) and its
  * descendants. A state that is not an object is reported, and stands in the tree as an empty
- * atomic state (in `ctx.placeholders`), so that transitions to it are not reported again.
+ * atomic state (in `ctx.placeholders`), so that transitions to it are not reported again; so do
+ * the children of a state at `MAX_STATE_DEPTH` (reported once, at that state's `states`), which
+ * bounds this recursion whatever the config.
  */
 export function buildState(
   ctx: CompileContext,
@@ -73,7 +81,7 @@ export function buildState(
   }
   let type = sc.type;
   if (type !== undefined && !TYPES.has(type)) {
-    ctx.error([...path, "type"], `unknown state type "${type}"`);
+    ctx.error([...path, "type"], `unknown state type ${describeValue(type)}`);
     type = undefined;
   }
   if (isRoot && type !== undefined && type !== "compound" && type !== "parallel") {
@@ -99,8 +107,19 @@ export function buildState(
   if (sc.defer !== undefined) addDeferrals(ctx, node, sc.defer, path);
 
   // Children first (document order: a state precedes its descendants).
+  const tooDeep = node.depth >= MAX_STATE_DEPTH && childEntries.length > 0;
+  if (tooDeep) {
+    ctx.error(
+      [...path, "states"],
+      `states nest more than ${MAX_STATE_DEPTH} levels deep here: flatten the chart ` +
+        '(a state id can be targeted from anywhere with "#id")',
+    );
+  }
   for (const [childKey, childRaw] of childEntries) {
-    const child = buildState(ctx, childRaw, childKey, node, [...path, "states", childKey]);
+    const childPath = [...path, "states", childKey];
+    const child = tooDeep
+      ? placeholder(ctx, childKey, node, childPath)
+      : buildState(ctx, childRaw, childKey, node, childPath);
     if (child.kind === "history") node.histories.push(child);
     else node.children.push(child);
   }
@@ -184,7 +203,10 @@ function checkKind(
     }
     if (node.parent === null) ctx.error(path, "the root cannot be a history state");
     if (sc.history !== undefined && sc.history !== "shallow" && sc.history !== "deep") {
-      ctx.error([...path, "history"], `history must be "shallow" or "deep", not "${sc.history}"`);
+      ctx.error(
+        [...path, "history"],
+        `history must be "shallow" or "deep", not ${describeValue(sc.history)}`,
+      );
     }
     node.deep = sc.history === "deep";
   } else if (sc.history !== undefined) {

@@ -139,3 +139,63 @@ export class SnapshotError extends Error {
     this.name = "SnapshotError";
   }
 }
+
+/** Where a livelock was found: what `LivelockError` says, as data. */
+export interface LivelockDetails {
+  /** The instance that kept feeding itself. */
+  instance: string;
+  /** `"microsteps"`: one macrostep never settled (eventless transitions, raised events);
+   * `"macrosteps"`: macrosteps on events it fed itself never stopped (sends to itself, to and
+   * from its parent or children, zero-delay timers). */
+  kind: "microsteps" | "macrosteps";
+  /** The bound that was passed (`maxMicrosteps` or `maxSelfFedMacrosteps`). */
+  limit: number;
+  /** Types of the events that cycled, most recent last (at most 8, each once). */
+  events: string[];
+  /** The atomic states the instance was in when it was cut short. */
+  states: string[];
+}
+
+/**
+ * Thrown (by `send`, `start`, `restore`) or reported to listeners (when a timer or another
+ * instance started the run) when an instance never settles: more than
+ * `StartOptions.maxMicrosteps` microsteps in one macrostep (eventless transitions or raised
+ * events), or more than `StartOptions.maxSelfFedMacrosteps` macrosteps in a row on events the
+ * instance fed itself (sends to itself, to and from its parent or invoked children, zero-delay
+ * timers) with no event from outside between them. The run is cut short; the instance stays
+ * active in the configuration it had reached, and the events it had queued for itself are
+ * dropped.
+ *
+ * @example
+ * ```ts
+ * import { LivelockError } from "./errors.ts";
+ * import { defineMachine } from "./machine.ts";
+ * const echo = defineMachine({
+ *   id: "echo",
+ *   initial: "idle",
+ *   states: { idle: { on: { PING: { actions: ({ send }) => send("PING") } } } },
+ * });
+ * const i = echo.start({ maxSelfFedMacrosteps: 100 });
+ * try {
+ *   i.send("PING");
+ * } catch (e) {
+ *   if (!(e instanceof LivelockError)) throw e;
+ *   // e.details.events is ["PING"], e.details.states is ["idle"]
+ * }
+ * ```
+ */
+export class LivelockError extends Error {
+  /** What cycled, where, and which bound it passed. */
+  readonly details: LivelockDetails | undefined;
+  /**
+   * Made by the engine when an instance passes one of its livelock bounds.
+   *
+   * @param message what did not settle, and in which instance and states.
+   * @param details the same, as data.
+   */
+  constructor(message: string, details?: LivelockDetails) {
+    super(message);
+    this.name = "LivelockError";
+    this.details = details;
+  }
+}

@@ -40,47 +40,22 @@ import {
 } from "./compile.ts";
 import { matchesAny } from "./descriptor.ts";
 import { parseDuration } from "./duration.ts";
-import { EventError, SnapshotError } from "./errors.ts";
+import { EventError, LivelockError, SnapshotError } from "./errors.ts";
 
-/**
- * Thrown by `send` when eventless transitions or raised events never settle: more than
- * `StartOptions.maxMicrosteps` microsteps in one macrostep.
- *
- * @example
- * ```ts
- * import { LivelockError } from "./interpreter.ts";
- * import { defineMachine } from "./machine.ts";
- * const pingPong = defineMachine({
- *   id: "pingPong",
- *   initial: "idle",
- *   states: { idle: { on: { GO: "ping" } }, ping: { always: "pong" }, pong: { always: "ping" } },
- * });
- * const i = pingPong.start({ maxMicrosteps: 100 });
- * try {
- *   i.send("GO");
- * } catch (e) {
- *   if (!(e instanceof LivelockError)) throw e;
- * }
- * ```
- */
-export class LivelockError extends Error {
-  /**
-   * Made by the engine when a macrostep exceeds `StartOptions.maxMicrosteps`.
-   *
-   * @param message what did not settle, and in which instance and states.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "LivelockError";
-  }
-}
+export { LivelockError } from "./errors.ts";
 
 interface TimerEntry {
+  /** Arming order: ties of due time keep it in snapshots. */
+  key: number;
+  /** Pending: not fired, not cancelled. */
+  live: boolean;
   sendId: string;
   event: EventObject;
   due: number;
   to: string | undefined;
   handle: unknown;
+  /** Armed with no delay (or overdue): its event counts as one the instance fed itself. */
+  fed: boolean;
 }
 
 interface RunningInvoke {
@@ -105,6 +80,13 @@ const NO_TRANSITIONS: Transition[] = [];
 /** The event before the first one: what entry actions of the initial states see. */
 const NO_EVENT: EventObject = Object.freeze({ type: "" }) as EventObject;
 const DEFAULT_MAX_MICROSTEPS = 10_000;
+/** Macrosteps in a row on events an instance fed itself before it is a livelock. */
+const DEFAULT_MAX_SELF_FED = 100_000;
+/** How deep invoked machines may nest (a machine that invokes itself would never stop). */
+const MAX_INVOKE_DEPTH = 100;
+/** How many event types a `LivelockError` names, out of the last `FED_RING` self-fed ones. */
+const CYCLE_NAMES = 8;
+const FED_RING = 32;
 let instanceCounter = 0;
 
 function plainError(e: unknown): { name: string; message: string } {
@@ -227,15 +209,27 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   #context: Record<string, unknown>;
   /** The configuration: active states (root excluded), sorted by document order. */
   #config: StateNode[] = [];
+  /** States a large exit has left and a large entry has entered, not yet in `#config`. */
+  #pending: PendingConfig | null = null;
   #status: InstanceStatus = "active";
   #done = false;
   #running = false;
   #event: EventObject = NO_EVENT;
   #internal: EventObject[] | null = null;
+  /** Events of `#internal` before this index were taken: a shift is O(1), not O(queue). */
+  #internalHead = 0;
   #external: EventObject[] | null = null;
+  /** Events of `#external` before this index were taken (see `#takeExternal`). */
+  #externalHead = 0;
+  /** Deferred events as a snapshot lists them (a restore sets it); moved into `#defers`. */
   #deferred: EventObject[] | null = null;
-  #timers: Map<number, TimerEntry> | null = null;
+  /** Deferred events by type, so a release looks at each type once, not at each event. */
+  #defers: DeferredEvents | null = null;
+  /** The pending timers by send id: a cancel touches its own timers only. */
+  #timers: Map<string, TimerEntry | Set<TimerEntry>> | null = null;
   #timerSeq = 0;
+  /** The last events of a run near a livelock bound, to name them in a `LivelockError`. */
+  #trace: LivelockTrace | null = null;
   #invokes: Map<string, RunningInvoke> | null = null;
   /** Invoked functions started, for default effect ids. */
   #effects = 0;
@@ -280,12 +274,12 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   // Public API
 
   get configuration(): string[] {
-    return this.#config.map((s) => s.id);
+    return this.#cfg.map((s) => s.id);
   }
 
   get atomicConfiguration(): string[] {
     const out: string[] = [];
-    for (const s of this.#config) if (s.children.length === 0) out.push(s.id);
+    for (const s of this.#cfg) if (s.children.length === 0) out.push(s.id);
     return out;
   }
 
@@ -319,14 +313,17 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     }
     const schema = this.#machine.schemas?.[event.type];
     if (schema !== undefined) checkPayload(schema, event);
-    const queue = (this.#external ??= []);
     if (this.#running) {
-      queue.push(event);
+      (this.#external ??= []).push(event);
       return;
     }
     // Idle with nothing queued (the usual case): process it without a push and a shift.
-    if (queue.length > 0) queue.push(event);
-    const error = this.#drain(queue.length > 0 ? undefined : event);
+    let error: Error | null;
+    if (this.#queued() === 0) error = this.#drain(event, 1);
+    else {
+      this.#external!.push(event);
+      error = this.#drain(undefined, this.#queued());
+    }
     if (error !== null) throw error;
   }
 
@@ -371,7 +368,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       }
     };
     visit(this.#m.root);
-    for (const s of this.#config) visit(s);
+    for (const s of this.#cfg) visit(s);
     return [...found].sort();
   }
 
@@ -412,7 +409,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     }
     const timers: SnapshotTimer[] = [];
     if (this.#timers !== null) {
-      for (const t of this.#timers.values()) {
+      for (const t of this.#allTimers()) {
         const timer: SnapshotTimer = { sendId: t.sendId, event: json(t.event), due: t.due };
         if (t.to !== undefined) timer.to = t.to;
         timers.push(timer);
@@ -437,8 +434,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       history,
       context: json(this.#context, "context"),
       timers,
-      queue: (this.#external ?? []).map((e) => json(e)),
-      deferred: (this.#deferred ?? []).map((e) => json(e)),
+      queue: this.#queuedEvents().map((e) => json(e)),
+      deferred: this.#deferredEvents().map((e) => json(e)),
       when: this.#whenTrue === null ? [] : [...this.#whenTrue].map((t) => t.id).sort(),
       children,
       stats: this.stats,
@@ -473,8 +470,9 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       this.#running = false;
     }
     if (error !== null) throw error;
-    if (this.#external !== null && this.#external.length > 0) {
-      const e = this.#drain();
+    if (this.#queued() > 0) {
+      // Sent by the machine itself while starting: none of it came from outside.
+      const e = this.#drain(undefined, 0);
       if (e !== null) throw e;
     }
     // Pushes left spare capacity in the configuration; an idle instance keeps it exact.
@@ -559,6 +557,77 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     (this.#internal ??= []).push(event);
   }
 
+  #hasInternal(): boolean {
+    return this.#internal !== null && this.#internalHead < this.#internal.length;
+  }
+
+  /** The next raised event (O(1): the head moves; the array is reset once empty). */
+  #takeInternal(): EventObject {
+    const q = this.#internal!;
+    const event = q[this.#internalHead];
+    if (++this.#internalHead === q.length) {
+      q.length = 0;
+      this.#internalHead = 0;
+    } else if (this.#internalHead > 1024 && this.#internalHead * 2 > q.length) {
+      // A queue that never empties (events added while others are taken): drop what was taken.
+      q.copyWithin(0, this.#internalHead);
+      q.length -= this.#internalHead;
+      this.#internalHead = 0;
+    } else (q as (EventObject | undefined)[])[this.#internalHead - 1] = undefined;
+    return event;
+  }
+
+  /** How many external events wait. */
+  #queued(): number {
+    return this.#external === null ? 0 : this.#external.length - this.#externalHead;
+  }
+
+  /** The waiting external events, in order (a copy). */
+  #queuedEvents(): EventObject[] {
+    const q = this.#external;
+    if (q === null) return [];
+    return this.#externalHead === 0 ? q.slice() : q.slice(this.#externalHead);
+  }
+
+  /** The next external event (O(1), like `#takeInternal`). */
+  #takeExternal(): EventObject {
+    const q = this.#external!;
+    const event = q[this.#externalHead];
+    if (++this.#externalHead === q.length) {
+      q.length = 0;
+      this.#externalHead = 0;
+    } else if (this.#externalHead > 1024 && this.#externalHead * 2 > q.length) {
+      // A queue that never empties (events added while others are taken): drop what was taken.
+      q.copyWithin(0, this.#externalHead);
+      q.length -= this.#externalHead;
+      this.#externalHead = 0;
+    } else (q as (EventObject | undefined)[])[this.#externalHead - 1] = undefined;
+    return event;
+  }
+
+  /**
+   * Puts events back at the front of the external queue, in order: into the room the head left
+   * when there is enough, else into a new array with as much room again at its front, so a run
+   * of releases costs O(released) each, amortised.
+   */
+  #putBackExternal(events: EventObject[]): void {
+    const n = events.length;
+    if (n === 0) return;
+    const q = (this.#external ??= []);
+    if (this.#externalHead >= n) {
+      this.#externalHead -= n;
+      for (let k = 0; k < n; k++) q[this.#externalHead + k] = events[k];
+      return;
+    }
+    const rest = q.length - this.#externalHead;
+    const room = n + rest;
+    const next = new Array<EventObject>(room + n + rest);
+    for (let k = 0; k < n; k++) next[room + k] = events[k];
+    for (let k = 0; k < rest; k++) next[room + n + k] = q[this.#externalHead + k];
+    this.#external = next;
+    this.#externalHead = room;
+  }
+
   /** @internal */
   internalSend(event: EventObject, options: SendOptions | undefined): void {
     const to = options?.to;
@@ -581,13 +650,27 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 
   /** @internal */
   internalCancel(sendId: string): void {
-    if (this.#timers === null) return;
-    for (const [key, t] of this.#timers) {
-      if (t.sendId === sendId) {
-        this.#clock.clearTimer(t.handle);
-        this.#timers.delete(key);
-      }
+    const found = this.#timers?.get(sendId);
+    if (found === undefined) return;
+    this.#timers!.delete(sendId);
+    if (found instanceof Set) {
+      for (const t of found) this.#cancelTimer(t);
+    } else this.#cancelTimer(found);
+  }
+
+  #cancelTimer(t: TimerEntry): void {
+    t.live = false;
+    this.#clock.clearTimer(t.handle);
+  }
+
+  /** Every pending timer, in arming order. */
+  #allTimers(): TimerEntry[] {
+    const out: TimerEntry[] = [];
+    for (const v of this.#timers!.values()) {
+      if (v instanceof Set) { for (const t of v) out.push(t); }
+      else out.push(v);
     }
+    return out.sort((a, b) => a.key - b.key);
   }
 
   /** @internal */
@@ -604,41 +687,120 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     this.#reportError(event, new Error(message));
   }
 
-  /** @internal An event from outside the current call (timer, invocation, parent, child). */
-  deliver(event: EventObject): void {
+  /**
+   * @internal An event from outside the current call (timer, invocation, parent, child).
+   * `fed`: the instance sent it to itself (a zero-delay timer), so it does not count as an event
+   * from outside for livelock detection. A livelock is reported to listeners where it is found.
+   */
+  deliver(event: EventObject, fed = false): void {
     if (this.#status !== "active") return;
     (this.#external ??= []).push(event);
     if (this.#running) return;
-    const error = this.#drain();
-    if (error !== null) this.#reportError("(delivery)", error);
+    this.#drain(undefined, fed ? this.#queued() - 1 : this.#queued());
   }
 
   // ---------------------------------------------------------------------------------------
   // The event loop (SCXML mainEventLoop), made synchronous: a send runs until the external
   // queue is empty; delayed events and invocation results arrive later through deliver().
 
-  #drain(first?: EventObject): Error | null {
+  /**
+   * Runs macrosteps until the external queue is empty. Livelock detection: the first `outside`
+   * events taken came from outside (a caller's `send`, a restored queue, a delivery that was not
+   * fed); deferred events put back at the front are neither; every other event was queued
+   * during the run by the instance itself, its parent or its children. An event from outside
+   * starts the count (`#trace.selfFed`) again; each self-fed one adds a macrostep, and past the
+   * bound the run is cut short with a `LivelockError` (returned, and reported to listeners).
+   */
+  #drain(first?: EventObject, outside = this.#queued()): Error | null {
     this.#running = true;
+    if (this.#deferred !== null) this.#absorbDeferred();
+    /** Released deferred events at the front of the queue, before the `outside` ones. */
+    let released = 0;
+    /** Whether the event being processed was fed by the instance itself. */
+    let processingFed = false;
     try {
-      const queue = (this.#external ??= []);
       let next = first;
-      while (this.#status === "active" && (next !== undefined || queue.length > 0)) {
-        const event = next ?? queue.shift()!;
-        next = undefined;
+      while (this.#status === "active" && (next !== undefined || this.#queued() > 0)) {
+        let event: EventObject;
+        if (next !== undefined) {
+          event = next;
+          next = undefined;
+        } else event = this.#takeExternal();
+        let fromOutside = false;
+        let fed = false;
+        if (released > 0) released--;
+        else if (outside > 0) {
+          outside--;
+          fromOutside = true;
+        } else fed = true;
         if (this.#m.hasDefer && this.#isDeferred(event)) {
-          (this.#deferred ??= []).push(event);
+          this.#defer(event);
           continue;
         }
+        if (fromOutside) {
+          if (this.#trace !== null) this.#trace = null;
+        } else if (fed) {
+          const limit = this.#options.maxSelfFedMacrosteps ?? DEFAULT_MAX_SELF_FED;
+          const trace = (this.#trace ??= newTrace());
+          if (++trace.selfFed > limit) {
+            // Keep what came from outside; drop what the instance queued for itself.
+            const keep = this.#queuedEvents().slice(0, released + outside);
+            this.#external = keep;
+            this.#externalHead = 0;
+            throw this.#selfFedLivelock(event, limit);
+          }
+          this.#noteFed(event.type);
+        }
+        processingFed = fed;
         this.#processExternalEvent(event);
-        if (this.#deferred !== null && this.#deferred.length > 0) this.#releaseDeferred(queue);
+        if (this.#defers !== null && this.#defers.checked !== this.#defers.exits) {
+          released += this.#releaseDeferred();
+        }
       }
       return null;
     } catch (e) {
-      if (e instanceof LivelockError) return e;
+      if (e instanceof LivelockError) {
+        // A macrostep on an event the instance fed itself ended in a microstep livelock: the
+        // instance loops on its own at both levels (say, an eventless cycle entered by a
+        // zero-delay timer). The next event it feeds itself ends the chain, instead of
+        // another `maxSelfFedMacrosteps` macrosteps of `maxMicrosteps` each.
+        if (processingFed && e.details?.kind === "microsteps" && this.#trace !== null) {
+          this.#trace.selfFed = this.#options.maxSelfFedMacrosteps ?? DEFAULT_MAX_SELF_FED;
+        }
+        return e;
+      }
       throw e;
     } finally {
       this.#running = false;
     }
+  }
+
+  /** Remembers the type of a self-fed event: the last `FED_RING` ones, for the error. */
+  #noteFed(type: string): void {
+    const trace = (this.#trace ??= newTrace());
+    trace.fed[trace.fedPos++ % FED_RING] = type;
+  }
+
+  #selfFedLivelock(event: EventObject, limit: number): LivelockError {
+    this.#noteFed(event.type);
+    const { fed: ring, fedPos } = this.#trace!;
+    const order: string[] = [];
+    for (let k = fedPos - ring.length; k < fedPos; k++) order.push(ring[k % FED_RING]);
+    this.#trace = null;
+    const events = lastDistinct(order, CYCLE_NAMES);
+    const states = this.atomicConfiguration;
+    const err = new LivelockError(
+      `livelock in instance "${this.id}" of machine "${this.#m.id}": more than ${limit} ` +
+        `macrosteps in a row on events it fed itself (sends to itself, to and from its parent ` +
+        `or invoked children, zero-delay timers) with no event from outside; the events that ` +
+        `cycled: ${events.map((t) => JSON.stringify(t)).join(", ")}; in state ` +
+        `${states.map((t) => JSON.stringify(t)).join(", ")}. The run was cut short and the ` +
+        `events it had queued for itself were dropped (raise maxSelfFedMacrosteps if this is ` +
+        `a long run on purpose).`,
+      { instance: this.id, kind: "macrosteps", limit, events, states },
+    );
+    this.#reportError(event.type, err);
+    return err;
   }
 
   #processExternalEvent(event: EventObject): void {
@@ -670,22 +832,21 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       while (!this.#done) {
         let enabled = this.#m.hasEventless ? this.#selectEventlessTransitions() : NO_TRANSITIONS;
         let event = this.#event;
+        let raised = false;
         if (enabled.length === 0) {
-          if (this.#internal === null || this.#internal.length === 0) break;
-          event = this.#internal.shift()!;
+          if (!this.#hasInternal()) break;
+          event = this.#takeInternal();
+          raised = true;
           this.#event = event;
           enabled = this.#selectTransitions(event);
         }
         if (enabled.length > 0) {
-          if (++this.#stepCount > limit) {
-            this.#internal = null;
-            const states = enabled.map((t) => t.source.id).join(", ");
-            const err = new LivelockError(
-              `instance "${this.id}": more than ${limit} microsteps in one macrostep ` +
-                `(transitions from ${states} keep firing); the macrostep was cut short`,
-            );
-            this.#reportError(event.type, err);
-            throw err;
+          if (++this.#stepCount > limit - FED_RING) {
+            // Near the bound: remember what fires, to name it if the bound is passed.
+            ((this.#trace ??= newTrace()).steps ??= [])[
+              this.#stepCount % FED_RING
+            ] = raised ? JSON.stringify(event.type) : "(eventless)";
+            if (this.#stepCount > limit) throw this.#microstepLivelock(enabled, event, limit);
           }
           this.#microstep(enabled, event);
         }
@@ -696,8 +857,9 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         this.#toInvoke = null;
         for (const s of states) this.#startInvokes(s, undefined);
       }
-      if (this.#internal === null || this.#internal.length === 0) break;
+      if (!this.#hasInternal()) break;
     }
+    if (this.#trace !== null) this.#trace.steps = null;
     if (this.#done) this.#exitInterpreter();
     if (this.#listeners !== null) {
       this.#emit({
@@ -709,12 +871,43 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     }
   }
 
+  #microstepLivelock(enabled: Transition[], event: EventObject, limit: number): LivelockError {
+    this.#internal = null;
+    this.#internalHead = 0;
+    const ring = this.#trace?.steps ?? [];
+    const order: string[] = [];
+    const end = this.#stepCount;
+    for (let k = Math.max(0, end - FED_RING + 1); k <= end; k++) {
+      if (ring[k % FED_RING] !== undefined) order.push(ring[k % FED_RING]);
+    }
+    if (this.#trace !== null) this.#trace.steps = null;
+    const events = lastDistinct(order, CYCLE_NAMES);
+    const sources = enabled.map((t) => JSON.stringify(t.source.id || this.#m.id)).join(", ");
+    const states = this.atomicConfiguration;
+    const err = new LivelockError(
+      `livelock in instance "${this.id}" of machine "${this.#m.id}": more than ${limit} ` +
+        `microsteps in one macrostep (transitions from ${sources} keep firing on ` +
+        `${events.join(", ")}); in state ${states.map((t) => JSON.stringify(t)).join(", ")}. ` +
+        `The macrostep was cut short and its raised events dropped.`,
+      {
+        instance: this.id,
+        kind: "microsteps",
+        limit,
+        events: events.map((t) => t.startsWith('"') ? JSON.parse(t) : t),
+        states,
+      },
+    );
+    this.#reportError(event.type, err);
+    return err;
+  }
+
   // ---------------------------------------------------------------------------------------
   // Transition selection
 
   #selectEventlessTransitions(): Transition[] {
     let enabled: Transition[] = NO_TRANSITIONS;
-    const config = this.#config;
+    let seen: Set<Transition> | null = null;
+    const config = this.#cfg;
     for (let i = 0; i < config.length; i++) {
       const atomic = config[i];
       if (atomic.children.length !== 0) continue;
@@ -724,7 +917,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
           const t = list[j];
           if (t.when ? this.#whenFires(t) : (t.guard === null || this.#evalGuard(t, this.#event))) {
             if (enabled === NO_TRANSITIONS) enabled = [t];
-            else if (!enabled.includes(t)) enabled.push(t);
+            else seen = addUnique(enabled, seen, t);
             break loop;
           }
         }
@@ -735,8 +928,12 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 
   #selectTransitions(event: EventObject): Transition[] {
     let enabled: Transition[] = NO_TRANSITIONS;
-    const config = this.#config;
+    let seen: Set<Transition> | null = null;
+    const config = this.#cfg;
     const name = event.type;
+    // A large configuration: skip the walk for names no transition of the machine can match
+    // (done events of many regions would otherwise make it O(events x states)).
+    if (config.length > 64 && !this.#mayMatch(name)) return NO_TRANSITIONS;
     for (let i = 0; i < config.length; i++) {
       const atomic = config[i];
       if (atomic.children.length !== 0) continue;
@@ -748,13 +945,36 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
           const t = candidates[j];
           if (t.guard === null || this.#evalGuard(t, event)) {
             if (enabled === NO_TRANSITIONS) enabled = [t];
-            else if (!enabled.includes(t)) enabled.push(t);
+            else seen = addUnique(enabled, seen, t);
             break loop;
           }
         }
       }
     }
     return enabled.length > 1 ? this.#removeConflictingTransitions(enabled) : enabled;
+  }
+
+  /** Whether some eventful transition of the machine has a descriptor matching `name`. */
+  #mayMatch(name: string): boolean {
+    let tokens = EVENT_TOKENS.get(this.#m);
+    if (tokens === undefined) {
+      // Names the engine generates match exactly (see #candidates): "exact:" keys.
+      tokens = new Set();
+      for (const t of this.#m.transitions) {
+        if (t.events === null) continue;
+        if (t.generated !== null) tokens.add(`exact:${t.events[0]}`);
+        else for (const token of t.events) tokens.add(`prefix:${token}`);
+      }
+      if (tokens.has("prefix:*")) tokens = null;
+      EVENT_TOKENS.set(this.#m, tokens);
+    }
+    if (tokens === null || tokens.has(`exact:${name}`) || tokens.has(`prefix:${name}`)) {
+      return true;
+    }
+    for (let dot = name.indexOf("."); dot > 0; dot = name.indexOf(".", dot + 1)) {
+      if (tokens.has(`prefix:${name.slice(0, dot)}`)) return true;
+    }
+    return false;
   }
 
   /** The eventful transitions of a state matching an event name; cached per name (bounded). */
@@ -819,6 +1039,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
    * instead of building and intersecting two sets.
    */
   #removeConflictingTransitions(enabled: Transition[]): Transition[] {
+    if (enabled.length > 16) return this.#removeConflictingIndexed(enabled);
     const filtered: Transition[] = [];
     for (const t1 of enabled) {
       let preempted = false;
@@ -845,6 +1066,61 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     return filtered;
   }
 
+  /**
+   * The same for many transitions (wide parallel states), without comparing every pair: the
+   * kept transitions are indexed by domain, and every state knows how many kept domains lie
+   * strictly inside it. A transition conflicts with a kept one whose domain is its own domain
+   * or an ancestor (found walking up) or lies inside its domain (looked for only when some
+   * does). The outcome is the pairwise loop's: it is preempted if any conflicting kept
+   * transition's source is not an ancestor of its source; otherwise it replaces them all.
+   */
+  #removeConflictingIndexed(enabled: Transition[]): Transition[] {
+    const kept: Transition[] = [];
+    const removed = new Set<Transition>();
+    const byDomain = new Map<StateNode, Transition[]>();
+    const inside = new Map<StateNode, number>();
+    const count = (d: StateNode, by: number) => {
+      for (let a = d.parent; a !== null; a = a.parent) inside.set(a, (inside.get(a) ?? 0) + by);
+    };
+    for (const t1 of enabled) {
+      const d1 = this.#getTransitionDomain(t1);
+      if (d1 === null) {
+        kept.push(t1);
+        continue;
+      }
+      const conflicts: Transition[] = [];
+      if (this.#hasActiveDescendant(d1)) {
+        for (let a: StateNode | null = d1; a !== null; a = a.parent) {
+          const list = byDomain.get(a);
+          if (list !== undefined) { for (const t2 of list) conflicts.push(t2); }
+        }
+      }
+      if ((inside.get(d1) ?? 0) > 0) {
+        for (const t2 of kept) {
+          if (removed.has(t2)) continue;
+          const d2 = this.#getTransitionDomain(t2);
+          if (d2 !== null && d2 !== d1 && isDescendant(d2, d1) && this.#hasActiveDescendant(d2)) {
+            conflicts.push(t2);
+          }
+        }
+      }
+      if (conflicts.some((t2) => !isDescendant(t1.source, t2.source))) continue;
+      for (const t2 of conflicts) {
+        removed.add(t2);
+        const d2 = this.#getTransitionDomain(t2)!;
+        const list = byDomain.get(d2)!;
+        list.splice(list.indexOf(t2), 1);
+        count(d2, -1);
+      }
+      kept.push(t1);
+      const list = byDomain.get(d1);
+      if (list === undefined) byDomain.set(d1, [t1]);
+      else list.push(t1);
+      count(d1, 1);
+    }
+    return removed.size === 0 ? kept : kept.filter((t) => !removed.has(t));
+  }
+
   #exitSetsIntersect(d1: StateNode, d2: StateNode): boolean {
     let inner: StateNode;
     if (d1 === d2 || isDescendant(d2, d1)) inner = d2;
@@ -854,7 +1130,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   }
 
   #hasActiveDescendant(s: StateNode): boolean {
-    const config = this.#config;
+    const config = this.#cfg;
     let lo = 0, hi = config.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
@@ -884,21 +1160,37 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     return computeDomain(t, targets, this.#m.root);
   }
 
+  /**
+   * SCXML getEffectiveTargetStates: a history state stands for what it recorded, or else for
+   * its default's targets (which may be history states again: walked with a stack, each
+   * history state once).
+   */
   #getEffectiveTargetStates(t: Transition): StateNode[] {
     const out: StateNode[] = [];
-    for (const s of t.targets!) {
+    const targets = t.targets!;
+    let seen: Set<StateNode> | null = null;
+    let expanded: Set<StateNode> | null = null;
+    const stack: StateNode[] = [];
+    for (let k = targets.length - 1; k >= 0; k--) stack.push(targets[k]);
+    while (stack.length > 0) {
+      const s = stack.pop()!;
       if (s.kind === "history") {
         const recorded = this.#history?.get(s);
-        const list = recorded ?? this.#getEffectiveTargetStates(s.historyDefault!);
-        for (const x of list) if (!out.includes(x)) out.push(x);
-      } else if (!out.includes(s)) out.push(s);
+        if (recorded !== undefined) {
+          for (const x of recorded) seen = addUnique(out, seen, x);
+        } else if (!(expanded ??= new Set()).has(s)) {
+          expanded.add(s);
+          const dflt = s.historyDefault!.targets ?? NO_STATES;
+          for (let k = dflt.length - 1; k >= 0; k--) stack.push(dflt[k]);
+        }
+      } else seen = addUnique(out, seen, s);
     }
     return out;
   }
 
   /** Active states the transitions leave, in exit order (reverse document order). */
   #computeExitSet(transitions: Transition[]): StateNode[] {
-    const config = this.#config;
+    const config = this.#cfg;
     if (transitions.length === 1) {
       const domain = this.#getTransitionDomain(transitions[0]);
       if (domain === null) return NO_STATES;
@@ -909,7 +1201,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       }
       return out;
     }
-    // One reverse pass over the sorted configuration: exit order already, no duplicates.
+    // One reverse pass over the sorted configuration: exit order already, no duplicates. The
+    // domains' ranges are nested or disjoint: the outermost ones, sorted, are met in turn.
     const domains: StateNode[] = [];
     for (const t of transitions) {
       const domain = this.#getTransitionDomain(t);
@@ -917,14 +1210,16 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     }
     const out: StateNode[] = [];
     if (domains.length === 0) return out;
-    for (let i = config.length - 1; i >= 0; i--) {
+    domains.sort((a, b) => a.index - b.index);
+    const outer: StateNode[] = [];
+    for (const d of domains) {
+      if (outer.length === 0 || d.index > outer[outer.length - 1].end) outer.push(d);
+    }
+    let k = outer.length - 1;
+    for (let i = config.length - 1; i >= 0 && k >= 0; i--) {
       const s = config[i];
-      for (let k = 0; k < domains.length; k++) {
-        if (s.index > domains[k].index && s.index <= domains[k].end) {
-          out.push(s);
-          break;
-        }
-      }
+      while (k >= 0 && outer[k].index >= s.index) k--;
+      if (k >= 0 && s.index <= outer[k].end) out.push(s);
     }
     return out;
   }
@@ -933,15 +1228,21 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     const statesToExit = this.#computeExitSet(enabled);
     if (statesToExit.length === 0) return;
     if (this.#toInvoke !== null) {
-      this.#toInvoke = this.#toInvoke.filter((s) => !statesToExit.includes(s));
+      const exiting = statesToExit.length > 16 ? new Set(statesToExit) : statesToExit;
+      this.#toInvoke = this.#toInvoke.filter((s) =>
+        !(exiting instanceof Set ? exiting.has(s) : exiting.includes(s))
+      );
     }
     for (const s of statesToExit) {
+      if (s.histories.length === 0) continue;
+      // The active descendants of `s` are one run of the sorted configuration.
+      const config = this.#cfg;
+      const from = this.#indexInConfig(s) + 1;
       for (const h of s.histories) {
         const recorded: StateNode[] = [];
-        for (const s0 of this.#config) {
-          if (h.deep ? s0.children.length === 0 && isDescendant(s0, s) : s0.parent === s) {
-            recorded.push(s0);
-          }
+        for (let k = from; k < config.length && config[k].index <= s.end; k++) {
+          const s0 = config[k];
+          if (h.deep ? s0.children.length === 0 : s0.parent === s) recorded.push(s0);
         }
         const before = this.#history?.get(h);
         if (before !== undefined && sameStates(before, recorded)) continue;
@@ -949,18 +1250,22 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         this.#historyVersion++;
       }
     }
+    const batch = statesToExit.length > BATCH;
     for (const s of statesToExit) {
+      if (s.defer !== null && this.#defers !== null) this.#defers.exits++;
       if (s.exit.length > 0) this.#runActions(s.exit, event);
       if (s.after.length > 0) { for (const a of s.after) this.internalCancel(a.sendId); }
       if (s.invokes.length > 0) this.#cancelInvokes(s);
       if (this.#whenTrue !== null) {
         for (const t of s.eventless) if (t.when) this.#whenTrue.delete(t);
       }
-      this.#removeFromConfig(s);
+      if (batch) ((this.#pending ??= { out: null, in: null }).out ??= new Set()).add(s);
+      else this.#removeFromConfig(s);
       if (this.#listeners !== null) {
         this.#emit({ kind: "exit", time: this.#clock.now(), instance: this.id, state: s.id });
       }
     }
+    if (batch && this.#pending !== null) this.#flushConfig();
   }
 
   #executeTransitionContent(enabled: Transition[], event: EventObject): void {
@@ -989,8 +1294,10 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       entry = t.entryCache ?? this.#cachedHistoryEntry(t) ?? this.#computeEntrySet(enabled);
     } else entry = this.#mergeEntrySets(enabled);
     const root = this.#m.root;
+    const batch = entry.states.length > BATCH;
     for (const s of entry.states) {
-      this.#insertIntoConfig(s);
+      if (batch) ((this.#pending ??= { out: null, in: null }).in ??= []).push(s);
+      else this.#insertIntoConfig(s);
       if (s.invokes.length > 0) (this.#toInvoke ??= []).push(s);
       if (this.#listeners !== null) {
         this.#emit({ kind: "enter", time: this.#clock.now(), instance: this.id, state: s.id });
@@ -1016,7 +1323,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
           this.internalRaise(done);
           const grandparent = parent.parent!;
           if (grandparent.kind === "parallel") {
-            if (grandparent.children.every((c) => this.#isInFinalState(c))) {
+            // Regions are entered in document order: the last one decides fast.
+            if (this.#isInFinalState(grandparent)) {
               this.internalRaise({ type: `done.state.${grandparent.id}` });
               if (grandparent === root) this.#done = true;
             }
@@ -1024,6 +1332,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         }
       }
     }
+    if (batch && this.#pending !== null) this.#flushConfig();
   }
 
   /**
@@ -1032,19 +1341,25 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
    */
   #computeEntrySet(transitions: Transition[]): EntrySet {
     const set: EntrySet = { states: [], defaultEntry: new Set(), historyContent: new Map() };
-    const used = { history: false };
+    const work: EntryWork = {
+      set,
+      members: new Set(),
+      covered: new Set(),
+      history: false,
+      tasks: [],
+    };
     for (const t of transitions) {
       if (t.targets === null) continue;
-      for (const s of t.targets) this.#addDescendantStatesToEnter(s, set, used);
+      for (const s of t.targets) this.#addDescendantStatesToEnter(s, work);
       const ancestor = this.#getTransitionDomain(t)!;
       for (const s of this.#getEffectiveTargetStates(t)) {
-        this.#addAncestorStatesToEnter(s, ancestor, set, used);
+        this.#addAncestorStatesToEnter(s, ancestor, work);
       }
     }
     set.states.sort((a, b) => a.index - b.index);
     if (transitions.length === 1) {
       const t = transitions[0];
-      if (!used.history && !t.historyTarget) t.entryCache = set;
+      if (!work.history && !t.historyTarget) t.entryCache = set;
       else {
         // It depends on recorded histories only: valid until one of them changes.
         const domain = this.#getTransitionDomain(t);
@@ -1091,70 +1406,100 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     };
   }
 
-  #addDescendantStatesToEnter(state: StateNode, set: EntrySet, used: { history: boolean }): void {
-    if (state.kind === "history") {
-      used.history = true;
-      const recorded = this.#history?.get(state);
-      const parent = state.parent!;
-      if (recorded !== undefined) {
-        for (const s of recorded) this.#addDescendantStatesToEnter(s, set, used);
-        for (const s of recorded) this.#addAncestorStatesToEnter(s, parent, set, used);
-      } else {
-        const dflt = state.historyDefault!;
-        if (dflt.actions.length > 0) set.historyContent.set(parent, dflt.actions);
-        for (const s of dflt.targets ?? []) this.#addDescendantStatesToEnter(s, set, used);
-        for (const s of dflt.targets ?? []) this.#addAncestorStatesToEnter(s, parent, set, used);
+  /**
+   * SCXML addDescendantStatesToEnter and addAncestorStatesToEnter, with an explicit stack of
+   * tasks in place of the spec's mutual recursion (so a chart's depth is not the call stack's),
+   * run in the spec's order: a task's subtasks are pushed in reverse, so they run first and in
+   * order. "Is a state of this region already entered" is a set lookup (`covered` holds every
+   * member and its ancestors), not a scan of the entry set.
+   */
+  #addDescendantStatesToEnter(state: StateNode, work: EntryWork): void {
+    work.tasks.push({ kind: DESCENDANTS, state, ancestor: null });
+    this.#runEntryTasks(work);
+  }
+
+  #addAncestorStatesToEnter(state: StateNode, ancestor: StateNode, work: EntryWork): void {
+    work.tasks.push({ kind: ANCESTORS, state: state.parent, ancestor });
+    this.#runEntryTasks(work);
+  }
+
+  #runEntryTasks(work: EntryWork): void {
+    const tasks = work.tasks;
+    const root = this.#m.root;
+    while (tasks.length > 0) {
+      const task = tasks.pop()!;
+      const state = task.state;
+      if (task.kind === REGION) {
+        if (!work.covered.has(state!)) tasks.push({ kind: DESCENDANTS, state, ancestor: null });
+        continue;
       }
-      return;
-    }
-    if (!set.states.includes(state)) set.states.push(state);
-    if (state.kind === "compound") {
-      set.defaultEntry.add(state);
-      const targets = state.initial!.targets!;
-      for (const s of targets) this.#addDescendantStatesToEnter(s, set, used);
-      for (const s of targets) this.#addAncestorStatesToEnter(s, state, set, used);
-    } else if (state.kind === "parallel") {
-      for (const child of state.children) {
-        if (!set.states.some((s) => s === child || isDescendant(s, child))) {
-          this.#addDescendantStatesToEnter(child, set, used);
+      if (task.kind === ANCESTORS) {
+        // One ancestor, then (after the regions it needs) the next one up.
+        if (state === null || state === task.ancestor || state === root) continue;
+        addEntryMember(work, state);
+        tasks.push({ kind: ANCESTORS, state: state.parent, ancestor: task.ancestor });
+        if (state.kind === "parallel") pushRegions(tasks, state);
+        continue;
+      }
+      const s = state!;
+      if (s.kind === "history") {
+        work.history = true;
+        const recorded = this.#history?.get(s);
+        const parent = s.parent!;
+        let targets: StateNode[];
+        if (recorded !== undefined) targets = recorded;
+        else {
+          const dflt = s.historyDefault!;
+          if (dflt.actions.length > 0) work.set.historyContent.set(parent, dflt.actions);
+          targets = dflt.targets ?? NO_STATES;
         }
+        pushTargets(tasks, targets, parent);
+        continue;
       }
+      addEntryMember(work, s);
+      if (s.kind === "compound") {
+        work.set.defaultEntry.add(s);
+        pushTargets(tasks, s.initial!.targets!, s);
+      } else if (s.kind === "parallel") pushRegions(tasks, s);
     }
   }
 
-  #addAncestorStatesToEnter(
-    state: StateNode,
-    ancestor: StateNode,
-    set: EntrySet,
-    used: { history: boolean },
-  ): void {
-    for (let anc = state.parent; anc !== null && anc !== ancestor; anc = anc.parent) {
-      if (anc === this.#m.root) break;
-      if (!set.states.includes(anc)) set.states.push(anc);
-      if (anc.kind === "parallel") {
-        for (const child of anc.children) {
-          if (!set.states.some((s) => s === child || isDescendant(s, child))) {
-            this.#addDescendantStatesToEnter(child, set, used);
-          }
-        }
+  /**
+   * SCXML isInFinalState, with a stack for nested parallel states; regions are looked at last
+   * first, so while regions are entered in document order the first look decides.
+   */
+  #isInFinalState(state: StateNode): boolean {
+    const parallels: StateNode[] = [];
+    const next: number[] = [];
+    let s: StateNode | null = state;
+    for (;;) {
+      if (s !== null) {
+        if (s.kind === "parallel") {
+          parallels.push(s);
+          next.push(s.children.length - 1);
+        } else if (s.kind !== "compound" || !this.#hasFinalChildActive(s)) return false;
       }
+      const top = parallels.length - 1;
+      if (top < 0) return true;
+      const k = next[top]--;
+      if (k < 0) {
+        parallels.pop();
+        next.pop();
+        s = null;
+      } else s = parallels[top].children[k];
     }
   }
 
-  #isInFinalState(s: StateNode): boolean {
-    if (s.kind === "compound") {
-      for (const c of s.children) if (c.kind === "final" && this.#isActive(c)) return true;
-      return false;
-    }
-    if (s.kind === "parallel") return s.children.every((c) => this.#isInFinalState(c));
+  #hasFinalChildActive(s: StateNode): boolean {
+    for (const c of s.children) if (c.kind === "final" && this.#isActive(c)) return true;
     return false;
   }
 
   /** SCXML exitInterpreter: exit every active state once a top-level final state is reached. */
   #exitInterpreter(): void {
     const event = this.#event;
-    for (let i = this.#config.length - 1; i >= 0; i--) {
-      const s = this.#config[i];
+    for (let i = this.#cfg.length - 1; i >= 0; i--) {
+      const s = this.#cfg[i];
       if (s.exit.length > 0) this.#runActions(s.exit, event);
       if (s.invokes.length > 0) this.#cancelInvokes(s);
     }
@@ -1232,10 +1577,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   #dispatch(event: EventObject, to: string | undefined): void {
     if (to === undefined || to === "#_external") {
       (this.#external ??= []).push(event);
-      if (!this.#running) {
-        const e = this.#drain();
-        if (e !== null) this.#reportError(event.type, e);
-      }
+      // Not running: a delayed send fell due (a livelock is reported where it is found).
+      if (!this.#running) this.#drain();
       return;
     }
     if (to === "#_internal") {
@@ -1300,19 +1643,39 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 
   #arm(sendId: string, event: EventObject, due: number, to: string | undefined, now: number): void {
     const key = ++this.#timerSeq;
-    const entry: TimerEntry = { sendId, event, due, to, handle: undefined };
-    (this.#timers ??= new Map()).set(key, entry);
+    const entry: TimerEntry = {
+      key,
+      live: true,
+      sendId,
+      event,
+      due,
+      to,
+      handle: undefined,
+      fed: due <= now,
+    };
+    const timers = (this.#timers ??= new Map());
+    const same = timers.get(sendId);
+    if (same === undefined) timers.set(sendId, entry);
+    else if (same instanceof Set) same.add(entry);
+    else timers.set(sendId, new Set([same, entry]));
     entry.handle = this.#clock.setTimer(() => {
-      if (this.#timers?.get(key) !== entry) return;
-      this.#async("timer", event, () => this.#fireTimer(key, entry), sendId, due);
+      if (!entry.live) return;
+      this.#async("timer", event, () => this.#fireTimer(entry), sendId, due);
     }, due - now);
   }
 
-  #fireTimer(key: number, entry: TimerEntry): boolean {
-    if (this.#timers?.get(key) !== entry) return false; // cancelled meanwhile
-    this.#timers.delete(key);
+  #fireTimer(entry: TimerEntry): boolean {
+    if (!entry.live) return false; // cancelled meanwhile
+    entry.live = false;
+    const timers = this.#timers!;
+    const same = timers.get(entry.sendId);
+    if (same === entry) timers.delete(entry.sendId);
+    else if (same instanceof Set) {
+      same.delete(entry);
+      if (same.size === 0) timers.delete(entry.sendId);
+    }
     if (this.#status !== "active") return false;
-    if (entry.to === undefined) this.deliver(entry.event);
+    if (entry.to === undefined) this.deliver(entry.event, entry.fed);
     else this.#dispatch(entry.event, entry.to);
     return true;
   }
@@ -1342,9 +1705,24 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 
   /** @internal Invoke ids from the root instance down to this one. */
   internalPath(): string[] {
-    const parent = this.#options.parent as Instance | undefined;
-    if (parent === undefined || this.#options.invokeId === undefined) return [];
-    return [...parent.internalPath(), this.#options.invokeId];
+    const path: string[] = [];
+    let options = this.#options as StartOptions;
+    while (options.parent !== undefined && options.invokeId !== undefined) {
+      path.push(options.invokeId);
+      const parent: unknown = options.parent;
+      if (!(parent instanceof Instance)) break;
+      options = parent.#options;
+    }
+    return path.reverse();
+  }
+
+  /** How many invoked machines this one is nested in. */
+  #invokeDepth(): number {
+    let depth = 0;
+    for (let p: unknown = this.#options.parent; p !== undefined; depth++) {
+      p = p instanceof Instance ? (p.#options as StartOptions).parent : undefined;
+    }
+    return depth;
   }
 
   /**
@@ -1367,15 +1745,16 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     if (kind === "timer") {
       // A timer fires only if this very timer (send id and, when known, due time) is pending:
       // a timer re-armed since (same id, later due) must not fire early.
-      if (sendId === undefined || this.#timers === null) return false;
-      let best: [number, TimerEntry] | undefined;
-      for (const [key, t] of this.#timers) {
-        if (t.sendId !== sendId || (due !== undefined && t.due !== due)) continue;
-        if (best === undefined || t.due < best[1].due) best = [key, t];
+      const same = sendId === undefined ? undefined : this.#timers?.get(sendId);
+      if (same === undefined) return false;
+      let best: TimerEntry | undefined;
+      for (const t of same instanceof Set ? same : [same]) {
+        if (due !== undefined && t.due !== due) continue;
+        if (best === undefined || t.due < best.due) best = t;
       }
       if (best === undefined) return false;
-      this.#clock.clearTimer(best[1].handle);
-      return this.#fireTimer(best[0], best[1]);
+      this.#clock.clearTimer(best.handle);
+      return this.#fireTimer(best);
     }
     this.deliver({ ...event });
     return true;
@@ -1383,7 +1762,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 
   #teardown(): void {
     if (this.#timers !== null) {
-      for (const t of this.#timers.values()) this.#clock.clearTimer(t.handle);
+      for (const t of this.#allTimers()) this.#cancelTimer(t);
       this.#timers = null;
     }
     if (this.#invokes !== null) {
@@ -1450,6 +1829,12 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
           replay: this.#options.replay,
         };
         try {
+          if (this.#invokeDepth() >= MAX_INVOKE_DEPTH) {
+            throw new Error(
+              `invoke "${inv.id}" of "${s.id || this.#m.id}" in instance "${this.id}": invoked ` +
+                `machines nest more than ${MAX_INVOKE_DEPTH} deep (does a machine invoke itself?)`,
+            );
+          }
           const snap = childSnapshots?.[inv.id];
           if (snap !== undefined && machine.restore !== undefined) {
             running.child = machine.restore(snap, childOptions);
@@ -1526,27 +1911,74 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     if (!this.#m.hasDefer) return false;
     const root = this.#m.root;
     if (root.defer !== null && matchesAny(root.defer, event.type)) return true;
-    for (const s of this.#config) {
+    for (const s of this.#cfg) {
       if (s.defer !== null && matchesAny(s.defer, event.type)) return true;
     }
     return false;
   }
 
-  #releaseDeferred(queue: EventObject[]): void {
-    const still: EventObject[] = [];
-    const released: EventObject[] = [];
-    for (const e of this.#deferred!) (this.#isDeferred(e) ? still : released).push(e);
-    if (released.length === 0) return;
-    this.#deferred = still.length > 0 ? still : null;
-    queue.unshift(...released);
+  #defer(event: EventObject): void {
+    const defers = (this.#defers ??= { groups: new Map(), seq: 0, exits: 0, checked: 0 });
+    let group = defers.groups.get(event.type);
+    if (group === undefined) defers.groups.set(event.type, group = { events: [], seqs: [] });
+    group.events.push(event);
+    group.seqs.push(defers.seq++);
+  }
+
+  /** Takes the deferred events a snapshot gave (`restoreFrom`) into the groups. */
+  #absorbDeferred(): void {
+    const list = this.#deferred!;
+    this.#deferred = null;
+    for (const e of list) this.#defer(e);
+    if (this.#defers !== null) this.#defers.checked = -1;
+  }
+
+  /**
+   * Puts the deferred events no longer deferred back at the front of the queue, in the order
+   * they arrived; returns how many. Only a state with `defer` exiting can release one, so the
+   * caller asks only after that; the check is per event type, not per event.
+   */
+  #releaseDeferred(): number {
+    const defers = this.#defers!;
+    defers.checked = defers.exits;
+    const groups = defers.groups;
+    let released: DeferredGroup[] | null = null;
+    for (const [type, group] of groups) {
+      if (this.#isDeferred(group.events[0])) continue;
+      (released ??= []).push(group);
+      groups.delete(type);
+    }
+    if (groups.size === 0) this.#defers = null;
+    if (released === null) return 0;
+    const events = mergeGroups(released);
+    this.#putBackExternal(events);
+    return events.length;
+  }
+
+  /** Every deferred event, in the order they arrived. */
+  #deferredEvents(): EventObject[] {
+    if (this.#deferred !== null) this.#absorbDeferred();
+    return this.#defers === null ? [] : mergeGroups([...this.#defers.groups.values()]);
   }
 
   // ---------------------------------------------------------------------------------------
   // Configuration bookkeeping
 
+  /** The root's initial transition; for a parallel root, one made once per machine (so its
+   * entry set is computed once, like any other transition's). */
   #rootInitial(): Transition {
     const root = this.#m.root;
     if (root.kind === "compound") return root.initial!;
+    let made = PARALLEL_ROOT_INITIAL.get(this.#m);
+    if (made === undefined) {
+      made = this.#makeRootInitial();
+      PARALLEL_ROOT_INITIAL.set(this.#m, made);
+    }
+    return made;
+  }
+
+  #makeRootInitial(): Transition {
+    const root = this.#m.root;
     return {
       ...root.initial!,
       id: `${root.id}#initial`,
@@ -1574,7 +2006,39 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   }
 
   #isActive(s: StateNode): boolean {
-    return this.#indexInConfig(s) >= 0;
+    const pending = this.#pending;
+    if (pending === null) return this.#indexInConfig(s) >= 0;
+    if (pending.out !== null && pending.out.has(s)) return false;
+    if (this.#indexInConfig(s) >= 0) return true;
+    return pending.in !== null && pendingIndex(pending.in, s) >= 0;
+  }
+
+  /**
+   * The configuration, with the changes of a large exit or entry in progress applied. A
+   * microstep that exits or enters many states (wide parallel states) records them as pending
+   * and applies them in one merge, instead of moving the array's tail for each state; any
+   * reader of the configuration in between (an action calling `matches`, a listener reading
+   * `configuration`) sees exactly the states exited or entered so far.
+   */
+  get #cfg(): StateNode[] {
+    if (this.#pending !== null) this.#flushConfig();
+    return this.#config;
+  }
+
+  #flushConfig(): void {
+    const out = this.#pending!.out;
+    const add = this.#pending!.in ?? NO_STATES;
+    this.#pending = null;
+    const config = this.#config;
+    const merged: StateNode[] = [];
+    let j = 0;
+    for (const s of config) {
+      if (out !== null && out.has(s)) continue;
+      while (j < add.length && add[j].index < s.index) merged.push(add[j++]);
+      merged.push(s);
+    }
+    while (j < add.length) merged.push(add[j++]);
+    this.#config = merged;
   }
 
   /** Push, then move down to its place: `splice` would allocate a result array each time. */
@@ -1613,6 +2077,152 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 }
 
 const NO_STATES: StateNode[] = [];
+
+/** The initial transition of each machine whose root is parallel (see `#rootInitial`). */
+const PARALLEL_ROOT_INITIAL = new WeakMap<CompiledMachine, Transition>();
+
+/**
+ * Appends `x` to `out` unless it is there: a scan while the list is short, a set once it is
+ * long (returned, for the next call).
+ */
+function addUnique<T>(out: T[], seen: Set<T> | null, x: T): Set<T> | null {
+  if (seen !== null) {
+    if (!seen.has(x)) {
+      seen.add(x);
+      out.push(x);
+    }
+    return seen;
+  }
+  if (out.includes(x)) return null;
+  out.push(x);
+  return out.length > 16 ? new Set(out) : null;
+}
+
+/** Where `s` is in `sorted` (sorted by document order), or -1. */
+function pendingIndex(sorted: StateNode[], s: StateNode): number {
+  let lo = 0, hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const x = sorted[mid].index;
+    if (x === s.index) return mid;
+    if (x < s.index) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** A microstep exiting or entering more states than this changes the configuration in one merge. */
+const BATCH = 32;
+
+/** Entry-set tasks (see `#runEntryTasks`). */
+const DESCENDANTS = 0, ANCESTORS = 1, REGION = 2;
+
+interface EntryTask {
+  kind: typeof DESCENDANTS | typeof ANCESTORS | typeof REGION;
+  state: StateNode | null;
+  ancestor: StateNode | null;
+}
+
+/** One computeEntrySet in progress. */
+interface EntryWork {
+  set: EntrySet;
+  members: Set<StateNode>;
+  /** Every member and every ancestor of one: "a state of this region is entered". */
+  covered: Set<StateNode>;
+  history: boolean;
+  tasks: EntryTask[];
+}
+
+function addEntryMember(work: EntryWork, s: StateNode): void {
+  if (work.members.has(s)) return;
+  work.members.add(s);
+  work.set.states.push(s);
+  for (let a: StateNode | null = s; a !== null && !work.covered.has(a); a = a.parent) {
+    work.covered.add(a);
+  }
+}
+
+/** Descendants of each target, then their ancestors up to `ancestor` (run in that order). */
+function pushTargets(tasks: EntryTask[], targets: StateNode[], ancestor: StateNode): void {
+  for (let k = targets.length - 1; k >= 0; k--) {
+    tasks.push({ kind: ANCESTORS, state: targets[k].parent, ancestor });
+  }
+  for (let k = targets.length - 1; k >= 0; k--) {
+    tasks.push({ kind: DESCENDANTS, state: targets[k], ancestor: null });
+  }
+}
+
+function pushRegions(tasks: EntryTask[], parallel: StateNode): void {
+  const regions = parallel.children;
+  for (let k = regions.length - 1; k >= 0; k--) {
+    tasks.push({ kind: REGION, state: regions[k], ancestor: null });
+  }
+}
+
+/** Deferred events of one type, each with its arrival number (their order across types). */
+interface DeferredGroup {
+  events: EventObject[];
+  seqs: number[];
+}
+
+/** An instance's deferred events, by type. */
+interface DeferredEvents {
+  groups: Map<string, DeferredGroup>;
+  seq: number;
+  /** Bumped when a state with `defer` exits: only then can a deferred event be released. */
+  exits: number;
+  /** `exits` when the groups were last looked at (-1: never). */
+  checked: number;
+}
+
+/** States exited and entered by a large microstep, not yet merged into the configuration. */
+interface PendingConfig {
+  out: Set<StateNode> | null;
+  /** Sorted by document order. */
+  in: StateNode[] | null;
+}
+
+/**
+ * Livelock bookkeeping, made on the first self-fed event: macrosteps in a row on events the
+ * instance fed itself, the types of the last of them (a ring), and of the last microsteps of a
+ * macrostep near `maxMicrosteps`.
+ */
+interface LivelockTrace {
+  selfFed: number;
+  fed: string[];
+  fedPos: number;
+  steps: string[] | null;
+}
+
+function newTrace(): LivelockTrace {
+  return { selfFed: 0, fed: [], fedPos: 0, steps: null };
+}
+
+/** Every token of each machine's descriptors ("exact:"/"prefix:"; null when one is `*`). */
+const EVENT_TOKENS = new WeakMap<CompiledMachine, Set<string> | null>();
+
+/** The events of deferred groups in the order they arrived (by arrival number). */
+function mergeGroups(groups: DeferredGroup[]): EventObject[] {
+  if (groups.length === 1) return groups[0].events;
+  const order: [number, EventObject][] = [];
+  for (const g of groups) {
+    for (let k = 0; k < g.events.length; k++) order.push([g.seqs[k], g.events[k]]);
+  }
+  order.sort((a, b) => a[0] - b[0]);
+  return order.map((x) => x[1]);
+}
+
+/** The last `n` distinct values of `list`, in the order of their last occurrence. */
+function lastDistinct(list: readonly string[], n: number): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (let i = list.length - 1; i >= 0 && out.length < n; i--) {
+    if (seen.has(list[i])) continue;
+    seen.add(list[i]);
+    out.push(list[i]);
+  }
+  return out.reverse();
+}
 
 interface HistoryCacheEntry {
   version: number;

@@ -19,7 +19,8 @@ import {
   compileMachine,
   setCompiledReader,
 } from "./compile.ts";
-import { DefinitionError, type DefinitionProblem, SnapshotError } from "./errors.ts";
+import { DefinitionError, type DefinitionProblem } from "./errors.ts";
+import { checkSnapshot, type SnapshotTarget } from "./snapshot_check.ts";
 import { Instance } from "./interpreter.ts";
 import { SystemClock } from "./clock.ts";
 
@@ -82,7 +83,10 @@ export class Machine<C = Record<string, unknown>, E extends EventObject = EventO
     this.id = compiled.id;
     this.hash = compiled.hash;
     this.version = config.version;
-    this.schemas = config.schemas?.events;
+    // Own entries on an object without a prototype: an event named "constructor" or "toString"
+    // finds no schema (the compiler checked every entry is one).
+    const events = config.schemas?.events;
+    this.schemas = events === undefined ? undefined : Object.assign(Object.create(null), events);
     this.warnings = compiled.problems.filter((p) => p.severity === "warning");
   }
 
@@ -112,21 +116,14 @@ export class Machine<C = Record<string, unknown>, E extends EventObject = EventO
    * Continues an instance from a snapshot taken with `instance.snapshot()`: same
    * configuration, history, context, queued and deferred events, and timers at their due
    * times (overdue ones fire at once, in due order).
+   *
+   * @throws {SnapshotError} naming the field at fault (`snapshot.configuration[3]: "door.open"
+   *   is listed twice`) when the snapshot is not one this machine can continue: checked
+   *   completely first (shape, machine, hash, a legal configuration, history, timers, queues,
+   *   `when` memory, child snapshots, plain JSON data), in time linear in its size.
    */
   restore(snapshot: Snapshot, options: StartOptions<C> = {}): MachineInstance<C, E> {
-    checkSnapshotShape(snapshot);
-    if (snapshot.machine !== this.id) {
-      throw new SnapshotError(
-        `snapshot of "${snapshot.id}" belongs to machine "${snapshot.machine}", not "${this.id}"`,
-      );
-    }
-    if (snapshot.hash !== this.hash) {
-      throw new SnapshotError(
-        `snapshot of "${snapshot.id}" was taken under another definition of "${this.id}" ` +
-          `(snapshot version ${snapshot.version ?? "unversioned"}, hash ${snapshot.hash}; ` +
-          `machine version ${this.version ?? "unversioned"}, hash ${this.hash})`,
-      );
-    }
+    checkSnapshot(snapshot, { compiled: this.#compiled, version: this.version }, childTarget);
     const copy = structuredClone(snapshot);
     const instance = new Instance<C, E>(
       this,
@@ -191,37 +188,8 @@ export function validateMachine<C, E extends EventObject>(
   return compileMachine(config).problems;
 }
 
-function checkSnapshotShape(s: unknown): asserts s is Snapshot {
-  const bad = (why: string): never => {
-    throw new SnapshotError(`not a Statecraft snapshot: ${why}`);
-  };
-  if (typeof s !== "object" || s === null) bad("expected an object");
-  const snap = s as Record<string, unknown>;
-  if (snap.format !== "statecraft.snapshot/1") bad(`format is ${JSON.stringify(snap.format)}`);
-  for (const key of ["machine", "hash", "id", "status"] as const) {
-    if (typeof snap[key] !== "string") bad(`"${key}" must be a string`);
-  }
-  if (!["active", "done", "stopped"].includes(snap.status as string)) bad(`bad status`);
-  if (
-    !Array.isArray(snap.configuration) || !snap.configuration.every((x) => typeof x === "string")
-  ) {
-    bad(`"configuration" must be an array of state ids`);
-  }
-  if (typeof snap.history !== "object" || snap.history === null) bad(`"history" must be an object`);
-  for (const key of ["timers", "queue", "deferred", "when"] as const) {
-    if (!Array.isArray(snap[key])) bad(`"${key}" must be an array`);
-  }
-  for (const t of snap.timers as unknown[]) {
-    const timer = t as Record<string, unknown>;
-    if (
-      typeof timer !== "object" || timer === null || typeof timer.sendId !== "string" ||
-      typeof timer.due !== "number" || typeof timer.event !== "object" || timer.event === null
-    ) bad("a timer must be { sendId, event, due }");
-  }
-  if (typeof snap.children !== "object" || snap.children === null) {
-    bad(`"children" must be an object`);
-  }
-  if (typeof snap.stats !== "object" || snap.stats === null) bad(`"stats" must be an object`);
-  if (typeof snap.nextId !== "number") bad(`"nextId" must be a number`);
-  if (typeof snap.context !== "object" || snap.context === null) bad(`"context" must be an object`);
+/** The machine a child snapshot is checked against: a `Machine` invoked as a child. */
+function childTarget(src: unknown): SnapshotTarget | null {
+  if (!(src instanceof Machine)) return null;
+  return { compiled: compiledOfAny(src), version: src.version };
 }

@@ -332,6 +332,13 @@ export interface StartOptions<C = Record<string, unknown>> {
   /** Most events processed in one macrostep's eventless loop before it is reported as a livelock. */
   maxMicrosteps?: number;
   /**
+   * Most macrosteps in a row on events the instance fed itself (sends to itself, to and from its
+   * parent or invoked children, zero-delay timers) before it is reported as a livelock (default
+   * 100,000). Any event from outside starts the count again: one passed to `send`, a timer that
+   * waited a positive delay, an invoked function's result or message, a restored queue.
+   */
+  maxSelfFedMacrosteps?: number;
+  /**
    * Hands every asynchronous delivery (a timer firing, an invocation's result or message) to
    * the host, which calls `delivery.run()` when it is ready (the durable store runs it in the
    * instance's mailbox and journals it). Default: run at once.

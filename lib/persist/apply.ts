@@ -21,6 +21,8 @@ import type { InstanceRecord } from "./records.ts";
 import type { Replayable } from "./replay.ts";
 import { notOwner, type StoreContext } from "./store_context.ts";
 import { timerEventId } from "./timers.ts";
+import { BatchTrace } from "./tracing.ts";
+import { tracing } from "../telemetry/tracing.ts";
 import { type JournalEntry, type SendResult, StoreError } from "./types.ts";
 
 /** Jittered exponential backoff: up to 2^attempt ms, capped at 100 ms. */
@@ -113,6 +115,8 @@ export async function applyBatch(
     // due times are exactly journal time + delay and a replay reproduces them.
     ctx.clock.freeze(time);
     loaded.effects.outbox = []; // the sends of this attempt only
+    // OpenTelemetry on: a span per macrostep and one for the commit (lib/persist/tracing.ts).
+    const tr = tracing ? new BatchTrace(loaded, ctx.cluster?.node, live.length) : null;
     const applied: { item: QueuedSend; entry: JournalEntry; result: SendResult }[] = [];
     const echoes: { item: QueuedSend; of: QueuedSend }[] = [];
     let seq = rec.seq;
@@ -124,24 +128,29 @@ export async function applyBatch(
         echoes.push({ item, of: seenHere.get(op.eventId)! });
         continue;
       }
-      let ok = true;
-      try {
-        if (op.kind === "event") instance.send(op.event);
-        else if (attempt === 0 && op.run !== undefined) ok = op.run();
-        else if (op.kind === "timer") {
+      const step = (): boolean => {
+        if (op.kind === "event") {
+          instance.send(op.event);
+          return true;
+        }
+        if (attempt === 0 && op.run !== undefined) return op.run();
+        if (op.kind === "timer") {
           // After a reload: fire the timer only if the stored state still has it pending.
-          ok = (instance as unknown as Replayable).replayDelivery(
+          return (instance as unknown as Replayable).replayDelivery(
             op.path ?? [],
             "timer",
             op.event,
             op.sendId,
             op.due,
           );
-        } else {
-          // An invocation result for an instance reloaded meanwhile: the reload restarted
-          // the invocation, whose own result will come; this one is stale.
-          ok = false;
         }
+        // An invocation result for an instance reloaded meanwhile: the reload restarted
+        // the invocation, whose own result will come; this one is stale.
+        return false;
+      };
+      let ok: boolean;
+      try {
+        ok = tr === null ? step() : tr.step(item, seq + 1, step);
       } catch (e) {
         if (e instanceof EventError) {
           settle(item, e); // rejected before anything changed
@@ -225,6 +234,8 @@ export async function applyBatch(
       const mutations: KvMutation[] = [];
       const checks: KvCheck[] = [ctx.fence(instanceId, loaded.version)];
       encodedBytes = await ctx.records.writeSnapshot(newRec, rec, snap, mutations);
+      if (tr !== null) tr.timers(rec, newRec);
+      else if (newRec.traces !== undefined) delete newRec.traces;
       for (const { item, entry, result } of applied) {
         mutations.push({
           type: "set",
@@ -259,7 +270,11 @@ export async function applyBatch(
       const feed = ctx.cluster === undefined
         ? undefined
         : feedRef(instanceId, rec.machine, rec.configuration, applied.map((a) => a.entry));
-      commit = await ctx.committer.commit({ checks, mutations, size: estimate(mutations), feed });
+      const write = { checks, mutations, size: estimate(mutations), feed };
+      commit = await (tr === null
+        ? ctx.committer.commit(write)
+        : tr.commit(() =>
+          ctx.committer.commit(write), applied.length));
     } catch (e) {
       // Not committed (too large, storage unreachable): the applied events must not stay in
       // memory. A write whose reply was lost may have landed: its event ids settle that.

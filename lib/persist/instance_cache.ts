@@ -29,6 +29,8 @@ export interface OutboxItem {
   event: EventObject;
   effectId: string;
   run: () => unknown;
+  /** OpenTelemetry on: the `traceparent` of the macrostep that made it. */
+  trace?: string;
 }
 
 /** An instance in memory: its record (without the inline snapshot), version, engine instance. */

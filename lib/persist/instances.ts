@@ -9,6 +9,13 @@ import type { KvCheck, KvKey, KvMutation } from "./backend.ts";
 import { feedRef } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges, listSource, matchesList } from "./indexes.ts";
+import {
+  jsonBytes,
+  MAX_CONTEXT_BYTES,
+  MAX_JSON_DEPTH,
+  nameProblem,
+  tooDeep,
+} from "./input_limits.ts";
 import { type EffectIds, estimateBytes } from "./instance_cache.ts";
 import { K } from "./keys.ts";
 import { compact, load } from "./loading.ts";
@@ -32,6 +39,34 @@ export function idProblem(id: unknown): StoreError | null {
       `an instance id must be a non-empty string of at most 256 characters`,
     );
   }
+  const problem = nameProblem(id);
+  if (problem !== null) {
+    return new StoreError("invalid", `the instance id ${JSON.stringify(id)} has ${problem}`);
+  }
+  return null;
+}
+
+/**
+ * What is wrong with an initial context the store could not keep and read back, or null: one
+ * nested deeper than `MAX_JSON_DEPTH` (the serializers recurse), or larger than
+ * `MAX_CONTEXT_BYTES` as JSON (the journal's first entry records it).
+ */
+function contextProblem(context: unknown): StoreError | null {
+  if (context === undefined) return null;
+  const deep = tooDeep(context);
+  if (deep !== null) {
+    return new StoreError(
+      "invalid",
+      `the context nests deeper than ${MAX_JSON_DEPTH} levels (at context.${deep.join(".")})`,
+    );
+  }
+  const bytes = jsonBytes(context);
+  if (bytes > MAX_CONTEXT_BYTES) {
+    return new StoreError(
+      "too_large",
+      `the context is ${bytes} bytes as JSON; at most ${MAX_CONTEXT_BYTES} are kept`,
+    );
+  }
   return null;
 }
 
@@ -43,6 +78,8 @@ export async function create(
   options: { context?: Record<string, unknown>; by?: string; eventId?: string },
 ): Promise<InstanceInfo> {
   ctx.fence(instanceId, null); // in cluster mode: only the partition's owner creates
+  const refused = contextProblem(options.context);
+  if (refused !== null) throw refused;
   const time = ctx.clock.now();
   ctx.clock.freeze(time);
   let instance: AnyInstance;

@@ -62,4 +62,7 @@ export const K = {
   outbox: (id: string, effectId: string): KvKey => ["sc", "outbox", id, effectId],
   outboxPrefix: (id: string): KvKey => ["sc", "outbox", id],
   outboxAll: (): KvKey => ["sc", "outbox"],
+  /** Schedules (lib/persist/schedules.ts): definition, next due tick, ticks in flight. */
+  schedule: (name: string): KvKey => ["sc", "sched", name],
+  schedulePrefix: (): KvKey => ["sc", "sched"],
 };

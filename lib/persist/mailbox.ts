@@ -6,6 +6,7 @@
  * @module
  */
 import type { EventObject } from "../core/types.ts";
+import { activeContext, tracing } from "../telemetry/tracing.ts";
 import { type SendResult, StoreError } from "./types.ts";
 
 /** An operation applied to an instance in its mailbox. */
@@ -21,6 +22,8 @@ export interface Operation {
   bytes?: number;
   /** Timers: the due time of the timer that fired. */
   due?: number;
+  /** OpenTelemetry on: the context it was sent in (its macrostep's parent). */
+  trace?: unknown;
 }
 
 /** A send waiting in an instance's mailbox. */
@@ -112,6 +115,7 @@ export class Mailboxes {
   /** Queues a send; sends queued together for one instance are committed together. */
   enqueueSend(instanceId: string, op: Operation): Promise<SendResult> {
     if (this.#closed) return Promise.reject(new StoreError("invalid", "the store is closed"));
+    if (tracing && op.trace === undefined) op.trace = activeContext();
     return new Promise<SendResult>((resolve, reject) => {
       this.#push(instanceId, { send: { op, resolve, reject, settled: false } });
     });

@@ -31,6 +31,11 @@ export interface InstanceRecord extends InstanceHead {
   /** The last commit put sends in the outbox (a load looks there for undelivered ones). */
   outbox?: boolean;
   recoveredAt?: number;
+  /**
+   * OpenTelemetry on: the `traceparent` of the macrostep that armed each pending timer, by
+   * `<due>:<timer ref>` (a timer's firing links to it).
+   */
+  traces?: Record<string, string>;
 }
 
 /** A checkpoint under `K.ckpt(id, seq)`. */

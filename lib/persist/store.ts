@@ -28,6 +28,7 @@ import { ChangeFeedReader } from "./change_feed.ts";
 import { Forwarder, type ForwardKind, type ForwardRequest } from "./forwarding.ts";
 import { StoreContext } from "./store_context.ts";
 import { TimerPoller } from "./timers.ts";
+import { SpanKind, traced, tracing } from "../telemetry/tracing.ts";
 import { exportRecords, importRecords } from "./transfer.ts";
 import {
   type AnyInstance,
@@ -231,6 +232,14 @@ export class DurableStore implements Store {
     return this.#ctx.mailboxes.idle();
   }
 
+  /**
+   * @internal Runs background work of the store's own (the schedules' loop) in a mailbox of
+   * its own, `key`: one at a time per key, and counted by `pending` and `idle()`.
+   */
+  background<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return this.#ctx.mailboxes.enqueue(`\u0000${key}`, task);
+  }
+
   /** Instances in memory and their estimated bytes. */
   get cacheStats(): { instances: number; bytes: number } {
     return { instances: this.#ctx.cache.size, bytes: this.#ctx.cache.bytes };
@@ -293,9 +302,12 @@ export class DurableStore implements Store {
         by: options.by ?? "api",
         bytes,
       }).catch((e) => Promise.reject(this.#ctx.storeError(e)));
-    return this.#route("send", instanceId, { event: ev, ...options }, local) as Promise<
-      SendResult
-    >;
+    const send = () =>
+      this.#route("send", instanceId, { event: ev, ...options }, local) as Promise<SendResult>;
+    if (!tracing) return send();
+    // OpenTelemetry on: the send's span is the parent of its macrostep and commit.
+    const attributes = { "statecraft.instance": instanceId, "statecraft.event": ev.type };
+    return traced(`statecraft.send ${ev.type}`, { attributes, kind: SpanKind.PRODUCER }, send);
   }
 
   /** The instance's state, or `null` if there is no such instance. */

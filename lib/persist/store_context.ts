@@ -19,6 +19,8 @@ import { ReplayClock, type StoreClock } from "./clocks.ts";
 import { CommitBuilder } from "./commit_builder.ts";
 import { type EffectIds, InstanceCache, type Loaded, type OutboxItem } from "./instance_cache.ts";
 import { type Mailboxes, type Operation } from "./mailbox.ts";
+import { traceEffect } from "./tracing.ts";
+import { traceparent, tracing } from "../telemetry/tracing.ts";
 import type { InstanceRecord, Records } from "./records.ts";
 import {
   type AnyInstance,
@@ -185,7 +187,10 @@ export class StoreContext {
         // Refused targets throw here (the machine hears of it); the delivery waits for the
         // commit of the transition that made it.
         const run = this.options.onSend!(target, event, from, effectId);
-        if (typeof run === "function") effects.outbox.push({ target, event, effectId, run });
+        if (typeof run !== "function") return;
+        const item: OutboxItem = { target, event, effectId, run };
+        if (tracing) item.trace = traceparent();
+        effects.outbox.push(item);
       },
       schedule: (delivery: AsyncDelivery) => this.#onAsync(instanceId, delivery),
       // Restarted by a restore (restart, takeover): the id it had. Started by an entry: the
@@ -202,7 +207,9 @@ export class StoreContext {
     return items.map((o) => ({
       type: "set" as const,
       key: K.outbox(instanceId, o.effectId),
-      value: { target: o.target, event: o.event },
+      value: o.trace === undefined
+        ? { target: o.target, event: o.event }
+        : { target: o.target, event: o.event, trace: o.trace },
       size: 256,
     }));
   }
@@ -215,7 +222,7 @@ export class StoreContext {
     if (items.length === 0) return;
     void Promise.all(items.map(async (o) => {
       try {
-        await o.run();
+        await (tracing ? traceEffect(instanceId, o) : o.run());
         return { type: "delete" as const, key: K.outbox(instanceId, o.effectId) };
       } catch (e) {
         this.reportError(e, instanceId, `send ${o.event.type} to ${o.target} from "${instanceId}"`);
@@ -234,15 +241,24 @@ export class StoreContext {
     if (this.options.onSend === undefined) return;
     const items: OutboxItem[] = [];
     for await (
-      const e of this.backend.list<{ target: string; event: EventObject }>({
+      const e of this.backend.list<{ target: string; event: EventObject; trace?: string }>({
         prefix: K.outboxPrefix(instanceId),
       })
     ) {
       const effectId = e.key[3] as string;
-      const { target, event } = e.value!;
+      const { target, event, trace } = e.value!;
       try {
         const run = this.options.onSend(target, event, instance, effectId);
-        if (typeof run === "function") items.push({ target, event, effectId, run });
+        if (typeof run !== "function") continue;
+        items.push(
+          trace === undefined ? { target, event, effectId, run } : {
+            target,
+            event,
+            effectId,
+            run,
+            trace,
+          },
+        );
       } catch (err) {
         this.reportError(err, instanceId, `send ${event.type} to ${target} from "${instanceId}"`);
       }

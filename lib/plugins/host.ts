@@ -20,6 +20,14 @@ import type { HostMessage, InitData, PluginMessage, RemoteError, ServiceName } f
 import { isPluginMessage, toRemoteError } from "./protocol.ts";
 import { runPlugin } from "./plugin_runtime.ts";
 import { PluginError } from "./types.ts";
+import {
+  contextFrom,
+  runIn,
+  SpanKind,
+  traced,
+  traceparent,
+  tracing,
+} from "../telemetry/tracing.ts";
 
 /**
  * A manifest's permissions as a host applies them: {@linkcode PluginPermissions} with every
@@ -178,12 +186,23 @@ abstract class RpcHost implements PluginHost {
         ),
       );
     }
-    return this.#request(
-      effectId === undefined
-        ? { t: "call", action, payload }
-        : { t: "call", action, payload, effectId },
-      timeoutMs ?? this.options.limits.callTimeoutMs,
-      `${this.name}.${action}`,
+    const message: DistributiveOmit<HostMessage, "id"> = effectId === undefined
+      ? { t: "call", action, payload }
+      : { t: "call", action, payload, effectId };
+    const timeout = timeoutMs ?? this.options.limits.callTimeoutMs;
+    const what = `${this.name}.${action}`;
+    if (!tracing) return this.#request(message, timeout, what);
+    // OpenTelemetry on: a span for the call; its traceparent crosses with the request.
+    const attributes: Record<string, string> = {
+      "statecraft.plugin": this.name,
+      "statecraft.action": action,
+      "statecraft.isolation": this.mode,
+    };
+    if (effectId !== undefined) attributes["statecraft.effect_id"] = effectId;
+    return traced(
+      `statecraft.plugin ${what}`,
+      { kind: SpanKind.CLIENT, attributes },
+      () => this.#request({ ...message, trace: traceparent() }, timeout, what),
     );
   }
 
@@ -191,7 +210,7 @@ abstract class RpcHost implements PluginHost {
     const tooBig = this.#oversized(event, `event ${event.type}`);
     if (tooBig !== null) return Promise.reject(tooBig);
     return this.#request(
-      { t: "event", event, descriptor },
+      { t: "event", event, descriptor, trace: tracing ? traceparent() : undefined },
       this.options.limits.callTimeoutMs,
       `event ${event.type}`,
     )
@@ -202,7 +221,7 @@ abstract class RpcHost implements PluginHost {
     const tooBig = this.#oversized(data, `hook ${hook}`);
     if (tooBig !== null) return Promise.reject(tooBig);
     return this.#request(
-      { t: "hook", hook, data },
+      { t: "hook", hook, data, trace: tracing ? traceparent() : undefined },
       this.options.limits.callTimeoutMs,
       `hook ${hook}`,
     )
@@ -336,9 +355,14 @@ abstract class RpcHost implements PluginHost {
       case "emit":
         this.options.services.emit(this.name, message.event);
         return;
-      case "log":
-        this.options.services.log(this.name, message.level, message.message, message.data);
+      case "log": {
+        const log = () =>
+          this.options.services.log(this.name, message.level, message.message, message.data);
+        // Written in a traced call: the host's log line carries the call's trace.
+        if (tracing && typeof message.trace === "string") runIn(contextFrom(message.trace), log);
+        else log();
         return;
+      }
       case "exit":
         this.kill(`exited (code ${message.code})`);
         return;
@@ -599,6 +623,8 @@ export class ProcessHost extends ConfinedHost {
       const path = read("PATH");
       if (path !== undefined) env.PATH = path;
     }
+    // OpenTelemetry on: the plugin's process exports its spans and logs to the same place.
+    if (tracing) Object.assign(env, otelEnv());
     return env;
   }
 
@@ -673,6 +699,60 @@ export class ProcessHost extends ConfinedHost {
       // Gone.
     }
   }
+}
+
+/** The OpenTelemetry variables Deno reads (`OTEL_DENO`, `OTEL_EXPORTER_OTLP_*`...). */
+const OTEL_VARIABLES = [
+  "OTEL_DENO",
+  "OTEL_DENO_CONSOLE",
+  "OTEL_SERVICE_NAME",
+  "OTEL_RESOURCE_ATTRIBUTES",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_PROTOCOL",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_TIMEOUT",
+  "OTEL_METRIC_EXPORT_INTERVAL",
+  "OTEL_BSP_SCHEDULE_DELAY",
+  "OTEL_BLRP_SCHEDULE_DELAY",
+  "OTEL_TRACES_SAMPLER",
+  "OTEL_TRACES_SAMPLER_ARG",
+];
+
+/**
+ * This process's `OTEL_*` variables, for a plugin process (whose environment is otherwise
+ * cleared): all of them when the whole environment may be read, else the ones Deno reads.
+ */
+function otelEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  let all: Record<string, string> | null = null;
+  try {
+    all = Deno.env.toObject();
+  } catch {
+    // Only some variables may be read.
+  }
+  if (all !== null) {
+    for (const [k, v] of Object.entries(all)) if (k.startsWith("OTEL_")) out[k] = v;
+    return out;
+  }
+  for (const name of OTEL_VARIABLES) {
+    for (const k of [name, ...signalVariants(name)]) {
+      try {
+        const v = Deno.env.get(k);
+        if (v !== undefined) out[k] = v;
+      } catch {
+        // Not readable here.
+      }
+    }
+  }
+  return out;
+}
+
+/** `OTEL_EXPORTER_OTLP_X` -> its per-signal forms (`..._TRACES_X`, `..._LOGS_X`...). */
+function signalVariants(name: string): string[] {
+  const prefix = "OTEL_EXPORTER_OTLP_";
+  if (!name.startsWith(prefix)) return [];
+  const rest = name.slice(prefix.length);
+  return ["TRACES", "LOGS", "METRICS"].map((s) => `${prefix}${s}_${rest}`);
 }
 
 // -----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 import type { EventObject } from "../core/types.ts";
 import type { HostMessage, InitData, PluginMessage, RemoteError, ServiceName } from "./protocol.ts";
 import { toRemoteError } from "./protocol.ts";
+import { activeTraceparent, inPluginSpan, pluginTracing } from "./plugin_tracing.ts";
 import type { PluginContext, PluginDefinition, PluginKvKey } from "./types.ts";
 
 /** How the runtime talks to the host. */
@@ -32,15 +33,15 @@ export function runPlugin(transport: Transport): void {
   };
 
   const makeContext = (init: InitData): PluginContext => {
-    const log = (level: "debug" | "info" | "warn" | "error") => (message: string, data?: unknown) =>
-      transport.send(
-        data === undefined ? { t: "log", level, message: String(message) } : {
-          t: "log",
-          level,
-          message: String(message),
-          data,
-        },
-      );
+    const log =
+      (level: "debug" | "info" | "warn" | "error") => (message: string, data?: unknown) => {
+        const line: PluginMessage = data === undefined
+          ? { t: "log", level, message: String(message) }
+          : { t: "log", level, message: String(message), data };
+        // Written in a traced request: the host logs it in that trace.
+        const trace = pluginTracing ? activeTraceparent() : undefined;
+        transport.send(trace === undefined ? line : { ...line, trace });
+      };
     return Object.freeze({
       name: init.name,
       version: init.version,
@@ -74,6 +75,14 @@ export function runPlugin(transport: Transport): void {
     });
   };
 
+  /** A request carrying a traceparent runs in the plugin's span for it (OpenTelemetry on). */
+  const traced = (trace: string | undefined, name: string, work: () => unknown) =>
+    trace === undefined || !pluginTracing
+      ? work()
+      : inPluginSpan(trace, `plugin ${ctx?.name ?? "?"} ${name}`, {
+        "statecraft.plugin": ctx?.name ?? "",
+      }, work);
+
   const need = (): [PluginDefinition, PluginContext] => {
     if (definition === null || ctx === null) throw new Error("the plugin is not initialised");
     return [definition, ctx];
@@ -97,32 +106,35 @@ export function runPlugin(transport: Transport): void {
         });
         return;
       case "call":
-        reply(msg.id, () => {
-          const [def, c] = need();
-          const handler = def.actions?.[msg.action];
-          if (typeof handler !== "function") throw new Error(`no action "${msg.action}"`);
-          // A call made for an effect carries its id: the action's idempotency key.
-          const withId = msg.effectId === undefined
-            ? c
-            : Object.create(c, { effectId: { value: msg.effectId, enumerable: true } });
-          return handler(msg.payload, withId);
-        });
+        reply(msg.id, () =>
+          traced(msg.trace, msg.action, () => {
+            const [def, c] = need();
+            const handler = def.actions?.[msg.action];
+            if (typeof handler !== "function") throw new Error(`no action "${msg.action}"`);
+            // A call made for an effect carries its id: the action's idempotency key.
+            const withId = msg.effectId === undefined
+              ? c
+              : Object.create(c, { effectId: { value: msg.effectId, enumerable: true } });
+            return handler(msg.payload, withId);
+          }));
         return;
       case "event":
-        reply(msg.id, () => {
-          const [def, c] = need();
-          const handler = def.events?.[msg.descriptor];
-          if (typeof handler === "function") return handler(msg.event, c);
-          return undefined;
-        });
+        reply(msg.id, () =>
+          traced(msg.trace, `event ${msg.event.type}`, () => {
+            const [def, c] = need();
+            const handler = def.events?.[msg.descriptor];
+            if (typeof handler === "function") return handler(msg.event, c);
+            return undefined;
+          }));
         return;
       case "hook":
-        reply(msg.id, () => {
-          const [def, c] = need();
-          const handler = def.hooks?.[msg.hook];
-          if (typeof handler === "function") return handler(msg.data, c);
-          return undefined;
-        });
+        reply(msg.id, () =>
+          traced(msg.trace, `hook ${msg.hook}`, () => {
+            const [def, c] = need();
+            const handler = def.hooks?.[msg.hook];
+            if (typeof handler === "function") return handler(msg.data, c);
+            return undefined;
+          }));
         return;
       case "lifecycle":
         reply(msg.id, () => {

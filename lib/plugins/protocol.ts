@@ -19,12 +19,15 @@ export interface InitData {
   maxMessageBytes: number;
 }
 
-/** Host -> plugin. */
+/**
+ * Host -> plugin. `trace` (OpenTelemetry on): the W3C `traceparent` of the host's span for the
+ * request; the plugin's span for it, and any span the plugin makes meanwhile, join that trace.
+ */
 export type HostMessage =
   | { t: "init"; id: number; init: InitData }
-  | { t: "call"; id: number; action: string; payload: unknown; effectId?: string }
-  | { t: "event"; id: number; event: EventObject; descriptor: string }
-  | { t: "hook"; id: number; hook: HookName; data: unknown }
+  | { t: "call"; id: number; action: string; payload: unknown; effectId?: string; trace?: string }
+  | { t: "event"; id: number; event: EventObject; descriptor: string; trace?: string }
+  | { t: "hook"; id: number; hook: HookName; data: unknown; trace?: string }
   | { t: "lifecycle"; id: number; phase: "load" | "unload" | "reload" }
   | { t: "ping"; id: number }
   | { t: "svcResult"; id: number; ok: true; value: unknown }
@@ -53,7 +56,14 @@ export type PluginMessage =
   | { t: "result"; id: number; ok: false; error: RemoteError }
   | { t: "svc"; id: number; service: ServiceName; args: unknown[] }
   | { t: "emit"; event: EventObject }
-  | { t: "log"; level: "debug" | "info" | "warn" | "error"; message: string; data?: unknown }
+  | {
+    t: "log";
+    level: "debug" | "info" | "warn" | "error";
+    message: string;
+    data?: unknown;
+    /** The `traceparent` of the plugin's span it was written in (OpenTelemetry on). */
+    trace?: string;
+  }
   | { t: "exit"; code: number };
 
 /** Turns anything thrown into a `RemoteError` (plain strings, never objects of either side). */

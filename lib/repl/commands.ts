@@ -131,6 +131,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       "serves until the new one is up), one that failed is tried again.",
     complete: [],
   },
+  {
+    name: "schedule",
+    args: "[ls|add <json>|pause <name>|resume <name>|rm <name>]",
+    summary: "cron schedules that create instances or send events",
+    complete: ["none"],
+  },
   { name: "help", args: "[command]", summary: "this list, or one command", complete: ["command"] },
   { name: "exit", args: "", summary: "close the runtime and quit (also Ctrl-D)", complete: [] },
 ];

@@ -14,7 +14,11 @@
  * runtime's own stripper (`stripTypeScriptTypes` of `node:module`, which Deno implements
  * with its built-in TypeScript parser: nothing to download, no permission), then runs as
  * JavaScript. Type annotations, `as`, `satisfies`, generics, interfaces and type aliases are
- * erased; enums and namespaces are transformed. Types are not checked.
+ * erased; enums and namespaces are transformed. Types are not checked. The stripper's parser
+ * recurses in native code, where running out of stack aborts the process: only lines of at
+ * most {@linkcode STRIP_MAX_CHARS} characters, nesting brackets at most
+ * {@linkcode STRIP_MAX_NESTING} deep, go through it; longer ones run as JavaScript only.
+ * JavaScript's own parser reports a line nested too deeply as a `SyntaxError`.
  *
  * @module
  */
@@ -37,6 +41,12 @@ const AsyncFunction = (async function () {}).constructor as new (
 ) => AsyncFn;
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+/** The longest line the TypeScript stripper is given (its parser recurses natively). */
+export const STRIP_MAX_CHARS = 1_000;
+
+/** The deepest bracket nesting the TypeScript stripper is given. */
+export const STRIP_MAX_NESTING = 64;
 
 /** Words that cannot be bindings in the scope (reserved words, `runtime` excepted). */
 const RESERVED = new Set(
@@ -96,10 +106,10 @@ export class Evaluator {
     let fn: AsyncFn;
     try {
       if (declared.length > 0 && last !== null) throw new SyntaxError("declaration first");
-      fn = new AsyncFunction("__scope", expression(rewritten));
+      fn = compile(expression(rewritten));
     } catch (e) {
       if (!(e instanceof SyntaxError)) throw e;
-      if (last !== null && compileError(last) === null) fn = new AsyncFunction("__scope", last);
+      if (last !== null && compileError(last) === null) fn = compile(last);
       else {
         hasValue = false;
         fn = await compileOrExplain(statements(rewritten), code);
@@ -145,9 +155,24 @@ function statements(code: string): string {
   return `with (__scope) {\n${code}\n}`;
 }
 
+/**
+ * `body` compiled; a `SyntaxError` when it does not parse, or nests too deeply for the parser
+ * (which then runs out of stack: a `RangeError`, said here in the user's terms).
+ */
+function compile(body: string): AsyncFn {
+  try {
+    return new AsyncFunction("__scope", body);
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new SyntaxError("the line nests too deeply for JavaScript's parser");
+    }
+    throw e;
+  }
+}
+
 function compileError(body: string): SyntaxError | null {
   try {
-    new AsyncFunction("__scope", body);
+    compile(body);
     return null;
   } catch (e) {
     if (e instanceof SyntaxError) return e;
@@ -195,9 +220,15 @@ function hoistDeclarations(code: string): { code: string; declared: string[] } {
  */
 async function compileOrExplain(body: string, typed: string): Promise<AsyncFn> {
   try {
-    return new AsyncFunction("__scope", body);
+    return compile(body);
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;
+    if (!strippable(typed)) {
+      throw new SyntaxError(
+        `${e.message} (read as JavaScript only: TypeScript is taken from lines of at most ` +
+          `${STRIP_MAX_CHARS} characters, brackets nested at most ${STRIP_MAX_NESTING} deep)`,
+      );
+    }
     throw await explainSyntaxError(typed) ?? e;
   }
 }
@@ -209,7 +240,7 @@ async function compileOrExplain(body: string, typed: string): Promise<AsyncFn> {
  */
 export async function explainSyntaxError(code: string): Promise<SyntaxError | null> {
   await stripTypes("");
-  if (stripper === null || stripper === undefined) return null;
+  if (stripper === null || stripper === undefined || !strippable(code)) return null;
   try {
     stripper(code, { mode: "transform" });
     return null;
@@ -222,10 +253,13 @@ export async function explainSyntaxError(code: string): Promise<SyntaxError | nu
     const column = Number(at[2]);
     const lines = code.split("\n");
     const where = lines.length === 1 ? `column ${column}` : `line ${line}, column ${column}`;
-    const shown = lines[line - 1] ?? "";
-    return new SyntaxError(
-      `${message} at ${where}\n  ${shown}\n  ${" ".repeat(Math.max(0, column - 1))}^`,
-    );
+    // A long line is shown around the column, at most 100 characters of it.
+    const full = lines[line - 1] ?? "";
+    const from = Math.max(0, Math.min(column - 50, full.length - 100));
+    const head = from > 0 ? "..." : "";
+    const shown = head + full.slice(from, from + 100) + (from + 100 < full.length ? "..." : "");
+    const caret = " ".repeat(Math.max(0, column - 1 - from + head.length));
+    return new SyntaxError(`${message} at ${where}\n  ${shown}\n  ${caret}^`);
   }
 }
 
@@ -242,7 +276,7 @@ async function stripTypes(code: string): Promise<string | null> {
       stripper = null;
     }
   }
-  if (stripper === null) return null;
+  if (stripper === null || !strippable(code)) return null;
   try {
     return stripper(code, { mode: "transform" });
   } catch {
@@ -252,4 +286,22 @@ async function stripTypes(code: string): Promise<string | null> {
       return null;
     }
   }
+}
+
+/**
+ * Whether `code` is small enough for the stripper: at most `STRIP_MAX_CHARS` characters and
+ * brackets nested at most `STRIP_MAX_NESTING` deep (counted over the raw text, strings
+ * included: an overcount only sends a line to JavaScript alone).
+ */
+function strippable(code: string): boolean {
+  if (code.length > STRIP_MAX_CHARS) return false;
+  let depth = 0;
+  for (let i = 0; i < code.length; i++) {
+    const c = code.charCodeAt(i);
+    // ( [ { <   and   ) ] } >
+    if (c === 40 || c === 91 || c === 123 || c === 60) {
+      if (++depth > STRIP_MAX_NESTING) return false;
+    } else if ((c === 41 || c === 93 || c === 125 || c === 62) && depth > 0) depth--;
+  }
+  return true;
 }

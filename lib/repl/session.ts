@@ -8,10 +8,12 @@
 import type { EventObject } from "../core/types.ts";
 import type { ReloadOutcome, Runtime, TransitionEvent } from "../runtime/runtime.ts";
 import {
+  checkName,
   noArguments,
   parseJson,
   parseObject,
   ReplError,
+  shown,
   spawnArguments,
   words,
 } from "./arguments.ts";
@@ -21,7 +23,9 @@ import { Evaluator, isBindableName } from "./evaluate.ts";
 import { InstanceHandle } from "./handle.ts";
 import { loadMachineFiles } from "./load_machines.ts";
 import { pluginRows, reloadPlugins } from "./reload_plugins.ts";
+import { catchLater, type LaterKind } from "./uncaught.ts";
 import { undoneEntry } from "./undo.ts";
+import { scheduleCommand } from "./schedule_command.ts";
 import {
   atomicOf,
   chartTree,
@@ -46,6 +50,8 @@ export interface ReplSessionOptions {
   timings?: boolean;
   /** Directory `load` resolves relative paths against (default: the current directory). */
   cwd?: string;
+  /** Print the stack of each error (default: `STATECRAFT_DEBUG=1` in the environment). */
+  debug?: boolean;
 }
 
 /** What a line did: ran, failed (an error was printed), or asked to quit. */
@@ -77,6 +83,7 @@ export class ReplSession {
   readonly #c: Colors;
   readonly #timings: boolean;
   readonly #cwd: string;
+  readonly #debug: boolean;
   readonly #watches = new Map<string, () => void>();
   readonly #loadedFiles = new Set<string>();
   readonly #handles = new Map<string, InstanceHandle>();
@@ -89,6 +96,7 @@ export class ReplSession {
     this.#c = options.colors ?? makeColors(false);
     this.#timings = options.timings ?? true;
     this.#cwd = options.cwd ?? Deno.cwd();
+    this.#debug = options.debug ?? debugWanted();
     this.evaluator = new Evaluator(() => this.#bindings());
   }
 
@@ -124,6 +132,16 @@ export class ReplSession {
       this.#printError(e);
       return "failed";
     }
+  }
+
+  /**
+   * Until the returned function is called, errors that lines leave behind (a timer's callback
+   * that throws, a promise rejected with no one waiting, a watcher that throws) are printed as
+   * one line each, `error: later, from an earlier line: ...`, and counted as failures; the
+   * session goes on. Without this, Deno ends the process on the first one.
+   */
+  catchLaterErrors(): () => void {
+    return catchLater((kind, reason) => this.#printLater(kind, reason));
   }
 
   /** Stops every watch. */
@@ -234,6 +252,7 @@ export class ReplSession {
       }
       case "checkpoint": {
         const [id, label] = words(rest, 2, "checkpoint <id> [label]", 1);
+        if (label !== "") checkName(label, "checkpoint: the label");
         const c = await this.runtime.checkpoint(id, label === "" ? undefined : label);
         this.current = id;
         this.#out.line(
@@ -277,7 +296,7 @@ export class ReplSession {
         try {
           await Deno.stat(abs);
         } catch {
-          throw new ReplError(`load: no file ${file}`);
+          throw new ReplError(`load: no file ${shown(file)}`);
         }
         const outcomes = await loadMachineFiles(this.runtime, [abs]);
         if (!outcomes.some((o) => o.result === "error")) this.#loadedFiles.add(abs);
@@ -292,6 +311,8 @@ export class ReplSession {
         }
         return;
       }
+      case "schedule":
+        return await scheduleCommand(this.runtime, rest, (l) => this.#out.line(l));
       case "help":
         return this.#help(rest.trim());
     }
@@ -299,6 +320,9 @@ export class ReplSession {
 
   async #send(rest: string): Promise<void> {
     const [id, type, json] = words(rest, 2, "send <id> <EVENT> [payload-json]");
+    if (type.length > 256) {
+      throw new ReplError(`send: the event name ${shown(type)} is longer than 256 characters`);
+    }
     const payload = json === "" ? {} : parseObject(json, "payload");
     const event: EventObject = { ...payload, type };
     const before = await this.runtime.inspect(id, (i) => ({
@@ -457,7 +481,7 @@ export class ReplSession {
       configuration = info.configuration;
       this.current = info.id;
     } else if (!this.runtime.machines.has(machineId)) {
-      throw new ReplError(`diagram: no instance or machine "${target[0]}"`);
+      throw new ReplError(`diagram: no instance or machine ${shown(target[0])}`);
     }
     const loaded = this.runtime.machines.get(machineId);
     if (loaded === undefined) throw new ReplError(`diagram: machine "${machineId}" is not loaded`);
@@ -472,7 +496,7 @@ export class ReplSession {
   #help(name: string): void {
     if (name !== "") {
       const c = findCommand(name);
-      if (c === undefined) throw new ReplError(`help: no command "${name}" (help lists them)`);
+      if (c === undefined) throw new ReplError(`help: no command ${shown(name)} (help lists them)`);
       this.#out.line(`${this.#c.bold(c.name)} ${c.args}`.trimEnd());
       this.#out.line(`  ${c.summary}`);
       if (c.details !== undefined) this.#out.line(`  ${c.details}`);
@@ -498,10 +522,11 @@ export class ReplSession {
 
   async #evaluate(code: string): Promise<void> {
     const ids = await this.refreshIds();
-    // Refresh the handles the line names, so their synchronous reads are current.
+    // Refresh the handles the line names, so their synchronous reads are current: the names
+    // in the line, found in one pass (not one search per instance).
+    const named = namesIn(code);
     for (const id of ids) {
-      if (!isBindableName(id)) continue;
-      if (!new RegExp(`(^|[^\\w$.])${id.replace(/\$/g, "\\$")}(?![\\w$])`).test(code)) continue;
+      if (!named.has(id) || !isBindableName(id)) continue;
       await this.#handle(id).refresh();
     }
     const { value, hasValue } = await this.evaluator.evaluate(code);
@@ -534,7 +559,7 @@ export class ReplSession {
 
   async #info(id: string) {
     const info = await this.runtime.get(id);
-    if (info === null) throw new ReplError(`no instance "${id}" (ls lists them)`);
+    if (info === null) throw new ReplError(`no instance ${shown(id)} (ls lists them)`);
     return info;
   }
 
@@ -584,13 +609,42 @@ export class ReplSession {
       ? e.message
       : e instanceof Error
       ? `${e.name}: ${e.message}`
-      : `uncaught ${this.#show(e)}`;
-    this.#out.error(this.#c.red(`error: ${message}`));
+      : `uncaught ${this.#showSafely(e)}`;
+    this.#out.error(this.#c.red(`error: ${capped(message)}`));
     let cause = e instanceof Error ? e.cause : undefined;
     for (let depth = 0; cause !== undefined && depth < 5; depth++) {
-      const text = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-      this.#out.error(this.#c.red(`  cause: ${text}`));
+      const text = cause instanceof Error
+        ? `${cause.name}: ${cause.message}`
+        : this.#showSafely(cause);
+      this.#out.error(this.#c.red(`  cause: ${capped(text)}`));
       cause = cause instanceof Error ? cause.cause : undefined;
+    }
+    this.#printStack(e);
+  }
+
+  /** One line for what a line left behind failed with (its stack too when debugging). */
+  #printLater(kind: LaterKind, reason: unknown): void {
+    this.failures++;
+    const what = reason instanceof Error
+      ? `${reason.name}: ${reason.message}`
+      : this.#showSafely(reason);
+    const label = kind === "uncaught" ? "uncaught" : "unhandled rejection";
+    const text = capped(`${label} ${what}`).replace(/\s*\n\s*/g, " ");
+    this.#out.error(this.#c.red(`error: later, from an earlier line: ${text}`));
+    this.#printStack(reason);
+  }
+
+  #printStack(e: unknown): void {
+    if (!this.#debug || !(e instanceof Error) || typeof e.stack !== "string") return;
+    for (const line of e.stack.split("\n").slice(1)) this.#out.error(this.#c.dim(line));
+  }
+
+  /** A value as `Deno.inspect` shows it, or a stand-in when inspecting it throws. */
+  #showSafely(value: unknown): string {
+    try {
+      return this.#show(value);
+    } catch {
+      return `(a ${typeof value} that cannot be shown)`;
     }
   }
 }
@@ -601,6 +655,26 @@ export class ReplSession {
  */
 export function userEvents(events: string[]): string[] {
   return events.filter((e) => !/^(done|error)\./.test(e));
+}
+
+/** The identifiers a line names (not after a `.`), in one pass over it. */
+function namesIn(code: string): Set<string> {
+  const names = new Set<string>();
+  for (const m of code.matchAll(/(?<![\w$.])[A-Za-z_$][\w$]*/g)) names.add(m[0]);
+  return names;
+}
+
+/** A message cut to `max` characters, saying how many were left out. */
+function capped(message: string, max = 2000): string {
+  if (message.length <= max) return message;
+  return `${message.slice(0, max)}... (${message.length - max} more characters)`;
+}
+
+/** Whether `STATECRAFT_DEBUG=1`, asked without a permission prompt. */
+function debugWanted(): boolean {
+  const env = { name: "env", variable: "STATECRAFT_DEBUG" } as const;
+  if (Deno.permissions.querySync(env).state !== "granted") return false;
+  return Deno.env.get("STATECRAFT_DEBUG") === "1";
 }
 
 /** Errors whose message says it all (the store's, the engine's); others show their name. */

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { parseYamlWith, type YamlSpec } from "../config/yaml_document.ts";
+import { SCHEDULE_KEYS, scheduleSchema, type ScheduleSpec } from "../persist/schedule_spec.ts";
 
 /** The validated configuration (paths as written; relative ones resolve against the project). */
 export interface RuntimeConfig {
@@ -39,6 +40,8 @@ export interface RuntimeConfig {
     renewMs?: number;
     role?: "member" | "client";
   };
+  /** Schedules (docs/operations.md): cron ticks that create an instance or send an event. */
+  schedules?: ScheduleSpec[];
 }
 
 const configSchema = z.strictObject({
@@ -68,6 +71,19 @@ const configSchema = z.strictObject({
     renewMs: z.number().int().min(100).max(300_000).optional(),
     role: z.enum(["member", "client"]).optional(),
   }).optional(),
+  schedules: z.array(scheduleSchema).default([]).superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((s, i) => {
+      if (seen.has(s.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i, "name"],
+          message: `"${s.name}" is declared twice`,
+        });
+      }
+      seen.add(s.name);
+    });
+  }),
 });
 
 const SPEC: YamlSpec<RuntimeConfig> = {
@@ -81,6 +97,8 @@ const SPEC: YamlSpec<RuntimeConfig> = {
       ? ["host", "port", "tokenEnv"]
       : path[0] === "cluster"
       ? ["enabled", "node", "partitions", "leaseMs", "renewMs", "role"]
+      : path[0] === "schedules" && path.length >= 2
+      ? SCHEDULE_KEYS[String(path[2] ?? "")] ?? []
       : [],
   empty: "the configuration is empty",
   what: "configuration",

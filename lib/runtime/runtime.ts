@@ -11,6 +11,8 @@ import type { ClusterMembership, ClusterOptions } from "../cluster/types.ts";
 import type { KvBackend } from "../persist/backend.ts";
 import { K } from "../persist/keys.ts";
 import { openBackend } from "../persist/open_backend.ts";
+import { Scheduler, syncSchedules } from "../persist/schedules.ts";
+import { SystemClock } from "../core/clock.ts";
 import type { Clock, EventObject, MachineInstance } from "../core/types.ts";
 import type { Machine } from "../core/machine.ts";
 import {
@@ -200,6 +202,12 @@ export class Runtime {
   /** Scripts added with `loadMachines`, reloaded with the configured ones. */
   readonly #extraFiles = new Set<string>();
   #spawned = 0;
+  #scheduler: Scheduler | undefined;
+
+  /** The schedules' firing loop (live mode only; docs/operations.md, "Schedules"). */
+  get scheduler(): Scheduler | undefined {
+    return this.#scheduler;
+  }
 
   private constructor(
     projectDir: string,
@@ -351,7 +359,29 @@ export class Runtime {
       return runtime.send(target, rest as EventObject, { by: `plugin:${plugin}` }).then(() => {});
     }, { name: "runtime:deliver", priority: -100 });
     current = runtime;
+    if (mode === "live") await runtime.#startSchedules(options.clock ?? new SystemClock());
     return runtime;
+  }
+
+  /** Syncs the configured schedules into the store and starts firing them. */
+  async #startSchedules(clock: Clock): Promise<void> {
+    for (
+      const line of await syncSchedules(
+        this.store.backend,
+        this.config.schedules ?? [],
+        clock.now(),
+      )
+    ) {
+      this.#log("info", line);
+    }
+    this.#scheduler = new Scheduler({
+      store: this.store,
+      clock,
+      send: (instance, event, options) => this.send(instance, event, options),
+      onError: (e, name) =>
+        this.#log("warn", `schedule "${name}": ${e instanceof Error ? e.message : String(e)}`),
+    });
+    this.#scheduler.start();
   }
 
   /** Starts an instance of a machine; resolves once it is durable. */
@@ -563,6 +593,7 @@ export class Runtime {
   /** Stops plugins and closes the store (everything acknowledged is already durable). */
   async close(): Promise<void> {
     if (current === this) current = null;
+    await this.#scheduler?.stop();
     await this.plugins.close();
     await this.store.close();
   }

@@ -36,8 +36,12 @@ import {
   runGuarded,
 } from "./executable.ts";
 import { type ScxmlDocument, type Session, SESSIONS } from "./session.ts";
+import { DefinitionError } from "../core/errors.ts";
 import { SCXML_IO } from "./datamodel.ts";
 import { CHILD, SCXML_INVOKE_SRC, ScxmlMachine } from "./machine.ts";
+import { getOwn, setOwn } from "./own.ts";
+import { enterSite, leaveSite } from "./time_limit.ts";
+import { MAX_STATE_DEPTH } from "../core/compile_context.ts";
 
 /** Options for `fromSCXML`. */
 export interface ScxmlOptions {
@@ -64,7 +68,15 @@ export function buildMachine(
   const b = new Builder(base, options.source);
   const config = b.document(root);
   b.doc.source = text ?? serializeStandalone(root);
-  return new ScxmlMachine(config, b.doc);
+  try {
+    return new ScxmlMachine(config, b.doc);
+  } catch (e) {
+    if (!(e instanceof DefinitionError)) throw e;
+    // What the engine refuses is reported at the state it is about.
+    const first = e.problems.find((p) => p.severity === "error");
+    const el = b.elementAt(config, first?.path ?? []) ?? root;
+    return b.fail(el, first?.message ?? e.message);
+  }
 }
 
 /** The current directory as a URL; `file:///` where reading it is not permitted (a Worker). */
@@ -145,6 +157,10 @@ class Builder implements ContentReader {
   #late = false;
   #anon = 0;
   #ids = new Set<string>();
+  /** Each state's element, for errors the engine finds. */
+  #elements = new Map<StateConfig, XmlElement>();
+  /** Targets to check once every id is known: the element that names them, and the ids. */
+  #targets: { el: XmlElement; ids: string[] }[] = [];
 
   constructor(base: URL, source: string | undefined) {
     this.#base = base;
@@ -161,7 +177,7 @@ class Builder implements ContentReader {
   }
 
   check(el: XmlElement): void {
-    const allowed = ATTRS[el.name];
+    const allowed = getOwn(ATTRS, el.name);
     if (el.ns !== SCXML_NS) this.fail(el, `<${el.qname}> is not an SCXML element`);
     if (allowed === undefined) this.fail(el, `unknown element <${el.name}>`);
     for (const k of Object.keys(el.attrs)) {
@@ -188,18 +204,17 @@ class Builder implements ContentReader {
     this.doc.name = root.attrs.name;
     // The HTTP listener starts only for documents that mention the processor.
     this.doc.usesHttp = /BasicHTTPEventProcessor|basichttp/.test(serialize(root));
-    const states: Record<string, StateConfig> = {};
+    const states: StateConfig[] = [];
     const scripts: Exec[] = [];
     for (const c of this.kids(root)) {
       this.check(c);
       if (c.name === "state" || c.name === "parallel" || c.name === "final") {
-        const [key, sc] = this.state(c);
-        states[key] = sc;
+        states.push(this.state(c, 1));
       } else if (c.name === "datamodel") this.datamodel(c, "");
       else if (c.name === "script") scripts.push(this.#x.exec(c));
       else this.fail(c, `<${c.name}> cannot be a child of <scxml>`);
     }
-    if (Object.keys(states).length === 0) this.fail(root, "<scxml> needs at least one state");
+    if (states.length === 0) this.fail(root, "<scxml> needs at least one state");
     const data = this.#data;
     const declared = new Set(data.map((d) => d.id));
     const late = this.#late;
@@ -228,39 +243,84 @@ class Builder implements ContentReader {
       entry: [init],
       // The instance reached a top-level final state: its session ends.
       exit: [(args: Args) => SESSIONS.of(args.context, doc).close()],
-      states,
+      states: this.keyed(states),
     };
     if (root.attrs.initial !== undefined) {
       config.initial = this.targets(root, root.attrs.initial);
     }
+    for (const { el, ids } of this.#targets) {
+      for (const id of ids) if (!this.#ids.has(id)) this.fail(el, `unknown target state "${id}"`);
+    }
     return config;
+  }
+
+  /** The element of the deepest state a config path goes through. */
+  elementAt(config: MachineConfig, path: readonly string[]): XmlElement | undefined {
+    let states: Record<string, StateConfig> | undefined = config.states;
+    let found: XmlElement | undefined;
+    for (let i = 0; i + 1 < path.length && states !== undefined; i += 2) {
+      if (path[i] !== "states") break;
+      const sc = getOwn(states, path[i + 1]);
+      if (sc === undefined) break;
+      found = this.#elements.get(sc) ?? found;
+      states = sc.states;
+    }
+    return found;
+  }
+
+  /**
+   * Sibling states by key: a state's id when the engine takes it as a key (no ".", and not
+   * `__proto__`), else a made-up key that no sibling's id is.
+   */
+  keyed(states: StateConfig[]): Record<string, StateConfig> {
+    const usable = (id: string) => /^[^.#\s]+$/.test(id) && id !== "__proto__";
+    const taken = new Set(states.map((s) => s.id!).filter(usable));
+    const out: Record<string, StateConfig> = {};
+    for (const sc of states) {
+      let key = sc.id!;
+      if (!usable(key)) {
+        do key = `_k${++this.#anon}`; while (taken.has(key));
+        taken.add(key);
+      }
+      setOwn(out, key, sc);
+    }
+    return out;
   }
 
   targets(el: XmlElement, attr: string): string[] {
     const ids = attr.trim().split(/\s+/).filter((x) => x !== "");
     if (ids.length === 0) this.fail(el, "an empty target");
+    this.#targets.push({ el, ids });
     return ids.map((id) => `#${id}`);
   }
 
-  state(el: XmlElement): [string, StateConfig] {
+  /** A state at `depth` (the document's top-level states are at 1). */
+  state(el: XmlElement, depth: number): StateConfig {
     this.check(el);
+    if (depth > MAX_STATE_DEPTH) {
+      this.fail(el, `states nest more than ${MAX_STATE_DEPTH} levels deep here: flatten the chart`);
+    }
     let id = el.attrs.id;
     if (id === undefined || id === "") id = `_state${++this.#anon}`;
     else if (/[\s#]/.test(id)) this.fail(el, `state id "${id}" must not contain spaces or "#"`);
     if (this.#ids.has(id)) this.fail(el, `duplicate state id "${id}"`);
     this.#ids.add(id);
-    const key = /^[^.#\s]+$/.test(id) ? id : `_k${++this.#anon}`;
     const sc: StateConfig = { id };
+    this.#elements.set(sc, el);
     const entry: ((a: Args) => void)[] = [];
     const exit: ((a: Args) => void)[] = [];
     const on: Record<string, TransitionConfig[]> = {};
     const always: TransitionConfig[] = [];
     const invokes: InvokeConfig[] = [];
-    const children: Record<string, StateConfig> = {};
+    const children: StateConfig[] = [];
     let hasChildren = false;
     let initialEl: XmlElement | null = null;
     const doc = this.doc;
-    const dataBefore = this.#data.length;
+    const mine: DataDecl[] = [];
+    // Transitions by event, in document order: `on` keys made unique by whitespace suffixes.
+    let lastEvent: string | undefined;
+    let lastKey = "";
+    const seen = new Map<string, number>();
     for (const c of this.kids(el)) {
       this.check(c);
       switch (c.name) {
@@ -272,8 +332,7 @@ class Builder implements ContentReader {
           if (el.name !== "state" && el.name !== "parallel") {
             this.fail(c, `<${el.name}> cannot contain <${c.name}>`);
           }
-          const [k, child] = c.name === "history" ? this.history(c) : this.state(c);
-          children[k] = child;
+          children.push(c.name === "history" ? this.history(c) : this.state(c, depth + 1));
           if (c.name !== "history") hasChildren = true;
           break;
         }
@@ -293,14 +352,20 @@ class Builder implements ContentReader {
           const ev = c.attrs.event;
           if (ev === undefined) always.push(t);
           else {
-            // Keep document order across events: an object key is made unique by spaces,
-            // which descriptor parsing ignores.
-            let k = ev.trim().split(/\s+/).map((d) => (d === ".*" ? "*" : d)).join(" ");
+            // Keep document order across events: an object key is made unique by a suffix of
+            // spaces and tabs (the count in binary), which descriptor parsing ignores.
+            const k = ev.trim().split(/\s+/).map((d) => (d === ".*" ? "*" : d)).join(" ");
             if (k === "") this.fail(c, "an empty event attribute");
-            const lastKey = Object.keys(on).at(-1);
-            if (lastKey !== undefined && lastKey.trim() === k) k = lastKey;
-            else while (on[k] !== undefined) k += " ";
-            (on[k] ??= []).push(t);
+            if (k !== lastEvent) {
+              const n = seen.get(k) ?? 0;
+              seen.set(k, n + 1);
+              lastKey = n === 0
+                ? k
+                : `${k} ${n.toString(2).replace(/0/g, " ").replace(/1/g, "\t")}`;
+              lastEvent = k;
+              setOwn(on, lastKey, []);
+            }
+            on[lastKey].push(t);
           }
           break;
         }
@@ -308,9 +373,12 @@ class Builder implements ContentReader {
           if (el.name === "final") this.fail(c, "a <final> state cannot invoke");
           invokes.push(this.invoke(c, id, invokes.length));
           break;
-        case "datamodel":
+        case "datamodel": {
+          const before = this.#data.length;
           this.datamodel(c, id);
+          for (let i = before; i < this.#data.length; i++) mine.push(this.#data[i]);
           break;
+        }
         case "donedata":
           if (el.name !== "final") this.fail(c, "<donedata> belongs in a <final> state");
           sc.output = this.donedata(c);
@@ -321,7 +389,7 @@ class Builder implements ContentReader {
     }
     if (el.name === "parallel") sc.type = "parallel";
     else if (el.name === "final") sc.type = "final";
-    if (hasChildren || Object.keys(children).length > 0) sc.states = children;
+    if (children.length > 0) sc.states = this.keyed(children);
     if (el.name === "state" && hasChildren) {
       if (initialEl !== null && el.attrs.initial !== undefined) {
         this.fail(el, "a state has either an initial attribute or an <initial> child, not both");
@@ -342,7 +410,6 @@ class Builder implements ContentReader {
       this.fail(el, `state "${id}" has an initial attribute but no child states`);
     }
     // Late binding: this state's data is evaluated on its first entry, before onentry.
-    const mine = this.#data.slice(dataBefore).filter((d) => d.state === id);
     if (this.#late && mine.length > 0) {
       entry.unshift((args: Args) => {
         const s = SESSIONS.of(args.context, doc);
@@ -357,20 +424,20 @@ class Builder implements ContentReader {
     if (Object.keys(on).length > 0) sc.on = on;
     if (always.length > 0) sc.always = always;
     if (invokes.length > 0) sc.invoke = invokes;
-    return [key, sc];
+    return sc;
   }
 
-  history(el: XmlElement): [string, StateConfig] {
+  history(el: XmlElement): StateConfig {
     this.check(el);
     const id = el.attrs.id ?? `_history${++this.#anon}`;
     if (this.#ids.has(id)) this.fail(el, `duplicate state id "${id}"`);
     this.#ids.add(id);
-    const key = /^[^.#\s]+$/.test(id) ? id : `_k${++this.#anon}`;
     const sc: StateConfig = {
       id,
       type: "history",
       history: el.attrs.type === "deep" ? "deep" : "shallow",
     };
+    this.#elements.set(sc, el);
     if (el.attrs.type !== undefined && el.attrs.type !== "deep" && el.attrs.type !== "shallow") {
       this.fail(el, `history type must be "deep" or "shallow", not "${el.attrs.type}"`);
     }
@@ -383,7 +450,7 @@ class Builder implements ContentReader {
       if (t.attrs.target === undefined) this.fail(t, "a history transition needs a target");
       sc.target = { target: this.targets(t, t.attrs.target), actions: [this.#x.block(t)] };
     }
-    return [key, sc];
+    return sc;
   }
 
   transition(el: XmlElement): TransitionConfig {
@@ -395,7 +462,12 @@ class Builder implements ContentReader {
       t.guard = (args: GuardArgs) => {
         const s = SESSIONS.of(args.context, doc);
         s.bind(args);
-        return s.dm.cond(cond);
+        enterSite(el);
+        try {
+          return s.dm.cond(cond);
+        } finally {
+          leaveSite();
+        }
       };
     }
     if (
@@ -454,11 +526,16 @@ class Builder implements ContentReader {
     return ({ context, event }) => {
       const s = SESSIONS.of(context, doc);
       s.dm.setEvent(event);
-      if (contentFn !== null) return contentFn(s);
-      if (paramFns.length === 0) return undefined;
-      const out: Record<string, unknown> = {};
-      for (const p of paramFns) p(s, out);
-      return out;
+      enterSite(el);
+      try {
+        if (contentFn !== null) return contentFn(s);
+        if (paramFns.length === 0) return undefined;
+        const out: Record<string, unknown> = {};
+        for (const p of paramFns) p(s, out);
+        return out;
+      } finally {
+        leaveSite();
+      }
     };
   }
 
@@ -503,31 +580,41 @@ class Builder implements ContentReader {
       id,
       src: SCXML_INVOKE_SRC,
       autoForward: a.autoforward === "true",
-      input: ({ context, event }) => {
-        const s = SESSIONS.of(context, doc);
-        s.dm.setEvent(event);
-        const type = a.type ?? (a.typeexpr !== undefined ? String(s.dm.eval(a.typeexpr)) : "scxml");
-        if (!INVOKE_TYPES.has(type)) throw new Error(`invoke: unsupported type "${type}"`);
-        if (a.idlocation !== undefined) s.dm.assign(a.idlocation, id);
-        let child = staticChild;
-        if (child === null) {
-          let text: string;
-          if (contentExpr !== undefined) text = String(s.dm.eval(contentExpr));
-          else if (a.srcexpr !== undefined) {
-            const src = String(s.dm.eval(a.srcexpr));
-            text = Deno.readTextFileSync(new URL(src, base));
-          } else throw new Error("invoke: nothing to invoke (no src, srcexpr or content)");
-          child = buildMachine(parseXml(text), { baseUrl: base }, text);
+      input: (args) => {
+        enterSite(el);
+        try {
+          return invokeInput(args);
+        } finally {
+          leaveSite();
         }
-        const input: Record<string | symbol, unknown> = {};
-        for (const name of namelist) {
-          if (!s.dm.isDeclared(name)) throw new ReferenceError(`namelist: "${name}" undeclared`);
-          input[name] = s.dm.eval(name);
-        }
-        for (const p of params) p(s, input as Record<string, unknown>);
-        input[CHILD] = child;
-        return input;
       },
+    };
+    const invokeInput = (
+      { context, event }: { context: Record<string, unknown>; event: EventObject },
+    ) => {
+      const s = SESSIONS.of(context, doc);
+      s.dm.setEvent(event);
+      const type = a.type ?? (a.typeexpr !== undefined ? String(s.dm.eval(a.typeexpr)) : "scxml");
+      if (!INVOKE_TYPES.has(type)) throw new Error(`invoke: unsupported type "${type}"`);
+      if (a.idlocation !== undefined) s.dm.assign(a.idlocation, id);
+      let child = staticChild;
+      if (child === null) {
+        let text: string;
+        if (contentExpr !== undefined) text = String(s.dm.eval(contentExpr));
+        else if (a.srcexpr !== undefined) {
+          const src = String(s.dm.eval(a.srcexpr));
+          text = Deno.readTextFileSync(new URL(src, base));
+        } else throw new Error("invoke: nothing to invoke (no src, srcexpr or content)");
+        child = buildMachine(parseXml(text), { baseUrl: base }, text);
+      }
+      const input: Record<string | symbol, unknown> = {};
+      for (const name of namelist) {
+        if (!s.dm.isDeclared(name)) throw new ReferenceError(`namelist: "${name}" undeclared`);
+        setOwn(input, name, s.dm.eval(name));
+      }
+      for (const p of params) p(s, input as Record<string, unknown>);
+      input[CHILD] = child;
+      return input;
     };
     if (finalizeEl !== undefined) config.finalize = [this.#x.block(finalizeEl)];
     return config;
@@ -535,10 +622,13 @@ class Builder implements ContentReader {
 }
 
 function initData(s: Session, args: Args, d: DataDecl): void {
+  enterSite(d.el);
   try {
     s.dm.declare(d.id, d.value(s));
   } catch (e) {
     s.dm.declare(d.id, undefined);
     raiseError(s, args, e, d.where);
+  } finally {
+    leaveSite();
   }
 }

@@ -22,6 +22,7 @@
 import type { EventObject } from "../core/types.ts";
 import { type ScxmlEvent, toScxmlEvent } from "./event.ts";
 import { compileSimple, type SimpleExpression } from "./expression.ts";
+import { setOwn } from "./own.ts";
 
 /** The SCXML event I/O processor's type URI. */
 export const SCXML_IO = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor";
@@ -167,7 +168,7 @@ export class DataModel {
       set: (_t, key, value) => {
         if (typeof key !== "string") return false;
         if (SYSTEM.has(key)) throw new TypeError(`${key} is a read-only system variable`);
-        this.data[key] = value;
+        setOwn(this.data, key, value);
         return true;
       },
       deleteProperty: (_t, key) => {
@@ -246,7 +247,7 @@ export class DataModel {
     }
     // A declared plain variable (not a system one, which `declare` never puts in `data`).
     if (locationRoots.get(location) === location && Object.hasOwn(this.data, location)) {
-      this.data[location] = value;
+      setOwn(this.data, location, value);
       return;
     }
     const fn = assignCache.get(location) ??
@@ -257,6 +258,6 @@ export class DataModel {
   /** Creates or sets a variable (data declarations, foreach item/index, invoke params). */
   declare(name: string, value: unknown): void {
     if (SYSTEM.has(name)) throw new TypeError(`${name} is a read-only system variable`);
-    this.data[name] = value;
+    setOwn(this.data, name, value);
   }
 }

@@ -12,6 +12,8 @@ import { parseDuration } from "../core/duration.ts";
 import { elements, parseXml, textOf, toDom, type XmlElement } from "./parse.ts";
 import { BASIC_HTTP_IO, isIdentifier, SCXML_IO } from "./datamodel.ts";
 import { type ScxmlDocument, type Session, SESSIONS } from "./session.ts";
+import { setOwn } from "./own.ts";
+import { enterSite, leaveSite } from "./time_limit.ts";
 
 /** The arguments the engine hands an action. */
 export type Args = ActionArgs<Record<string, unknown>, EventObject>;
@@ -85,11 +87,14 @@ export class ExecutableContent {
     const fn = this.#compile(el);
     const where = `<${el.name}> at ${this.#r.where(el)}`;
     return (s, a) => {
+      enterSite(el);
       try {
         fn(s, a);
       } catch (e) {
         if (typeof e === "object" && e !== null && !errorSites.has(e)) errorSites.set(e, where);
         throw e;
+      } finally {
+        leaveSite();
       }
     };
   }
@@ -244,7 +249,7 @@ export class ExecutableContent {
         const out: Record<string, unknown> = {};
         for (const n of namelist) {
           if (!s.dm.isDeclared(n)) throw new ReferenceError(`namelist: "${n}" is not declared`);
-          out[n] = s.dm.eval(n);
+          setOwn(out, n, s.dm.eval(n));
           raw.append(n, safeString(out[n]));
         }
         for (const p of params) p(s, out, raw);
@@ -334,8 +339,9 @@ export class ExecutableContent {
       if (location !== undefined && !s.dm.isDeclared(location)) {
         throw new ReferenceError(`param "${name}": "${location}" is not a declared location`);
       }
-      out[name] = s.dm.eval(expr ?? location!);
-      raw?.append(name, safeString(out[name]));
+      const value = s.dm.eval(expr ?? location!);
+      setOwn(out, name, value);
+      raw?.append(name, safeString(value));
     };
   }
 }

@@ -67,19 +67,37 @@ export function exportSCXML(machine: Machine<any, any>): ScxmlExport {
     return { xml: machine.doc.source, unsupported: [] };
   }
   const w = new Writer();
-  w.machine(machine, 0);
+  w.run(() => w.machine(machine, 0));
   return {
     xml: `<?xml version="1.0" encoding="UTF-8"?>\n${w.out.join("\n")}\n`,
     unsupported: w.unsupported,
   };
 }
 
+/**
+ * Writes the document without recursion (a chart or its invocations may nest deeper than the
+ * stack): a method writes its own lines and schedules its parts as tasks, which run before the
+ * tasks its caller scheduled after it.
+ */
 class Writer {
   out: string[] = [];
   unsupported: string[] = [];
+  #tasks: (() => void)[] = [];
+
+  /** Runs `first` and every task it schedules, in document order. */
+  run(first: () => void): void {
+    this.#tasks.push(first);
+    while (this.#tasks.length > 0) this.#tasks.pop()!();
+  }
+
+  /** Schedules `tasks` to run in order, before anything scheduled earlier. */
+  then(tasks: (() => void)[]): void {
+    for (let i = tasks.length - 1; i >= 0; i--) this.#tasks.push(tasks[i]);
+  }
 
   line(depth: number, text: string): void {
-    this.out.push(`${"  ".repeat(depth)}${text}`);
+    // Indentation stops growing at 32 levels: a deep chart stays linear in size.
+    this.out.push(`${"  ".repeat(Math.min(depth, 32))}${text}`);
   }
 
   missing(depth: number, where: string, what: string): void {
@@ -120,8 +138,11 @@ class Writer {
     }
     if (root.kind === "parallel") {
       this.line(depth + 1, `<parallel${attrList({ id: `${m.id}.root` })}>`);
-      this.body(root, depth + 2);
-      this.line(depth + 1, "</parallel>");
+      this.then([
+        () => this.body(root, depth + 2),
+        () => this.line(depth + 1, "</parallel>"),
+        () => this.line(depth, "</scxml>"),
+      ]);
     } else {
       if (root.entry.length > 0 || root.exit.length > 0) {
         this.missing(depth + 1, where, "the machine's own entry/exit actions");
@@ -129,9 +150,10 @@ class Writer {
       for (const t of root.eventful.concat(root.eventless)) {
         this.missing(depth + 1, where, `a transition on the machine itself (${describe(t)})`);
       }
-      for (const c of root.children) this.state(c, depth + 1);
+      const parts = root.children.map((c) => () => this.state(c, depth + 1));
+      parts.push(() => this.line(depth, "</scxml>"));
+      this.then(parts);
     }
-    this.line(depth, "</scxml>");
   }
 
   state(s: StateNode, depth: number): void {
@@ -158,8 +180,7 @@ class Writer {
       }
     }
     this.line(depth, `<${tag}${attrList(attrs)}>`);
-    this.body(s, depth + 1);
-    this.line(depth, `</${tag}>`);
+    this.then([() => this.body(s, depth + 1), () => this.line(depth, `</${tag}>`)]);
   }
 
   body(s: StateNode, depth: number): void {
@@ -195,30 +216,37 @@ class Writer {
         this.line(depth, "</donedata>");
       }
     }
+    const rest: (() => void)[] = [];
     for (const inv of s.invokes) {
       const attrs: Record<string, string> = { id: inv.id, type: "scxml" };
       if (inv.autoForward) attrs.autoforward = "true";
       const src = inv.src;
-      if (!inv.isMachine || !(src instanceof Machine)) {
-        this.missing(depth, where, `invoke "${inv.id}" runs a TypeScript function`);
-        continue;
-      }
-      this.line(depth, `<invoke${attrList(attrs)}>`);
-      if (inv.input !== undefined) {
-        this.missing(depth + 1, where, `the input of invoke "${inv.id}"`);
-      }
-      if (inv.finalize.length > 0) {
-        this.missing(depth + 1, where, `the finalize actions of invoke "${inv.id}"`);
-      }
-      this.line(depth + 1, "<content>");
-      this.machine(src as Machine, depth + 2);
-      this.line(depth + 1, "</content>");
-      this.line(depth, "</invoke>");
+      rest.push(() => {
+        if (!inv.isMachine || !(src instanceof Machine)) {
+          this.missing(depth, where, `invoke "${inv.id}" runs a TypeScript function`);
+          return;
+        }
+        this.line(depth, `<invoke${attrList(attrs)}>`);
+        if (inv.input !== undefined) {
+          this.missing(depth + 1, where, `the input of invoke "${inv.id}"`);
+        }
+        if (inv.finalize.length > 0) {
+          this.missing(depth + 1, where, `the finalize actions of invoke "${inv.id}"`);
+        }
+        this.line(depth + 1, "<content>");
+        this.then([() => this.machine(src as Machine, depth + 2), () => {
+          this.line(depth + 1, "</content>");
+          this.line(depth, "</invoke>");
+        }]);
+      });
     }
-    const transitions = s.eventful.concat(s.eventless).sort((a, b) => a.order - b.order);
-    for (const t of transitions) this.transition(t, depth);
-    for (const c of s.children) this.state(c, depth);
-    for (const h of s.histories) this.state(h, depth);
+    rest.push(() => {
+      const transitions = s.eventful.concat(s.eventless).sort((a, b) => a.order - b.order);
+      for (const t of transitions) this.transition(t, depth);
+    });
+    for (const c of s.children) rest.push(() => this.state(c, depth));
+    for (const h of s.histories) rest.push(() => this.state(h, depth));
+    this.then(rest);
   }
 
   transition(t: Transition, depth: number): void {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { setOwn } from "./own.ts";
 import type {
   MachineConfig,
   MachineInstance,
@@ -169,7 +170,7 @@ export const SCXML_INVOKE_SRC: MachineLike = {
     const child = ctx[CHILD] as ScxmlMachine | undefined;
     if (child === undefined) throw new Error("invoke: no child machine");
     const context: Record<string, unknown> = {};
-    for (const k of Object.keys(ctx)) context[k] = ctx[k];
+    for (const k of Object.keys(ctx)) setOwn(context, k, ctx[k]);
     return child.start({ ...options, context });
   },
 };

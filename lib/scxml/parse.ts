@@ -10,6 +10,13 @@ import { SaxesParser } from "saxes";
 /** The SCXML namespace. */
 export const SCXML_NS = "http://www.w3.org/2005/07/scxml";
 
+/**
+ * How deep elements may nest in a document. Every reader of the tree (the builder, the data
+ * model's DOM, serialisation) walks it recursively; a deeper document is refused at the
+ * element that goes too deep, with its line and column.
+ */
+export const MAX_ELEMENT_DEPTH = 1_000;
+
 /** An element: local name, namespace, attributes (unprefixed, by local name), children. */
 export interface XmlElement {
   kind: "element";
@@ -19,7 +26,7 @@ export interface XmlElement {
   qname: string;
   /** Namespace URI ("" when none). */
   ns: string;
-  /** Attributes by qualified name as written. */
+  /** Attributes by qualified name as written (an object without a prototype). */
   attrs: Record<string, string>;
   children: XmlNode[];
   line: number;
@@ -117,7 +124,18 @@ export function parseXml(text: string, source?: string): XmlElement {
     tagColumn = at !== undefined && at >= 0 ? at + 1 : parser.column;
   });
   parser.on("opentag", (tag) => {
-    const attrs: Record<string, string> = {};
+    if (stack.length >= MAX_ELEMENT_DEPTH) {
+      error ??= new ScxmlError(
+        `<${tag.name}> is nested ${stack.length + 1} elements deep: documents deeper than ` +
+          `${MAX_ELEMENT_DEPTH} elements are refused`,
+        tagLine,
+        tagColumn,
+        source,
+      );
+      throw error; // ends parsing: caught below
+    }
+    // No prototype: an attribute named `__proto__` or `constructor` stays data.
+    const attrs: Record<string, string> = Object.create(null);
     for (const [k, a] of Object.entries(tag.attributes)) {
       attrs[k] = typeof a === "string" ? a : a.value;
     }
@@ -221,7 +239,7 @@ export function toDom(roots: XmlElement[]): DomNode {
       namespaceURI: n.ns,
       childNodes: children,
       textContent: children.map((c) => c.textContent).join(""),
-      getAttribute: (name) => n.attrs[name] ?? null,
+      getAttribute: (name) => Object.hasOwn(n.attrs, name) ? n.attrs[name] : null,
       getElementsByTagName: (name) => byTag(children, name),
       toString: () => serializeStandalone(n),
     };

@@ -21,6 +21,7 @@ import { eventStreamRoutes } from "./routes/events.ts";
 import { instanceRoutes } from "./routes/instances.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { type MountedPluginRoute, pluginRoutes } from "./routes/plugins.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { serviceRoutes } from "./routes/service.ts";
 
 export { type ApiError, HttpError, toHttp } from "./http_error.ts";
@@ -101,6 +102,7 @@ const encoder = new TextEncoder();
  */
 export function createApp(runtime: Runtime, options: AppOptions = {}): ApiApp {
   const metrics = options.metrics ?? new Metrics();
+  metrics.exportToOpenTelemetry(runtime); // OpenTelemetry on: /metrics as OTel metrics too
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const authorized = bearerCheck(options.token);
   const app = new Hono();
@@ -123,7 +125,11 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): ApiApp {
     onError: (c) => {
       metrics.recordError("too_large");
       return c.json(
-        { error: "too_large", message: `the body is larger than ${maxBodyBytes} bytes` },
+        {
+          error: "too_large",
+          field: "(body)",
+          message: `the body is larger than ${maxBodyBytes} bytes`,
+        },
         413,
       );
     },
@@ -133,6 +139,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): ApiApp {
   app.route("/machines", machineRoutes(deps));
   app.route("/instances", instanceRoutes(deps));
   app.route("/cluster", clusterRoutes(deps));
+  app.route("/schedules", scheduleRoutes(deps));
   app.route("/plugins", pluginRoutes(deps, options.pluginRoutes ?? []));
   app.route("/events", eventStreamRoutes(deps));
   app.route("/", serviceRoutes(deps));

@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { type Histogram as OtelHistogram, metrics as otel } from "@opentelemetry/api";
 import type { Runtime, TransitionEvent } from "../runtime/runtime.ts";
+import { tracing } from "../telemetry/tracing.ts";
 
 /** Upper bounds (seconds) of the commit latency histogram's buckets. */
 export const LATENCY_BUCKETS: readonly number[] = [
@@ -63,6 +65,8 @@ export class Metrics {
   readonly #errors = new Map<string, number>();
   readonly #commit = new Histogram();
   #sseClients = 0;
+  /** OpenTelemetry on: the commit latency histogram as an OTel instrument. */
+  #otelCommit: OtelHistogram | undefined;
   /** When the metrics started (ms since the epoch). */
   readonly started: number = Date.now();
 
@@ -77,7 +81,132 @@ export class Metrics {
    */
   recordEvent(result: "applied" | "duplicate" | "rejected", seconds?: number): void {
     bump(this.#events, key([result]));
-    if (seconds !== undefined) this.#commit.observe(seconds);
+    if (seconds !== undefined) {
+      this.#commit.observe(seconds);
+      this.#otelCommit?.record(seconds);
+    }
+  }
+
+  /**
+   * OpenTelemetry on (`OTEL_DENO=true`): the same metrics as OTel instruments of the meter
+   * `statecraft`, exported by Deno's OTLP exporter; named as on `/metrics` without the
+   * `_total` suffix (a Prometheus backend adds it back). Does nothing when OTel is off, or the
+   * second time.
+   */
+  exportToOpenTelemetry(runtime: Runtime): void {
+    if (!tracing || this.#otelCommit !== undefined) return;
+    const meter = otel.getMeter("statecraft");
+    this.#otelCommit = meter.createHistogram("statecraft_event_commit_seconds", {
+      unit: "s",
+      description: "Time from an event request to its durable commit",
+      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS] },
+    });
+    const observe = (
+      name: string,
+      kind: "counter" | "gauge",
+      description: string,
+      labels: readonly string[],
+      values: () => Map<string, number>,
+    ) => {
+      const instrument = kind === "counter"
+        ? meter.createObservableCounter(name, { description })
+        : meter.createObservableGauge(name, { description });
+      instrument.addCallback((result) => {
+        for (const [k, v] of values()) {
+          const parts = k.split(SEP);
+          result.observe(v, Object.fromEntries(labels.map((l, i) => [l, parts[i] ?? ""])));
+        }
+      });
+    };
+    observe("statecraft_http_requests", "counter", "HTTP requests answered", [
+      "method",
+      "route",
+      "status",
+    ], () => this.#requests);
+    observe(
+      "statecraft_events",
+      "counter",
+      "Events sent through the API",
+      ["result"],
+      () => this.#events,
+    );
+    observe("statecraft_transitions", "counter", "Committed journal entries", [
+      "machine",
+      "kind",
+    ], () => this.#transitions);
+    observe(
+      "statecraft_errors",
+      "counter",
+      "Error responses by error code",
+      ["code"],
+      () => this.#errors,
+    );
+    const perPlugin = (pick: (p: ReturnType<Runtime["plugins"]["list"]>[number]) => number) => () =>
+      new Map(runtime.plugins.list().map((p) => [key([p.name]), pick(p)]));
+    observe(
+      "statecraft_plugin_calls",
+      "counter",
+      "Plugin action calls",
+      ["plugin"],
+      perPlugin((p) => p.calls),
+    );
+    observe("statecraft_plugin_failures", "counter", "Failed plugin calls and hooks", [
+      "plugin",
+    ], perPlugin((p) => p.failures));
+    observe("statecraft_plugin_restarts", "counter", "Plugin restarts after crashes", [
+      "plugin",
+    ], perPlugin((p) => p.restarts));
+    observe("statecraft_plugin_stuck", "gauge", "1 when a plugin stopped answering", [
+      "plugin",
+    ], perPlugin((p) => p.stuck ? 1 : 0));
+    const cluster = runtime.store.cluster;
+    if (cluster !== undefined) {
+      const one = (name: string, kind: "counter" | "gauge", help: string, pick: () => number) =>
+        observe(name, kind, help, ["node"], () => new Map([[key([cluster.node]), pick()]]));
+      one(
+        "statecraft_cluster_partitions_owned",
+        "gauge",
+        "Partitions this node owns",
+        () => cluster.stats.owned,
+      );
+      one(
+        "statecraft_cluster_takeovers",
+        "counter",
+        "Partitions taken over",
+        () => cluster.stats.takeovers,
+      );
+      one(
+        "statecraft_cluster_partitions_lost",
+        "counter",
+        "Partitions lost",
+        () => cluster.stats.lost,
+      );
+      one(
+        "statecraft_cluster_fenced_commits",
+        "counter",
+        "Commits refused by an epoch",
+        () => cluster.stats.fencedCommits,
+      );
+      one(
+        "statecraft_cluster_forwarded",
+        "counter",
+        "Writes forwarded to another node",
+        () => cluster.stats.forwarded,
+      );
+      one(
+        "statecraft_cluster_served",
+        "counter",
+        "Writes run here for another node",
+        () => cluster.stats.served,
+      );
+    }
+    observe(
+      "statecraft_sse_clients",
+      "gauge",
+      "Connected GET /events clients",
+      [],
+      () => new Map([["", this.#sseClients]]),
+    );
   }
 
   /** A committed transition (from the bus). */

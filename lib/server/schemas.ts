@@ -6,11 +6,23 @@
  */
 import { z } from "zod";
 
-/** An instance id as the API accepts it: 1 to 256 characters, no control characters. */
-export const instanceId: z.ZodString = z.string().min(1).max(256).regex(
-  // deno-lint-ignore no-control-regex
-  /^[^\u0000-\u001f\u007f]+$/,
-  "no control characters",
+/**
+ * A string that is a storage key: no lone surrogate (a key is UTF-8, where one becomes U+FFFD,
+ * so that the key stored would not be the one given).
+ */
+const wellFormed = (s: z.ZodString): z.ZodString =>
+  s.refine((v) => v.isWellFormed(), "no lone surrogates (UTF-16 halves without their pair)");
+
+/**
+ * An instance id as the API accepts it: 1 to 256 characters, no control characters, no lone
+ * surrogates.
+ */
+export const instanceId: z.ZodString = wellFormed(
+  z.string().min(1).max(256).regex(
+    // deno-lint-ignore no-control-regex
+    /^[^\u0000-\u001f\u007f]+$/,
+    "no control characters",
+  ),
 );
 
 /** `POST /instances`. */
@@ -29,7 +41,7 @@ export const eventBody = z.looseObject({
 
 /** `POST /instances/:id/checkpoints`. */
 export const checkpointBody = z.strictObject({
-  label: z.string().min(1).max(256).regex(/\D/, "a label is not a number").optional(),
+  label: wellFormed(z.string().min(1).max(256).regex(/\D/, "a label is not a number")).optional(),
 });
 
 /**
@@ -38,7 +50,7 @@ export const checkpointBody = z.strictObject({
  */
 export const rollbackBody = z.strictObject({
   seq: z.number().int().min(0).optional().describe("a journal seq"),
-  checkpoint: z.string().min(1).max(256).optional().describe("a checkpoint label"),
+  checkpoint: wellFormed(z.string().min(1).max(256)).optional().describe("a checkpoint label"),
 }).superRefine((b, ctx) => {
   if (b.seq !== undefined && b.checkpoint !== undefined) {
     ctx.addIssue({

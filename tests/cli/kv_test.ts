@@ -112,6 +112,18 @@ async function withStore(
   }
 }
 
+/** The store's export, one JSON line per record. */
+async function exportLines(path: string): Promise<string[]> {
+  const store = await open(path);
+  const lines: string[] = [];
+  try {
+    for await (const r of store.export()) lines.push(JSON.stringify(r));
+  } finally {
+    await store.close();
+  }
+  return lines;
+}
+
 Deno.test("kv ls: a table of instances, filtered by machine, state and status", async () => {
   await withStore(async (path) => {
     const all = await kv(path, ["ls"]);
@@ -289,13 +301,7 @@ Deno.test("kv export, then kv import into a fresh store: same instances and jour
 
 Deno.test("kv import: a bad line is named with its line number and nothing is imported", async () => {
   await withStore(async (path, dir) => {
-    const store = await open(path);
-    const lines: string[] = [];
-    try {
-      for await (const r of store.export()) lines.push(JSON.stringify(r));
-    } finally {
-      await store.close();
-    }
+    const lines = await exportLines(path);
     const file = `${dir}/bad.jsonl`;
     // A line cut short among the second instance's records: the first instance is complete.
     lines[9] = lines[9].slice(0, 20);
@@ -361,4 +367,63 @@ Deno.test("kv progress line: a bar, then the counts", () => {
     "[##########----------] 123 instances, 4567 records",
   );
   assert.equal(renderProgress(undefined, progressCounts(1, 1)), "1 instance, 1 record");
+});
+
+Deno.test("kv import: records whose snapshots cannot load are refused by line, nothing written", async () => {
+  await withStore(async (path, dir) => {
+    const lines = await exportLines(path);
+    // The issue's cases: each once in the last instance's record (t1), after good instances.
+    const at = lines.findLastIndex((l) => JSON.parse(l).type === "instance");
+    const c1 = JSON.parse(lines[0]);
+    const mutate = (
+      f: (r: Record<string, unknown> & { snapshot: Record<string, unknown> }) => void,
+    ) => {
+      const copy = [...lines];
+      const r = JSON.parse(copy[at]);
+      f(r);
+      copy[at] = JSON.stringify(r);
+      return copy;
+    };
+    const cases: [string, string[], string][] = [
+      [
+        "wrong hash",
+        mutate((r) => r.snapshot.hash = "123"),
+        `snapshot.hash: instance "t1" was stored under version unversioned (hash 123) of machine "toggle"`,
+      ],
+      [
+        "illegal configuration",
+        mutate((r) => r.snapshot.configuration = ["on", "off"]),
+        `snapshot.configuration: illegal configuration: the machine "toggle" has 2 active children`,
+      ],
+      [
+        "another machine's snapshot",
+        mutate((r) => r.snapshot = { ...c1.snapshot, id: "t1" }),
+        `snapshot.machine: the snapshot of "t1" belongs to machine "counter", not "toggle"`,
+      ],
+      [
+        "bad date",
+        mutate((r) => r.createdAt = "yesterday"),
+        `createdAt: must be a clock time (ms from the epoch, at most 8640000000000000), not "yesterday"`,
+      ],
+    ];
+    for (const [what, content, message] of cases) {
+      const file = `${dir}/backup.jsonl`;
+      await Deno.writeTextFile(file, content.join("\n") + "\n");
+      const fresh = `${dir}/fresh-${what.replaceAll(" ", "_").replace("'", "")}.kv`;
+      const r = await kv(fresh, ["import", file]);
+      assert.equal(r.code, 1, what);
+      assert.ok(
+        r.stderr.startsWith(`error: ${file}:${at + 1}: ${message}`),
+        `${what}: ${r.stderr}`,
+      );
+      assert.ok(noStackTrace(r.stderr), what);
+      assert.doesNotMatch(r.stderr, /bug in statecraft/, what);
+      const target = await open(fresh);
+      try {
+        assert.deepEqual((await target.list()).items, [], `${what}: nothing imported`);
+      } finally {
+        await target.close();
+      }
+    }
+  });
 });

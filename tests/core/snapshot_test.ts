@@ -187,10 +187,13 @@ Deno.test("restore refuses a snapshot of another definition, naming both version
 Deno.test("restore refuses malformed and illegal snapshots with the reason", () => {
   const good = machine.start({ clock: new VirtualClock() }).snapshot();
   const cases: [unknown, RegExp][] = [
-    [null, /not a Statecraft snapshot: expected an object/],
-    [{ ...good, format: "x" }, /format is "x"/],
-    [{ ...good, machine: "other" }, /belongs to machine "other"/],
-    [{ ...good, configuration: ["oven", "oven.nope"] }, /unknown state "oven.nope"/],
+    [null, /^snapshot: not a Statecraft snapshot: expected an object/],
+    [{ ...good, format: "x" }, /^snapshot\.format: not a Statecraft snapshot: format is "x"/],
+    [{ ...good, machine: "other" }, /^snapshot\.machine: .*belongs to machine "other"/],
+    [
+      { ...good, configuration: ["oven", "oven.nope"] },
+      /^snapshot\.configuration\[1\]: unknown state "oven.nope"/,
+    ],
     [{ ...good, configuration: ["oven", "oven.off"] }, /region "counter" of parallel/],
     [
       { ...good, configuration: ["oven", "oven.off", "oven.on", "counter", "counter.idle"] },
@@ -200,12 +203,12 @@ Deno.test("restore refuses malformed and illegal snapshots with the reason", () 
       { ...good, configuration: ["oven.off", "counter", "counter.idle"] },
       /region "oven" of parallel|its parent "oven" is not/,
     ],
-    [{ ...good, timers: [{ sendId: 1 }] }, /a timer must be/],
+    [{ ...good, timers: [{ sendId: 1 }] }, /^snapshot\.timers\[0\]\.sendId: must be a string/],
     [
       { ...good, history: { "oven.on.hist": ["counter.idle"] } },
-      /history "oven.on.hist" holds "counter.idle"/,
+      /^snapshot\.history\["oven\.on\.hist"\]\[0\]: .*history "oven.on.hist" holds "counter.idle"/,
     ],
-    [{ ...good, context: 5 }, /"context" must be an object/],
+    [{ ...good, context: 5 }, /^snapshot\.context: must be an object/],
   ];
   for (const [snap, pattern] of cases) {
     assert.throws(() => machine.restore(snap as Snapshot), (e: unknown) => {

@@ -192,7 +192,7 @@ Deno.test("missing fields, YAML syntax errors, empty and non-mapping manifests",
     ":2:1 version: is required",
   ]);
   assert.deepEqual(problemsOf("name: a\nversion: 1.0.0\nname: b\n"), [
-    ":3:1 YAML: Map keys must be unique",
+    ':3:1 name: YAML: the key "name" is written twice in this map',
   ]);
   assert.deepEqual(problemsOf("name: a\nversion:\n"), [
     ":2:9 version: is empty (expected a string)",

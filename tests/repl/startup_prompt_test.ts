@@ -9,17 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { waitFor } from "../_wait.ts";
+import { tmuxAvailable } from "./_tmux.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-function tmuxAvailable(): boolean {
-  try {
-    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 async function tmux(socket: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("tmux", { args: ["-L", socket, ...args], stdout: "piped" })

@@ -8,7 +8,15 @@ import { Hono } from "hono";
 import { K } from "../../persist/keys.ts";
 import { StoreError } from "../../persist/store.ts";
 import { HttpError } from "../http_error.ts";
-import { idempotency, jsonBody, notFound, param, parse } from "../request.ts";
+import {
+  checkContextSize,
+  idempotency,
+  jsonBody,
+  notFound,
+  param,
+  parse,
+  parseBody,
+} from "../request.ts";
 import {
   checkpointBody,
   createBody,
@@ -40,7 +48,8 @@ export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
   });
 
   app.post("/", limit, async (c) => {
-    const body = parse(createBody, await jsonBody(c), "body");
+    const body = parseBody(createBody, await jsonBody(c));
+    checkContextSize(body.context);
     if (!runtime.machines.has(body.machine)) {
       throw new HttpError(400, {
         error: "invalid",
@@ -87,7 +96,7 @@ export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
     const started = performance.now();
     const id = param(c);
     const eventId = idempotency(c.req.header("idempotency-key"));
-    const event = parse(eventBody, await jsonBody(c), "body");
+    const event = parseBody(eventBody, await jsonBody(c));
     try {
       const result = await runtime.send(id, event, { eventId, by: BY_HTTP });
       metrics.recordEvent(
@@ -97,19 +106,23 @@ export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
       return c.json(result);
     } catch (e) {
       metrics.recordEvent("rejected");
+      // The store bounds an event's size: the fault is the whole body.
+      if (e instanceof StoreError && e.code === "too_large") {
+        throw new HttpError(413, { error: "too_large", field: "(body)", message: e.message });
+      }
       throw e;
     }
   });
 
   app.post("/:id/checkpoints", limit, async (c) => {
     const id = param(c);
-    const body = parse(checkpointBody, await jsonBody(c, {}), "body");
+    const body = parseBody(checkpointBody, await jsonBody(c, {}));
     return c.json(await runtime.checkpoint(id, body.label), 201);
   });
 
   app.post("/:id/rollback", limit, async (c) => {
     const id = param(c);
-    const body = parse(rollbackBody, await jsonBody(c), "body");
+    const body = parseBody(rollbackBody, await jsonBody(c));
     const to = body.seq !== undefined ? { seq: body.seq } : { checkpoint: body.checkpoint! };
     try {
       return c.json(await runtime.rollback(id, to, { by: BY_HTTP }));

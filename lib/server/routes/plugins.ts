@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import type { PluginRoute } from "../../plugins/manifest.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
-import { parseJson } from "../request.ts";
+import { bodyText, parseJson } from "../request.ts";
 import { MUTATING, type RouteDeps } from "./deps.ts";
 
 /** A route a plugin declares in its manifest, mounted at `/plugins/<plugin><route.path>`. */
@@ -35,7 +35,7 @@ export function pluginRoutes(deps: RouteDeps, declared: readonly MountedPluginRo
         metrics.recordError("unauthorized");
         return c.json({ error: "unauthorized" }, 401, { "www-authenticate": "Bearer" });
       }
-      const text = route.method === "GET" || route.method === "DELETE" ? "" : await c.req.text();
+      const text = route.method === "GET" || route.method === "DELETE" ? "" : await bodyText(c);
       let body: unknown = text;
       if (text !== "" && (c.req.header("content-type") ?? "").includes("json")) {
         body = parseJson(text);
@@ -54,7 +54,7 @@ export function pluginRoutes(deps: RouteDeps, declared: readonly MountedPluginRo
 
   app.post("/:name/:action", limit, async (c) => {
     const name = c.req.param("name"), action = c.req.param("action");
-    const text = await c.req.text();
+    const text = await bodyText(c);
     const payload = text === "" ? undefined : parseJson(text);
     const result = await runtime.call(name, action, payload);
     return c.json({ result: result ?? null });

@@ -1,0 +1,91 @@
+/**
+ * What the tracing code paths cost when OpenTelemetry is off (issue #15): a store send loop
+ * (`:memory:` Deno KV, one instance, sends awaited one by one) on this tree, against the same
+ * loop on a copy of this tree whose traced files are as they were before tracing (commit
+ * `BEFORE`, taken with `git show`). Run without `OTEL_DENO`:
+ *
+ * ```sh
+ * deno bench --unstable-kv --allow-read --allow-write=/tmp --allow-run=git,cp --allow-env tests/bench/tracing_overhead.ts
+ * ```
+ *
+ * Figures: docs/performance.md, "Tracing overhead (issue #15)". Not part of `deno task bench`
+ * (it needs git and a writable /tmp).
+ *
+ * @module
+ */
+import { defineMachine } from "../../lib/core/machine.ts";
+import { openStore } from "../../lib/persist/store.ts";
+import { tracing } from "../../lib/telemetry/tracing.ts";
+
+/** The last commit before tracing. */
+const BEFORE = "72a67b6";
+/** The files the tracing change touched on the send path. */
+const TRACED = [
+  "lib/persist/apply.ts",
+  "lib/persist/mailbox.ts",
+  "lib/persist/store.ts",
+  "lib/persist/store_context.ts",
+  "lib/persist/records.ts",
+  "lib/persist/instance_cache.ts",
+];
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SENDS = 200;
+
+if (tracing) throw new Error("run this bench with OpenTelemetry off (no OTEL_DENO=true)");
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd: ROOT, stderr: "inherit" }).output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+// The tree without tracing: this one, with the traced files as they were at BEFORE.
+const copy = await Deno.makeTempDir({ prefix: "statecraft-untraced-" });
+await run("cp", ["-r", `${ROOT}lib`, `${ROOT}deno.json`, copy]);
+for (const file of TRACED) {
+  await Deno.writeTextFile(`${copy}/${file}`, await run("git", ["show", `${BEFORE}:${file}`]));
+}
+const before = await import(`${copy}/lib/persist/store.ts`) as {
+  openStore: typeof openStore;
+};
+const beforeCore = await import(`${copy}/lib/core/machine.ts`) as {
+  defineMachine: typeof defineMachine;
+};
+
+const config = {
+  id: "toggle",
+  initial: "off",
+  states: { off: { on: { FLIP: "on" } }, on: { on: { FLIP: "off" } } },
+};
+
+async function loop(open: typeof openStore, define: typeof defineMachine) {
+  const store = await open({ path: ":memory:", machines: [define(config)] });
+  await store.create("toggle", "t");
+  return {
+    async sends() {
+      for (let i = 0; i < SENDS; i++) await store.send("t", { type: "FLIP" });
+    },
+  };
+}
+
+const now = await loop(openStore, defineMachine);
+const then = await loop(before.openStore, beforeCore.defineMachine);
+// Both stores are open (every module they use is loaded): the copy can go. The stores stay
+// open until the process ends (`:memory:`).
+await Deno.remove(copy, { recursive: true });
+
+Deno.bench({
+  name: `before tracing (${BEFORE}): ${SENDS} sends`,
+  group: "store send loop, OpenTelemetry off",
+  baseline: true,
+  warmup: 10,
+  n: 60,
+  fn: async () => await then.sends(),
+});
+Deno.bench({
+  name: `with tracing code paths, off: ${SENDS} sends`,
+  group: "store send loop, OpenTelemetry off",
+  warmup: 10,
+  n: 60,
+  fn: async () => await now.sends(),
+});

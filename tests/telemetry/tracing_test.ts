@@ -1,0 +1,217 @@
+/**
+ * Traces through Deno's OpenTelemetry: a runtime served over HTTP in a subprocess with
+ * `OTEL_DENO=true`, exporting OTLP/HTTP JSON to a receiver in this test. One HTTP event crosses
+ * a worker plugin (an invocation), arms a timer, and the timer's firing sends to a process
+ * plugin through the outbox: the span tree, the timer's link, the log records' trace ids and
+ * the metrics are checked; with OpenTelemetry off nothing is sent.
+ *
+ * @module
+ */
+import * as assert from "node:assert/strict";
+import { backendTest } from "../persist/_backends.ts";
+import { waitFor } from "../_wait.ts";
+import { type OtlpReceiver, type ReceivedSpan, startReceiver } from "./_otlp_receiver.ts";
+
+const CHILD = new URL("./_traced_child.ts", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** The traced program, started on `kv`; resolves once it listens. */
+async function startChild(kv: string, env: Record<string, string>) {
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--quiet",
+      "--unstable-kv",
+      "--unstable-worker-options",
+      "--allow-read",
+      "--allow-write=/tmp",
+      "--allow-env",
+      "--allow-net=127.0.0.1",
+      "--allow-run=deno",
+      "--allow-sys=homedir,uid,systemMemoryInfo,hostname",
+      CHILD,
+      kv,
+    ],
+    cwd: ROOT,
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`the traced program ended: ${await stderrOf(child)}`);
+    text += value;
+  }
+  const { url } = JSON.parse(text.slice(0, text.indexOf("\n"))) as { url: string };
+  return {
+    url,
+    /** Closes stdin (the program stops, flushing its exports) and waits for its exit. */
+    async stop(): Promise<string> {
+      await child.stdin.close();
+      await lines.cancel();
+      const stderr = await stderrOf(child);
+      await child.status;
+      return stderr;
+    },
+  };
+}
+
+async function stderrOf(child: Deno.ChildProcess): Promise<string> {
+  return await new Response(child.stderr).text();
+}
+
+/** Creates `t1` and sends GO over HTTP; waits until the timer's send reached `notified`. */
+async function drive(url: string): Promise<void> {
+  const post = (path: string, body: unknown) =>
+    fetch(`${url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }).then(async (r) => {
+      const text = await r.text();
+      assert.ok(r.ok, `${path}: ${r.status} ${text}`);
+    });
+  await post("/instances", { machine: "traced", id: "t1" });
+  await post("/instances/t1/events", { type: "GO" });
+  await waitFor("t1 to reach notified", async () => {
+    const info = await (await fetch(`${url}/instances/t1`)).json();
+    return (info.configuration as string[]).includes("notified");
+  }, { everyMs: 20 });
+}
+
+function otelEnv(receiver: OtlpReceiver): Record<string, string> {
+  return {
+    OTEL_DENO: "true",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_METRIC_EXPORT_INTERVAL: "200",
+    OTEL_BSP_SCHEDULE_DELAY: "50",
+    OTEL_BLRP_SCHEDULE_DELAY: "50",
+    OTEL_SERVICE_NAME: "statecraft-test",
+  };
+}
+
+function one(spans: ReceivedSpan[], name: string): ReceivedSpan {
+  const found = spans.filter((s) => s.name === name);
+  assert.equal(found.length, 1, `one span "${name}" (got ${spans.map((s) => s.name).join(", ")})`);
+  return found[0];
+}
+
+function childOf(child: ReceivedSpan, parent: ReceivedSpan): void {
+  assert.equal(child.traceId, parent.traceId, `"${child.name}" is in "${parent.name}"'s trace`);
+  assert.equal(child.parentSpanId, parent.spanId, `"${child.name}" is a child of "${parent.name}"`);
+}
+
+/**
+ * A plugin call under `parent`: the host's span, the plugin's own span across the Worker or
+ * process boundary, and the span the plugin's code made inside it (`<plugin>.inner`).
+ */
+function pluginCall(
+  spans: ReceivedSpan[],
+  parent: ReceivedSpan,
+  plugin: string,
+  action: string,
+  isolation: "worker" | "process",
+): void {
+  const call = one(spans, `statecraft.plugin ${plugin}.${action}`);
+  childOf(call, parent);
+  assert.equal(call.attributes["statecraft.isolation"], isolation);
+  const inside = one(spans, `plugin ${plugin} ${action}`);
+  childOf(inside, call);
+  childOf(one(spans, `${plugin}.inner`), inside);
+}
+
+backendTest(
+  "tracing: an HTTP event through a worker plugin, a timer and a process plugin",
+  async (b) => {
+    const receiver = await startReceiver();
+    try {
+      const child = await startChild(await b.path(), otelEnv(receiver));
+      const spans = receiver.spans;
+      try {
+        await drive(child.url);
+        // Exported while the program runs (stopping it kills its plugin process).
+        await waitFor("the process plugin's span", () => spans.some((s) => s.name === "tp.inner"));
+        await waitFor(
+          "the /metrics counters as OTel metrics",
+          () =>
+            receiver.metrics.has("statecraft_transitions") &&
+            receiver.metrics.has("statecraft_plugin_calls"),
+        );
+      } finally {
+        await child.stop();
+      }
+
+      // The HTTP request (Deno.serve's span) -> send -> macrostep + commit.
+      const request = spans.find((s) =>
+        s.attributes["url.path"] === "/instances/t1/events" && s.scope === "deno"
+      );
+      assert.ok(request, "Deno.serve's span of POST /instances/t1/events");
+      const send = one(spans, "statecraft.send GO");
+      childOf(send, request);
+      const go = one(spans, "statecraft.macrostep GO");
+      childOf(go, send);
+      assert.deepEqual(go.attributes["statecraft.configuration.before"], ["idle"]);
+      assert.deepEqual(go.attributes["statecraft.configuration.after"], ["calling"]);
+      assert.equal(go.attributes["statecraft.instance"], "t1");
+      assert.equal(go.attributes["statecraft.machine"], "traced");
+      assert.equal(go.attributes["statecraft.event"], "GO");
+      assert.equal(go.attributes["statecraft.seq"], 1);
+      const commits = spans.filter((s) => s.name === "statecraft.commit");
+      assert.ok(commits.some((c) => c.parentSpanId === send.spanId), "the GO commit under send");
+
+      // The invocation's plugin call crosses into the worker, where the plugin's own span joins.
+      pluginCall(spans, go, "tw", "work", "worker");
+      const done = one(spans, "statecraft.macrostep done.invoke.calling:invoke0");
+      childOf(done, go);
+      assert.deepEqual(done.attributes["statecraft.configuration.after"], ["waiting"]);
+
+      // The timer's firing: a trace of its own, linked to the macrostep that armed it.
+      const fired = one(spans, "statecraft.macrostep after.30.waiting");
+      assert.notEqual(fired.traceId, go.traceId);
+      assert.equal(fired.parentSpanId, "");
+      assert.deepEqual(fired.links, [{ traceId: done.traceId, spanId: done.spanId }]);
+      assert.equal(fired.attributes["statecraft.kind"], "timer");
+      assert.deepEqual(fired.attributes["statecraft.configuration.after"], ["notified"]);
+      assert.ok(commits.some((c) => c.parentSpanId === fired.spanId), "the timer's commit");
+
+      // Its send, from the outbox, crosses into the plugin process.
+      const effect = one(spans, "statecraft.effect plugin:tp.note");
+      childOf(effect, fired);
+      pluginCall(spans, effect, "tp", "note", "process");
+
+      // Log lines carry their trace: the host's, a worker's console, a process plugin's log.
+      const logs = receiver.logs;
+      const log = (text: string) => {
+        const found = logs.find((l) => l.body.includes(text));
+        assert.ok(found, `a log record "${text}" (got ${logs.map((l) => l.body).join(" | ")})`);
+        return found;
+      };
+      assert.equal(log("[tw] tw working").traceId, go.traceId);
+      assert.equal(log("tw console line").traceId, go.traceId);
+      assert.equal(log("[tp] tp noted").traceId, fired.traceId);
+    } finally {
+      await receiver.close();
+    }
+  },
+);
+
+Deno.test("tracing: with OpenTelemetry off nothing is exported", async () => {
+  const receiver = await startReceiver();
+  try {
+    const env = otelEnv(receiver);
+    env.OTEL_DENO = "false";
+    const child = await startChild(":memory:", env);
+    try {
+      await drive(child.url);
+    } finally {
+      await child.stop();
+    }
+    assert.deepEqual([...receiver.requests.keys()], []);
+  } finally {
+    await receiver.close();
+  }
+});
