@@ -342,6 +342,11 @@ function addKvCommands(program: Command): void {
         ),
       )
       .option("--limit <n>", "at most this many rows (default 100)", positiveInt)
+      .option(
+        "--where <clause>",
+        "search clause, repeatable: field=value, field>=value (> < <=), tag=name",
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
       .option("--json", "one JSON object per line"),
   ).action(async (options) => finish(await (await load("kv")).kvLsCommand(options)));
 

@@ -37,7 +37,10 @@ export {
   StoreError,
 } from "./lib/persist/store.ts";
 export { ImportError } from "./lib/persist/transfer.ts";
+export type { CancelInfo, ForkLink } from "./lib/persist/types.ts";
 export type { AnyInstance, AnyMachine, CommitInfo, InstanceHead } from "./lib/persist/types.ts";
+export type { ReindexProgress, WhereClause } from "./lib/persist/types.ts";
+export { parseWhere } from "./lib/persist/search.ts";
 export type {
   KvBackend,
   KvCheck,

@@ -20,6 +20,7 @@ import {
 } from "../persist/store.ts";
 import { ImportChecker } from "../persist/import_check.ts";
 import { K } from "../persist/keys.ts";
+import { parseWhere } from "../persist/search.ts";
 import { CliError } from "./cli_error.ts";
 import {
   atomicStates,
@@ -57,6 +58,8 @@ export interface KvLsOptions extends KvStoreOptions {
   limit?: number;
   /** JSON lines (one `InstanceInfo` per line) instead of a table. */
   json?: boolean;
+  /** Search clauses (`customer=acme`, `total>=100`, `tag=vip`; docs/operations.md). */
+  where?: string[];
 }
 
 /**
@@ -76,6 +79,13 @@ export async function kvLsCommand(options: KvLsOptions, out: KvOutput = CONSOLE)
     if (options.machine !== undefined) filter.machine = options.machine;
     if (options.state !== undefined) filter.state = options.state;
     if (options.status !== undefined) filter.status = options.status;
+    if (options.where !== undefined && options.where.length > 0) {
+      try {
+        filter.where = parseWhere(options.where);
+      } catch (e) {
+        throw new CliError(`--where: ${(e as Error).message}`);
+      }
+    }
     // One row more than asked tells whether the listing was cut short.
     const rows = await listAll(session.store, filter, limit + 1);
     const more = rows.length > limit;

@@ -17,6 +17,7 @@ import type { EventObject, MachineConfig } from "./types.ts";
 import type { CompiledMachine } from "./compiled_types.ts";
 import { CompileContext, isObject, makeNode } from "./compile_context.ts";
 import { checkSections } from "./compile_sections.ts";
+import { compileInvokeDefaults } from "./retry.ts";
 import { buildState } from "./compile_states.ts";
 import { resolveTargets } from "./compile_targets.ts";
 import { computeDomains } from "./compile_domains.ts";
@@ -73,6 +74,7 @@ export function compileMachine<C, E extends EventObject>(
     };
   }
   checkSections(ctx, config as MachineConfig);
+  ctx.invokeDefaults = compileInvokeDefaults(ctx, (config as MachineConfig).invokeDefaults);
   const root = buildState(ctx, config, ctx.machineId, null, []);
   // A root without states: reported here, unless its `states` was malformed (reported there).
   if (root.kind === "atomic" && (config.states === undefined || isObject(config.states))) {

@@ -7,7 +7,7 @@
  */
 import type { StateConfig } from "./types.ts";
 import type { DefinitionProblem } from "./errors.ts";
-import type { NodeKind, StateNode, Transition } from "./compiled_types.ts";
+import type { CompiledRetry, NodeKind, StateNode, Transition } from "./compiled_types.ts";
 
 /** A transition whose target names are resolved once every state exists. */
 export interface PendingTransition {
@@ -54,6 +54,11 @@ export class CompileContext {
   machineId = "";
   hasDefer = false;
   hasWhen = false;
+  /** The machine's `invokeDefaults` (lib/core/retry.ts), read before the states. */
+  invokeDefaults: { retry: CompiledRetry | null; timeout: number | null } = {
+    retry: null,
+    timeout: null,
+  };
 
   /** Records an error at `path` (in the config). */
   error(path: string[], message: string): void {

@@ -1,5 +1,6 @@
 /**
- * The machine's own sections (`id`, `guards`, `actions`, `context`, `migrations`, `schemas`),
+ * The machine's own sections (`id`, `guards`, `actions`, `context`, `migrations`, `schemas`,
+ * `search`),
  * and the guard and action names that states use to point into them.
  *
  * @module
@@ -54,6 +55,7 @@ export function checkSections(ctx: CompileContext, config: MachineConfig): void 
       }
     }
   }
+  if (config.search !== undefined) checkSearch(ctx, config.search);
   if (config.schemas !== undefined) {
     const events = (config.schemas as { events?: unknown }).events;
     if (!isObject(config.schemas) || (events !== undefined && !isObject(events))) {
@@ -68,6 +70,27 @@ export function checkSections(ctx: CompileContext, config: MachineConfig): void 
         }
       }
     }
+  }
+}
+
+/** `search: { context: [field...], tags: boolean }`. */
+function checkSearch(ctx: CompileContext, search: unknown): void {
+  if (!isObject(search)) {
+    ctx.error(["search"], "search must be { context: [field names], tags: true|false }");
+    return;
+  }
+  for (const k of Object.keys(search)) {
+    if (k !== "context" && k !== "tags") {
+      ctx.error(["search", k], `unknown search property "${k}" (context, tags)`);
+    }
+  }
+  const { context, tags } = search as { context?: unknown; tags?: unknown };
+  if (
+    context !== undefined &&
+    (!Array.isArray(context) || context.some((f) => typeof f !== "string" || f === ""))
+  ) ctx.error(["search", "context"], "search.context must be an array of context field names");
+  if (tags !== undefined && typeof tags !== "boolean") {
+    ctx.error(["search", "tags"], `search.tags must be true or false, not ${describeValue(tags)}`);
   }
 }
 

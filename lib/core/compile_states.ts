@@ -40,6 +40,7 @@ const STATE_KEYS = new Set([
   "onDone",
   "description",
   "meta",
+  "tags",
 ]);
 const ROOT_KEYS = new Set([
   ...STATE_KEYS,
@@ -49,6 +50,8 @@ const ROOT_KEYS = new Set([
   "actions",
   "schemas",
   "migrations",
+  "search",
+  "invokeDefaults",
 ]);
 const TYPES = new Set(["atomic", "compound", "parallel", "final", "history", "choice"]);
 
@@ -76,6 +79,10 @@ export function buildState(
   for (const k of Object.keys(sc)) {
     if (!allowedKeys.has(k)) ctx.error([...path, k], `unknown state property "${k}"`);
   }
+  if (
+    sc.tags !== undefined &&
+    (!Array.isArray(sc.tags) || sc.tags.some((t) => typeof t !== "string" || t === ""))
+  ) ctx.error([...path, "tags"], "tags must be an array of non-empty strings");
   if (!isRoot && (key === "" || /[.#\s]/.test(key))) {
     ctx.error(path, `state key "${key}" must be non-empty and contain no ".", "#" or spaces`);
   }

@@ -17,6 +17,7 @@ import { type CompileContext, isObject } from "./compile_context.ts";
 import { resolveActions, resolveGuard } from "./compile_sections.ts";
 import { descriptorProblem, parseDescriptors } from "./descriptor.ts";
 import { parseDuration } from "./duration.ts";
+import { compileRetry, compileTimeout } from "./retry.ts";
 
 const TRANSITION_KEYS = new Set(["target", "guard", "actions", "reenter", "description"]);
 const WHEN_KEYS = new Set([...TRANSITION_KEYS, "condition"]);
@@ -28,6 +29,8 @@ const INVOKE_KEYS = new Set([
   "onError",
   "autoForward",
   "finalize",
+  "retry",
+  "timeout",
 ]);
 
 /** One transition of `source`, in document order among the machine's transitions. */
@@ -236,6 +239,12 @@ function addInvocations(
       ctx.error([...ipath, "id"], "an invoke id must be a non-empty string");
     }
     const invokeId = typeof inv.id === "string" && inv.id !== "" ? inv.id : `${node.id}:invoke${i}`;
+    if (isMachine && (inv.retry !== undefined || inv.timeout !== undefined)) {
+      ctx.error(
+        [...ipath, inv.retry !== undefined ? "retry" : "timeout"],
+        "retry and timeout apply to invoked functions, not to invoked machines",
+      );
+    }
     node.invokes.push({
       id: invokeId,
       src: src as Invocation["src"],
@@ -243,6 +252,12 @@ function addInvocations(
       input: inv.input,
       autoForward: inv.autoForward === true,
       finalize: resolveActions(ctx, inv.finalize, [...ipath, "finalize"]),
+      retry: isMachine
+        ? null
+        : compileRetry(ctx, inv.retry, [...ipath, "retry"], ctx.invokeDefaults.retry),
+      timeout: isMachine
+        ? null
+        : compileTimeout(ctx, inv.timeout, [...ipath, "timeout"], ctx.invokeDefaults.timeout),
     });
     addTransitions(
       ctx,

@@ -76,6 +76,24 @@ export interface Invocation {
   autoForward: boolean;
   /** SCXML `<finalize>`: run before the invoking instance processes an event from the child. */
   finalize: ActionFn[];
+  /** Its retry policy (its own over the machine's `invokeDefaults`); null: one attempt. */
+  retry: CompiledRetry | null;
+  /** Most ms an attempt may take; null: no limit. */
+  timeout: number | null;
+}
+
+/** A compiled retry policy (`lib/core/retry.ts`): every field set. */
+export interface CompiledRetry {
+  /** Attempts in all, the first one included (1: no retry). */
+  attempts: number;
+  /** The wait after the first failed attempt, in ms. */
+  initial: number;
+  /** Each wait is the previous one times this. */
+  factor: number;
+  /** No wait is longer than this, in ms. */
+  max: number;
+  /** Error names or codes that fail the invocation at once. */
+  nonRetryable: string[];
 }
 
 /** A compiled state. */

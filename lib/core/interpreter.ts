@@ -20,6 +20,7 @@ import type {
   ExecutionProbe,
   InstanceStats,
   InstanceStatus,
+  InvokeRetryState,
   MachineInstance,
   MonitorRecord,
   SendOptions,
@@ -34,12 +35,14 @@ import {
   compiledOf,
   computeDomain,
   type EntrySet,
+  type Invocation,
   isDescendant,
   type StateNode,
   type Transition,
 } from "./compile.ts";
 import { matchesAny } from "./descriptor.ts";
 import { parseDuration } from "./duration.ts";
+import { isNonRetryable, RETRY_SEND_PREFIX, retryDelay } from "./retry.ts";
 import { EventError, LivelockError, SnapshotError } from "./errors.ts";
 
 export { LivelockError } from "./errors.ts";
@@ -61,6 +64,16 @@ interface TimerEntry {
 interface RunningInvoke {
   id: string;
   node: StateNode;
+  inv: Invocation;
+  input: unknown;
+  /** The attempts that failed so far (a `retry` policy runs the function again). */
+  failed: number;
+  /** The last failed attempt's error. */
+  lastError?: { name: string; message: string };
+  /** Between attempts: the retry wait (a delayed send) is pending. */
+  waiting: boolean;
+  /** The running attempt's `timeout` timer. */
+  timeoutHandle?: unknown;
   autoForward: boolean;
   finalize: ActionFn[];
   controller: AbortController;
@@ -84,6 +97,8 @@ const DEFAULT_MAX_MICROSTEPS = 10_000;
 const DEFAULT_MAX_SELF_FED = 100_000;
 /** How deep invoked machines may nest (a machine that invokes itself would never stop). */
 const MAX_INVOKE_DEPTH = 100;
+/** The delivery of a failed attempt that will be retried: `error.attempt.<invoke id>`. */
+const ATTEMPT_FAILED = "error.attempt.";
 /** How many event types a `LivelockError` names, out of the last `FED_RING` self-fed ones. */
 const CYCLE_NAMES = 8;
 const FED_RING = 32;
@@ -417,10 +432,14 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       timers.sort((a, b) => a.due - b.due);
     }
     const children: Record<string, Snapshot> = {};
+    let retries: Record<string, InvokeRetryState> | undefined;
     if (this.#invokes !== null) {
       for (const inv of this.#invokes.values()) {
         if (inv.child !== null) {
           children[inv.id] = (inv.child as unknown as Instance).internalSnapshot(copy);
+        }
+        if (inv.failed > 0) {
+          (retries ??= {})[inv.id] = { attempt: inv.failed, error: { ...inv.lastError! } };
         }
       }
     }
@@ -444,6 +463,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     };
     if (this.#machine.version !== undefined) snap.version = this.#machine.version;
     if (this.#output !== undefined) snap.output = json(this.#output, "output");
+    if (retries !== undefined) snap.retries = retries;
     return snap;
   }
 
@@ -538,7 +558,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     for (const s of nodes) if (s.invokes.length > 0) restart.push(s);
     this.#running = true;
     try {
-      for (const s of restart) this.#startInvokes(s, snap.children);
+      for (const s of restart) this.#startInvokes(s, snap.children, snap.retries);
     } finally {
       this.#running = false;
     }
@@ -1675,6 +1695,9 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       if (same.size === 0) timers.delete(entry.sendId);
     }
     if (this.#status !== "active") return false;
+    if (entry.sendId.startsWith(RETRY_SEND_PREFIX)) {
+      return this.#retryDue(entry.sendId.slice(RETRY_SEND_PREFIX.length));
+    }
     if (entry.to === undefined) this.deliver(entry.event, entry.fed);
     else this.#dispatch(entry.event, entry.to);
     return true;
@@ -1756,6 +1779,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       this.#clock.clearTimer(best.handle);
       return this.#fireTimer(best);
     }
+    if (event.type.startsWith(ATTEMPT_FAILED)) return this.#attemptFailedRun(event);
     this.deliver({ ...event });
     return true;
   }
@@ -1775,22 +1799,28 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
   // ---------------------------------------------------------------------------------------
   // Invocations
 
-  #startInvokes(s: StateNode, childSnapshots: Record<string, Snapshot> | undefined): void {
+  #startInvokes(
+    s: StateNode,
+    childSnapshots: Record<string, Snapshot> | undefined,
+    retries?: Record<string, InvokeRetryState>,
+  ): void {
     if (!this.#isActive(s) && s !== this.#m.root) return;
     for (const inv of s.invokes) {
       if (this.#invokes?.has(inv.id)) continue;
-      const controller = new AbortController();
       const running: RunningInvoke = {
         id: inv.id,
         node: s,
+        inv,
+        input: undefined,
+        failed: 0,
+        waiting: false,
         autoForward: inv.autoForward,
         finalize: inv.finalize,
-        controller,
+        controller: new AbortController(),
         child: null,
       };
-      let input: unknown;
       try {
-        input = typeof inv.input === "function"
+        running.input = typeof inv.input === "function"
           ? (inv.input as (a: unknown) => unknown)({ context: this.#context, event: this.#event })
           : inv.input;
       } catch (e) {
@@ -1798,95 +1828,203 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         continue;
       }
       (this.#invokes ??= new Map()).set(inv.id, running);
-      const fail = (e: unknown) => {
-        if (controller.signal.aborted || this.#invokes?.get(inv.id) !== running) return;
-        const event: EventObject = {
-          type: `error.platform.${inv.id}`,
-          error: plainError(e),
-          invokeId: inv.id,
-        };
-        if (running.effectId !== undefined) event.effectId = running.effectId;
-        this.#async("invoke", event, () => {
-          if (this.#invokes?.get(inv.id) !== running || this.#status !== "active") return false;
-          this.#invokes.delete(inv.id);
-          this.deliver(event);
-          return true;
-        });
-      };
       if (inv.isMachine) {
-        const machine = inv.src as {
-          start(o: StartOptions): MachineInstance;
-          restore?(snap: Snapshot, o: StartOptions): MachineInstance;
-        };
-        const childOptions: StartOptions = {
-          clock: this.#clock,
-          parent: this as unknown as MachineInstance,
-          invokeId: inv.id,
-          onSend: this.#options.onSend as StartOptions["onSend"],
-          log: this.#options.log,
-          id: `${this.id}/${inv.id}`,
-          schedule: this.#options.schedule,
-          replay: this.#options.replay,
-        };
-        try {
-          if (this.#invokeDepth() >= MAX_INVOKE_DEPTH) {
-            throw new Error(
-              `invoke "${inv.id}" of "${s.id || this.#m.id}" in instance "${this.id}": invoked ` +
-                `machines nest more than ${MAX_INVOKE_DEPTH} deep (does a machine invoke itself?)`,
-            );
-          }
-          const snap = childSnapshots?.[inv.id];
-          if (snap !== undefined && machine.restore !== undefined) {
-            running.child = machine.restore(snap, childOptions);
-          } else {
-            if (typeof input === "object" && input !== null) {
-              childOptions.context = input as Record<string, unknown>;
-            }
-            running.child = machine.start(childOptions);
-          }
-        } catch (e) {
-          fail(e);
-        }
+        this.#startChild(s, running, childSnapshots?.[inv.id]);
         continue;
       }
+      // A restore between attempts: the failed ones count; during a retry wait (its delayed
+      // send restored with the timers) the next attempt waits for it.
+      const retry = retries?.[inv.id];
+      if (retry !== undefined) {
+        running.failed = retry.attempt;
+        running.lastError = { ...retry.error };
+        running.waiting = this.#timers?.has(RETRY_SEND_PREFIX + inv.id) === true;
+      }
       // Replaying a journal: the results are in the journal; do not run side effects again.
-      if (this.#options.replay === true) continue;
-      const effectId = this.#options.effectId?.(inv.id) ??
-        `${this.id}:${inv.id}:${++this.#effects}`;
-      running.effectId = effectId;
-      try {
-        const result = (inv.src as (a: unknown) => unknown)({
-          context: this.#context,
-          event: this.#event,
-          input,
-          signal: controller.signal,
-          effectId,
-          sendParent: (ev: EventInput<EventObject>) => {
-            if (controller.signal.aborted) return;
-            const event = toEvent(ev, "sendParent");
-            this.#async("invoke", event, () => {
-              if (controller.signal.aborted || this.#status !== "active") return false;
-              this.deliver(event);
-              return true;
-            });
-          },
-        });
-        Promise.resolve(result).then((output) => {
-          if (controller.signal.aborted || this.#invokes?.get(inv.id) !== running) return;
-          const done: EventObject = { type: `done.invoke.${inv.id}`, invokeId: inv.id, effectId };
-          if (output !== undefined) done.output = output;
-          this.#async("invoke", done, () => {
-            if (this.#invokes?.get(inv.id) !== running || this.#status !== "active") return false;
-            this.#invokes.delete(inv.id);
-            this.deliver(done);
+      if (this.#options.replay !== true) {
+        running.effectId = this.#options.effectId?.(inv.id) ??
+          `${this.id}:${inv.id}:${++this.#effects}`;
+      }
+      if (!running.waiting) this.#runAttempt(running);
+    }
+  }
+
+  #startChild(s: StateNode, running: RunningInvoke, snap: Snapshot | undefined): void {
+    const inv = running.inv;
+    const machine = inv.src as {
+      start(o: StartOptions): MachineInstance;
+      restore?(snap: Snapshot, o: StartOptions): MachineInstance;
+    };
+    const childOptions: StartOptions = {
+      clock: this.#clock,
+      parent: this as unknown as MachineInstance,
+      invokeId: inv.id,
+      onSend: this.#options.onSend as StartOptions["onSend"],
+      log: this.#options.log,
+      id: `${this.id}/${inv.id}`,
+      schedule: this.#options.schedule,
+      replay: this.#options.replay,
+    };
+    try {
+      if (this.#invokeDepth() >= MAX_INVOKE_DEPTH) {
+        throw new Error(
+          `invoke "${inv.id}" of "${s.id || this.#m.id}" in instance "${this.id}": invoked ` +
+            `machines nest more than ${MAX_INVOKE_DEPTH} deep (does a machine invoke itself?)`,
+        );
+      }
+      if (snap !== undefined && machine.restore !== undefined) {
+        running.child = machine.restore(snap, childOptions);
+      } else {
+        const input = running.input;
+        if (typeof input === "object" && input !== null) {
+          childOptions.context = input as Record<string, unknown>;
+        }
+        running.child = machine.start(childOptions);
+      }
+    } catch (e) {
+      this.#finalFailure(running, e, 0);
+    }
+  }
+
+  /** Starts attempt `failed + 1` of an invoked function (in a replay: only counts it). */
+  #runAttempt(running: RunningInvoke): void {
+    const inv = running.inv;
+    const attempt = running.failed + 1;
+    running.waiting = false;
+    const controller = new AbortController();
+    running.controller = controller;
+    if (this.#options.replay === true) return;
+    const current = () =>
+      !controller.signal.aborted && this.#invokes?.get(inv.id) === running &&
+      running.controller === controller;
+    const fail = (e: unknown) => {
+      if (!current()) return;
+      this.#clearAttemptTimeout(running);
+      this.#attemptFailed(running, attempt, e);
+    };
+    if (inv.timeout !== null) {
+      const ms = inv.timeout;
+      running.timeoutHandle = this.#clock.setTimer(() => {
+        if (!current()) return;
+        running.timeoutHandle = undefined;
+        const e = new DOMException(
+          `invoke "${inv.id}" in instance "${this.id}": attempt ${attempt} took longer than ` +
+            `its timeout of ${ms} ms`,
+          "TimeoutError",
+        );
+        fail(e);
+        controller.abort(e);
+      }, ms);
+    }
+    const effectId = running.effectId!;
+    try {
+      const result = (inv.src as (a: unknown) => unknown)({
+        context: this.#context,
+        event: this.#event,
+        input: running.input,
+        signal: controller.signal,
+        effectId,
+        attempt,
+        sendParent: (ev: EventInput<EventObject>) => {
+          if (controller.signal.aborted) return;
+          const event = toEvent(ev, "sendParent");
+          this.#async("invoke", event, () => {
+            if (controller.signal.aborted || this.#status !== "active") return false;
+            this.deliver(event);
             return true;
           });
-        }, fail);
-      } catch (e) {
-        // A synchronous throw fails the invocation like a rejection does.
-        Promise.resolve().then(() => fail(e));
-      }
+        },
+      });
+      Promise.resolve(result).then((output) => {
+        if (!current()) return;
+        this.#clearAttemptTimeout(running);
+        const done: EventObject = { type: `done.invoke.${inv.id}`, invokeId: inv.id, effectId };
+        if (output !== undefined) done.output = output;
+        this.#async("invoke", done, () => {
+          if (this.#invokes?.get(inv.id) !== running || this.#status !== "active") return false;
+          this.#invokes.delete(inv.id);
+          this.deliver(done);
+          return true;
+        });
+      }, fail);
+    } catch (e) {
+      // A synchronous throw fails the invocation like a rejection does.
+      Promise.resolve().then(() => fail(e));
     }
+  }
+
+  #clearAttemptTimeout(running: RunningInvoke): void {
+    if (running.timeoutHandle === undefined) return;
+    this.#clock.clearTimer(running.timeoutHandle);
+    running.timeoutHandle = undefined;
+  }
+
+  /**
+   * Attempt `attempt` failed: with attempts left and a retryable error, an `error.attempt.<id>`
+   * delivery (journaled by the store) arms the wait before the next one; otherwise the
+   * invocation fails with `error.platform.<id>`.
+   */
+  #attemptFailed(running: RunningInvoke, attempt: number, e: unknown): void {
+    const policy = running.inv.retry;
+    if (policy === null || attempt >= policy.attempts || isNonRetryable(policy, e)) {
+      this.#finalFailure(running, e, policy === null ? 0 : attempt);
+      return;
+    }
+    const event: EventObject = {
+      type: `${ATTEMPT_FAILED}${running.id}`,
+      invokeId: running.id,
+      attempt,
+      error: plainError(e),
+    };
+    if (running.effectId !== undefined) event.effectId = running.effectId;
+    this.#async("invoke", event, () => this.#attemptFailedRun(event));
+  }
+
+  /** Applies an `error.attempt.<id>` delivery (live or replayed): the retry wait starts. */
+  #attemptFailedRun(event: EventObject): boolean {
+    const running = this.#invokes?.get(event.invokeId as string);
+    const attempt = event.attempt as number;
+    if (
+      running === undefined || this.#status !== "active" || running.waiting ||
+      running.failed !== attempt - 1 || running.inv.retry === null
+    ) return false;
+    running.failed = attempt;
+    running.lastError = { ...(event.error as { name: string; message: string }) };
+    running.waiting = true;
+    const now = this.#clock.now();
+    const due = now + retryDelay(running.inv.retry, attempt);
+    const retry: EventObject = {
+      type: `retry.invoke.${running.id}`,
+      invokeId: running.id,
+      attempt: attempt + 1,
+    };
+    this.#arm(RETRY_SEND_PREFIX + running.id, retry, due, undefined, now);
+    return true;
+  }
+
+  /** The retry wait of invocation `invokeId` is over: its next attempt starts. */
+  #retryDue(invokeId: string): boolean {
+    const running = this.#invokes?.get(invokeId);
+    if (running === undefined || !running.waiting) return false;
+    this.#runAttempt(running);
+    return true;
+  }
+
+  /** `error.platform.<id>`; `attempts` (the count, with a retry policy) is on the event. */
+  #finalFailure(running: RunningInvoke, e: unknown, attempts: number): void {
+    const event: EventObject = {
+      type: `error.platform.${running.id}`,
+      error: plainError(e),
+      invokeId: running.id,
+    };
+    if (attempts > 0) event.attempts = attempts;
+    if (running.effectId !== undefined) event.effectId = running.effectId;
+    this.#async("invoke", event, () => {
+      if (this.#invokes?.get(running.id) !== running || this.#status !== "active") return false;
+      this.#invokes.delete(running.id);
+      this.deliver(event);
+      return true;
+    });
   }
 
   #cancelInvokes(s: StateNode): void {
@@ -1899,6 +2037,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
 
   #stopInvoke(running: RunningInvoke): void {
     this.#invokes?.delete(running.id);
+    this.#clearAttemptTimeout(running);
+    if (running.waiting) this.internalCancel(RETRY_SEND_PREFIX + running.id);
     running.controller.abort(new DOMException(`state "${running.node.id}" exited`, "AbortError"));
     if (running.child !== null && running.child.status === "active") running.child.stop();
   }

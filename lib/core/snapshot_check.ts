@@ -110,6 +110,22 @@ function checkTime(v: unknown, field: string): void {
   }
 }
 
+/** `Snapshot.retries`: by invoke id, the failed attempts (a count >= 1) and the last error. */
+function checkRetries(v: unknown, field: string): void {
+  checkObject(v, field);
+  for (const [id, r] of Object.entries(v)) {
+    const f = at(field, id);
+    checkObject(r, f);
+    checkCount(r.attempt, at(f, "attempt"));
+    if ((r.attempt as number) < 1) {
+      fail(at(f, "attempt"), `must be at least 1, not ${show(r.attempt)}`);
+    }
+    checkObject(r.error, at(f, "error"));
+    checkString(r.error.name, at(at(f, "error"), "name"));
+    checkString(r.error.message, at(at(f, "error"), "message"));
+  }
+}
+
 /** One snapshot (not its children); returns its children to check against their machines. */
 function checkOne(
   s: unknown,
@@ -162,6 +178,7 @@ function checkOne(
     for (let i = 0; i < list.length; i++) checkEvent(list[i], at(at(field, key), i));
   }
   checkWhen(m, s.when, active, at(field, "when"));
+  if (s.retries !== undefined) checkRetries(s.retries, at(field, "retries"));
   const stats = s.stats;
   checkObject(stats, at(field, "stats"));
   for (const key of ["events", "transitions", "errors", "microsteps"]) {

@@ -167,6 +167,38 @@ export interface InvokeArgs<C = Record<string, unknown>, E extends EventObject =
   effectId: string;
   /** Sends an event to the invoking instance (its external queue). */
   sendParent(event: EventInput<EventObject>): void;
+  /** Which attempt this is: 1, then 2, 3... when a `retry` policy runs it again. */
+  attempt: number;
+}
+
+/**
+ * When a failed invocation runs again (`invoke.retry`, the machine's `invokeDefaults.retry`).
+ * Attempt n failed: the next one starts after `min(initial * factor^(n-1), max)`, on a delayed
+ * send (kept in snapshots, durable in the store). `error.platform.<id>` comes only after the last
+ * attempt, or at once for a `nonRetryable` error.
+ */
+export interface RetryPolicy {
+  /** Attempts in all, the first one included (default 3). */
+  attempts?: number;
+  /** The wait after the first failure: a duration (`"500ms"`, `"2s"`) or ms (default 1s). */
+  initial?: string | number;
+  /** Each wait is the previous one times this (default 2; 1: a constant wait). */
+  factor?: number;
+  /** The longest wait (default: no cap). */
+  max?: string | number;
+  /**
+   * Errors that fail at once: matched against the error's `name`, its `code` (a
+   * `PluginHostError`'s `"timeout"`, `"ENOENT"`...) and a `PluginError`'s `remoteName`.
+   */
+  nonRetryable?: string[];
+}
+
+/** The machine's defaults for the invoked functions that set none (`invokeDefaults`). */
+export interface InvokeDefaults {
+  /** The retry policy of every invoked function (an invoke's own `retry` fields win). */
+  retry?: RetryPolicy;
+  /** The timeout of every attempt of every invoked function. */
+  timeout?: string | number;
 }
 
 /** A do-activity: an async function, or a child machine. */
@@ -189,6 +221,13 @@ export interface InvokeConfig<C = Record<string, unknown>, E extends EventObject
    * event is the child's, so these actions can copy its data into the context.
    */
   finalize?: Actions<C, E>;
+  /** Run a failing function again (over the machine's `invokeDefaults.retry`); functions only. */
+  retry?: RetryPolicy;
+  /**
+   * Most time an attempt may take (a duration or ms): then its `signal` is aborted and it fails
+   * with a `TimeoutError` (retried like any failure). Functions only.
+   */
+  timeout?: string | number;
 }
 
 /** The kinds of state. */
@@ -229,6 +268,11 @@ export interface StateConfig<C = Record<string, unknown>, E extends EventObject 
   invoke?: InvokeConfig<C, E> | ReadonlyArray<InvokeConfig<C, E>>;
   /** Event descriptors kept queued while this state is active. */
   defer?: readonly string[];
+  /**
+   * Search tags this state gives an instance while it is active (listed by `tag=<name>` when
+   * the machine declares `search: { tags: true }`; see docs/operations.md, "Search").
+   */
+  tags?: readonly string[];
   /** History states: `"shallow"` (default) or `"deep"`. */
   history?: "shallow" | "deep";
   /**
@@ -290,6 +334,22 @@ export interface MachineConfig<C = Record<string, unknown>, E extends EventObjec
    * to this machine's `version`.
    */
   migrations?: Record<string, (snapshot: Snapshot) => Snapshot>;
+  /**
+   * Searchable fields: the store indexes these context fields (strings, numbers, booleans) and,
+   * with `tags: true`, the `tags` of the active states, in the same commit as each macrostep;
+   * `list` filters on them (docs/operations.md, "Search").
+   */
+  search?: SearchConfig;
+  /** Retry policy and timeout of the invoked functions that set none (see `RetryPolicy`). */
+  invokeDefaults?: InvokeDefaults;
+}
+
+/** `MachineConfig.search`: which context fields and whether state tags are indexed. */
+export interface SearchConfig {
+  /** Top-level context fields to index (equality and range filters). */
+  context?: readonly string[];
+  /** Index the `tags` of the active states. */
+  tags?: boolean;
 }
 
 /** The part of a machine an invoke needs; `Machine` implements it. */
@@ -435,6 +495,14 @@ export interface SnapshotTimer {
   to?: string;
 }
 
+/** An invoked function between attempts (`Snapshot.retries`). */
+export interface InvokeRetryState {
+  /** The attempts that failed so far. */
+  attempt: number;
+  /** The last one's error. */
+  error: { name: string; message: string };
+}
+
 /** Everything needed to continue an instance exactly where it stopped; plain JSON. */
 export interface Snapshot {
   /** The snapshot format; `restore` rejects any other. */
@@ -465,6 +533,12 @@ export interface Snapshot {
   when: string[];
   /** Snapshots of invoked child machines, by invoke id. */
   children: Record<string, Snapshot>;
+  /**
+   * Invoked functions with failed attempts, by invoke id: how many failed and the last error.
+   * Its retry wait is in `timers` (send id `statecraft.retry:<id>`); without one, attempt
+   * `attempt + 1` was running and starts again.
+   */
+  retries?: Record<string, InvokeRetryState>;
   /** The done data, once `status` is `"done"`. */
   output?: unknown;
   /** The instance's counters. */

@@ -13,6 +13,7 @@ import { type KvCheck, type KvCommitResult, type KvMutation } from "./backend.ts
 import { feedRef } from "./change_feed.ts";
 import { estimate, writeInPieces } from "./commit_builder.ts";
 import { indexChanges } from "./indexes.ts";
+import { setSearch } from "./search.ts";
 import { estimateBytes } from "./instance_cache.ts";
 import { K } from "./keys.ts";
 import { compact, load } from "./loading.ts";
@@ -49,6 +50,16 @@ export async function applyBatch(
       const e = new StoreError(
         "archived",
         `instance "${instanceId}" is archived: unarchive it to send events`,
+      );
+      for (const item of pending) settle(item, e);
+      return;
+    }
+    if (rec.cancelled !== undefined) {
+      const c = rec.cancelled;
+      const e = new StoreError(
+        "cancelled",
+        `instance "${instanceId}" was cancelled by ${c.by} (${c.reason}): it takes no events; ` +
+          `fork it or roll it back to run it again`,
       );
       for (const item of pending) settle(item, e);
       return;
@@ -265,6 +276,7 @@ export async function applyBatch(
         else await ctx.records.writeCheckpoint(instanceId, seq, undefined, time, snap, mutations);
         newRec.lastCheckpoint = seq;
       }
+      setSearch(newRec, loaded.machine, snap);
       indexChanges(rec, newRec, mutations);
       mutations.push(...ctx.outboxMutations(instanceId, loaded.effects.outbox));
       const feed = ctx.cluster === undefined

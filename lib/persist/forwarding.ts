@@ -24,7 +24,10 @@ export type ForwardKind =
   | "rollback"
   | "archive"
   | "unarchive"
-  | "delete";
+  | "delete"
+  | "cancel"
+  | "fork"
+  | "redrive";
 
 /** A forwarded request as stored in the inbox. */
 export interface ForwardRequest {

@@ -1,6 +1,6 @@
 /**
  * Secondary indexes of instances (machine, state, status, updated-at second, timers by due
- * time), kept in the same commit as the record they index, and the listing each filter of
+ * time, and the search fields and tags of lib/persist/search.ts), kept in the same commit as the record they index, and the listing each filter of
  * `list` reads (never a scan of all instances when filtered).
  *
  * @module
@@ -8,6 +8,7 @@
 import type { KvKey, KvMutation, KvSelector } from "./backend.ts";
 import { K } from "./keys.ts";
 import type { InstanceRecord } from "./records.ts";
+import { matchesWhere, sameSearch, searchKeys, whereSource } from "./search.ts";
 import type { ListOptions } from "./types.ts";
 
 /** Adds the index mutations moving an instance from `old` to `next` (either may be null). */
@@ -33,7 +34,8 @@ function sameIndexes(a: InstanceRecord, b: InstanceRecord): boolean {
   if (
     a.status !== b.status || a.archived !== b.archived ||
     Math.floor(a.updatedAt / 1000) !== Math.floor(b.updatedAt / 1000) ||
-    a.configuration.length !== b.configuration.length || a.timers.length !== b.timers.length
+    a.configuration.length !== b.configuration.length || a.timers.length !== b.timers.length ||
+    !sameSearch(a.search, b.search)
   ) return false;
   for (let i = 0; i < a.configuration.length; i++) {
     if (a.configuration[i] !== b.configuration[i]) return false;
@@ -54,6 +56,7 @@ function indexKeys(r: InstanceRecord | null, id: string): Map<string, KvKey> {
   keys.set(`t\0${status}`, K.ixStatus(status, id));
   keys.set(`u\0${second}`, K.ixUpdated(second, id));
   for (const s of r.configuration) keys.set(`s\0${s}`, K.ixState(s, r.machine, id));
+  searchKeys(r.search, r.machine, id, keys);
   // Archived instances keep their timers in the snapshot, not in the due index.
   if (!r.archived) {
     for (const t of r.timers) keys.set(`d\0${t.due}\0${t.ref}`, K.timer(t.due, id, t.ref));
@@ -63,6 +66,8 @@ function indexKeys(r: InstanceRecord | null, id: string): Map<string, KvKey> {
 
 /** The listing a `list` filter reads, and where the instance id is in its keys. */
 export function listSource(options: ListOptions): { selector: KvSelector; idAt: number } {
+  const where = options.where === undefined ? null : whereSource(options.where, options.machine);
+  if (where !== null) return where;
   if (options.state !== undefined) {
     const selector = options.machine !== undefined
       ? { prefix: ["sc", "ixs", options.state, options.machine] }
@@ -94,5 +99,7 @@ export function matchesList(rec: InstanceRecord, options: ListOptions): boolean 
     rec.status !== options.status
   ) return false;
   if (options.updatedAfter !== undefined && rec.updatedAt <= options.updatedAfter) return false;
+  if (options.state !== undefined && !rec.configuration.includes(options.state)) return false;
+  if (options.where !== undefined && !matchesWhere(rec.search, options.where)) return false;
   return true;
 }

@@ -5,10 +5,12 @@
  *
  * @module
  */
+import type { Snapshot } from "../core/types.ts";
 import type { KvCheck, KvKey, KvMutation } from "./backend.ts";
 import { feedRef } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges, listSource, matchesList } from "./indexes.ts";
+import { setSearch } from "./search.ts";
 import {
   jsonBytes,
   MAX_CONTEXT_BYTES,
@@ -30,6 +32,12 @@ import {
   type ListPage,
   StoreError,
 } from "./types.ts";
+
+/** A fork's starting point: the origin's state after its journal entry `origin.seq`. */
+export interface ForkFrom {
+  snapshot: Snapshot;
+  origin: { id: string; seq: number };
+}
 
 /** Why an instance id is refused, or `null`. */
 export function idProblem(id: unknown): StoreError | null {
@@ -75,7 +83,7 @@ export async function create(
   ctx: StoreContext,
   machine: AnyMachine,
   instanceId: string,
-  options: { context?: Record<string, unknown>; by?: string; eventId?: string },
+  options: { context?: Record<string, unknown>; by?: string; eventId?: string; fork?: ForkFrom },
 ): Promise<InstanceInfo> {
   ctx.fence(instanceId, null); // in cluster mode: only the partition's owner creates
   const refused = contextProblem(options.context);
@@ -85,10 +93,12 @@ export async function create(
   let instance: AnyInstance;
   const effects: EffectIds = { ids: {}, seq: 0, restoring: false, outbox: [] };
   try {
-    instance = machine.start({
-      ...(ctx.live ? ctx.instanceOptions(instanceId, effects) : ctx.inertOptions(instanceId)),
-      context: options.context,
-    });
+    const engine = ctx.live
+      ? ctx.instanceOptions(instanceId, effects)
+      : ctx.inertOptions(instanceId);
+    instance = options.fork !== undefined
+      ? machine.restore(options.fork.snapshot, engine)
+      : machine.start({ ...engine, context: options.context });
   } finally {
     ctx.clock.thaw();
   }
@@ -114,7 +124,7 @@ export async function create(
   const entry: JournalEntry = {
     seq: 0,
     time,
-    kind: "create",
+    kind: options.fork !== undefined ? "fork" : "create",
     by: options.by ?? "api",
     configuration: snap.configuration,
     status: snap.status,
@@ -123,6 +133,16 @@ export async function create(
   if (options.eventId !== undefined) entry.eventId = options.eventId;
   if (ctx.cluster !== undefined) entry.node = ctx.cluster.node;
   const mutations: KvMutation[] = [];
+  if (options.fork !== undefined) {
+    const origin = options.fork.origin;
+    entry.origin = { ...origin };
+    // The link the origin lists its forks by (`Store.forks`), in the same commit.
+    mutations.push({
+      type: "set",
+      key: K.fork(origin.id, instanceId),
+      value: { seq: origin.seq, time, by: entry.by },
+    });
+  }
   let bytes: number;
   try {
     bytes = await ctx.records.writeSnapshot(rec, null, snap, mutations);
@@ -132,6 +152,7 @@ export async function create(
       key: K.journal(instanceId, 0),
       value: await ctx.records.sealJournal(entry),
     });
+    setSearch(rec, machine, snap);
     indexChanges(null, rec, mutations);
     if (effects.outbox.length > 0) rec.outbox = true;
     mutations.push(...ctx.outboxMutations(instanceId, effects.outbox));

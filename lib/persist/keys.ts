@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { KvKey } from "./backend.ts";
+import type { KvKey, KvKeyPart } from "./backend.ts";
 
 /** Statecraft's keys. */
 export const K = {
@@ -29,6 +29,9 @@ export const K = {
   ckptChunkPrefix: (id: string): KvKey => ["sc", "ckptc", id],
   ckptLabel: (id: string, label: string): KvKey => ["sc", "ckptl", id, label],
   ckptLabelPrefix: (id: string): KvKey => ["sc", "ckptl", id],
+  /** A fork's link from its origin: `{ seq, time, by }` (operator actions). */
+  fork: (origin: string, id: string): KvKey => ["sc", "fork", origin, id],
+  forkPrefix: (origin: string): KvKey => ["sc", "fork", origin],
   /** Secondary indexes (values are `true`). */
   ixMachine: (machine: string, id: string): KvKey => ["sc", "ixm", machine, id],
   ixState: (state: string, machine: string, id: string): KvKey => [
@@ -41,6 +44,19 @@ export const K = {
   ixStatus: (status: string, id: string): KvKey => ["sc", "ixt", status, id],
   /** Updated-at, bucketed by second so most events do not move the entry. */
   ixUpdated: (second: number, id: string): KvKey => ["sc", "ixu", second, id],
+  /** Search (lib/persist/search.ts): a declared context field's value, per machine. */
+  ixField: (machine: string, field: string, value: KvKeyPart, id: string): KvKey => [
+    "sc",
+    "ixf",
+    machine,
+    field,
+    value,
+    id,
+  ],
+  /** Search: a tag of an active state. */
+  ixTag: (tag: string, machine: string, id: string): KvKey => ["sc", "ixg", tag, machine, id],
+  /** Search: the declaration a machine's instances were last fully indexed under. */
+  searchDecl: (machine: string): KvKey => ["sc", "search", machine],
   /** Durable timers by due time. */
   timer: (due: number, id: string, ref: string): KvKey => ["sc", "tm", due, id, ref],
   timerPrefix: (): KvKey => ["sc", "tm"],

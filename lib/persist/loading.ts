@@ -12,6 +12,7 @@ import { CHUNK_BYTES, StoreDataError } from "./codec.ts";
 import { feedRef } from "./change_feed.ts";
 import { estimate } from "./commit_builder.ts";
 import { indexChanges } from "./indexes.ts";
+import { setSearch } from "./search.ts";
 import { type EffectIds, estimateBytes, type Loaded } from "./instance_cache.ts";
 import { K } from "./keys.ts";
 import { migrate } from "./migration.ts";
@@ -65,7 +66,7 @@ export async function load(ctx: StoreContext, instanceId: string): Promise<Loade
   }
   // In cluster mode only the partition's owner runs the instance; elsewhere it is read only.
   const here = ctx.runsHere(instanceId);
-  const live = ctx.live && !rec.archived && here;
+  const live = ctx.live && !rec.archived && rec.status !== "cancelled" && here;
   const effects: EffectIds = {
     ids: { ...rec.effects },
     seq: rec.seq,
@@ -104,9 +105,10 @@ export async function load(ctx: StoreContext, instanceId: string): Promise<Loade
 
 /** What replaced the state, for its journal entry. */
 export interface Replacement {
-  kind: "rollback" | "migration" | "recovery";
+  kind: "rollback" | "migration" | "recovery" | "redrive";
   by: string;
   to?: number;
+  retried?: number;
   from?: string | number;
 }
 
@@ -134,6 +136,7 @@ export async function commitReplacement(
   };
   if (ctx.cluster !== undefined) entry.node = ctx.cluster.node;
   if (what.to !== undefined) entry.to = what.to;
+  if (what.retried !== undefined) entry.retried = what.retried;
   if (what.from !== undefined) entry.from = what.from;
   if (what.kind === "migration" && loaded.machine.version !== undefined) {
     entry.toVersion = loaded.machine.version;
@@ -148,8 +151,9 @@ export async function commitReplacement(
     lastCheckpoint: seq,
     base: seq,
     // After a rollback the invocations of the state rolled back to are new effects.
-    effects: what.kind === "rollback" ? {} : loaded.rec.effects,
+    effects: what.kind === "rollback" || what.kind === "redrive" ? {} : loaded.rec.effects,
   };
+  delete newRec.cancelled; // a rollback or redrive runs the instance again
   if (loaded.machine.version !== undefined) newRec.version = loaded.machine.version;
   if (what.kind === "recovery") newRec.recoveredAt = time;
   const mutations: KvMutation[] = [];
@@ -160,6 +164,7 @@ export async function commitReplacement(
     key: K.journal(id, seq),
     value: await ctx.records.sealJournal(entry),
   });
+  setSearch(newRec, loaded.machine, snap);
   indexChanges(loaded.rec, newRec, mutations);
   let commit;
   try {

@@ -9,6 +9,7 @@ import type { Snapshot } from "../core/types.ts";
 import type { KvBackend, KvMutation } from "./backend.ts";
 import { chunk, decodeValue, encodeValue, INLINE_BYTES, join, StoreDataError } from "./codec.ts";
 import { K } from "./keys.ts";
+import type { SearchValues } from "./search.ts";
 import { collectTimers, type TimerRef } from "./timers.ts";
 import { type InstanceHead, type JournalEntry, StoreError } from "./types.ts";
 
@@ -31,11 +32,15 @@ export interface InstanceRecord extends InstanceHead {
   /** The last commit put sends in the outbox (a load looks there for undelivered ones). */
   outbox?: boolean;
   recoveredAt?: number;
+  /** Cancelled by an operator: who, when, why (`status` is then `"cancelled"`). */
+  cancelled?: { by: string; time: number; reason: string };
   /**
    * OpenTelemetry on: the `traceparent` of the macrostep that armed each pending timer, by
    * `<due>:<timer ref>` (a timer's firing links to it).
    */
   traces?: Record<string, string>;
+  /** The values its machine's `search` declaration indexes (lib/persist/search.ts). */
+  search?: SearchValues;
 }
 
 /** A checkpoint under `K.ckpt(id, seq)`. */

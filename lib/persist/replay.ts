@@ -62,7 +62,7 @@ export async function stateAt(
   });
   for await (const e of journal) {
     const entry = await ctx.records.openJournal(e.value, instanceId);
-    if (entry.kind === "rollback" || entry.kind === "migration") {
+    if (entry.kind === "rollback" || entry.kind === "migration" || entry.kind === "redrive") {
       // These are always checkpointed, so a replay reaches one only when that checkpoint
       // could not be read.
       throw new StoreDataError(

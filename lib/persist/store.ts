@@ -19,6 +19,7 @@ import { importKey } from "./codec.ts";
 import { checkFormat } from "./format.ts";
 import { defaultCacheBytes } from "./instance_cache.ts";
 import * as instances from "./instances.ts";
+import * as operator from "./operator.ts";
 import { load } from "./loading.ts";
 import { Mailboxes } from "./mailbox.ts";
 import { K } from "./keys.ts";
@@ -30,11 +31,13 @@ import { StoreContext } from "./store_context.ts";
 import { TimerPoller } from "./timers.ts";
 import { SpanKind, traced, tracing } from "../telemetry/tracing.ts";
 import { exportRecords, importRecords } from "./transfer.ts";
+import { reindexMachine } from "./search_reindex.ts";
 import {
   type AnyInstance,
   type AnyMachine,
   type CheckpointInfo,
   type ExportRecord,
+  type ForkLink,
   type InstanceInfo,
   type JournalEntry,
   type ListOptions,
@@ -54,8 +57,10 @@ export type {
   ListOptions,
   ListPage,
   OpenStoreOptions,
+  ReindexProgress,
   SendResult,
   Store,
+  WhereClause,
 } from "./types.ts";
 export { StoreError } from "./types.ts";
 
@@ -124,6 +129,8 @@ export class DurableStore implements Store {
   readOnlyBecause: string | undefined;
   #feed: ChangeFeedReader | undefined;
   #unlisten: (() => void) | undefined;
+  /** Search re-indexes running, by machine id. */
+  readonly #reindexing = new Map<string, Promise<void>>();
 
   /** @internal Use `openStore`. */
   constructor(backend: KvBackend, key: CryptoKey | null, options: OpenStoreOptions) {
@@ -183,6 +190,7 @@ export class DurableStore implements Store {
         timeoutMs: options.forwardTimeoutMs,
       });
     }
+    if (ctx.live) { for (const m of options.machines) this.#reindex(m); }
     this.#poller = !ctx.live ? null : new TimerPoller({
       backend,
       now: () => ctx.clock.now(),
@@ -390,6 +398,56 @@ export class DurableStore implements Store {
       )) as Promise<InstanceInfo>;
   }
 
+  /** Operator action: cancels an instance with a reason (see `Store.cancel`). */
+  cancel(instanceId: string, options: { reason: string; by?: string }): Promise<InstanceInfo> {
+    const a = { reason: options.reason, by: options.by ?? "api" };
+    return this.#route(
+      "cancel",
+      instanceId,
+      a,
+      () => this.#run(instanceId, () => operator.cancel(this.#ctx, instanceId, a.reason, a.by)),
+    ) as Promise<
+      InstanceInfo
+    >;
+  }
+
+  /** Operator action: forks an instance at a journal seq (see `Store.fork`); runs on `newId`'s owner. */
+  fork(
+    instanceId: string,
+    newId: string,
+    options: { seq?: number; by?: string } = {},
+  ): Promise<InstanceInfo> {
+    const bad = instances.idProblem(newId);
+    if (bad !== null) return Promise.reject(bad);
+    const a = { source: instanceId, seq: options.seq, by: options.by ?? "api" };
+    return this.#route(
+      "fork",
+      newId,
+      a,
+      () => this.#run(newId, () => operator.fork(this.#ctx, instanceId, newId, a)),
+    ) as Promise<
+      InstanceInfo
+    >;
+  }
+
+  /** The forks made from an instance (their links). */
+  forks(instanceId: string): Promise<ForkLink[]> {
+    return this.#guard(operator.forks(this.#ctx, instanceId));
+  }
+
+  /** Operator action: retries the latest failed invocation (see `Store.redrive`). */
+  redrive(instanceId: string, options: { by?: string } = {}): Promise<InstanceInfo> {
+    const by = options.by ?? "api";
+    return this.#route(
+      "redrive",
+      instanceId,
+      { by },
+      () => this.#run(instanceId, () => operator.redrive(this.#ctx, instanceId, by)),
+    ) as Promise<
+      InstanceInfo
+    >;
+  }
+
   /** Deletes an instance and everything stored for it. */
   delete(instanceId: string): Promise<boolean> {
     return this.#route(
@@ -428,6 +486,28 @@ export class DurableStore implements Store {
     const ids = [...ctx.cache.values()].filter((l) => l.machine.id === machine.id)
       .map((l) => l.rec.id);
     await Promise.all(ids.map((id) => this.#run(id, () => Promise.resolve(ctx.evict(id)))));
+    if (ctx.live) this.#reindex(machine);
+  }
+
+  /** Waits for the search re-indexes running now (all, or `machine`'s) to finish. */
+  async searchReady(machine?: string): Promise<void> {
+    for (const [id, job] of [...this.#reindexing]) {
+      if (machine === undefined || id === machine) await job;
+    }
+  }
+
+  /** Starts a background search re-index of `machine` (after the one running for it). */
+  #reindex(machine: AnyMachine): void {
+    const ctx = this.#ctx;
+    const before = this.#reindexing.get(machine.id) ?? Promise.resolve();
+    const job: Promise<void> = before.then(() =>
+      reindexMachine(ctx, machine, (id, task) => this.#run(id, task), ctx.options.onReindex)
+    ).then(() => {}, (e) => {
+      if (!ctx.closed) ctx.reportError(e, "(search)", `re-indexing machine "${machine.id}"`);
+    }).finally(() => {
+      if (this.#reindexing.get(machine.id) === job) this.#reindexing.delete(machine.id);
+    });
+    this.#reindexing.set(machine.id, job);
   }
 
   /**
@@ -462,6 +542,7 @@ export class DurableStore implements Store {
     this.#forwarder?.stop();
     this.#feed?.stop();
     this.#unlisten?.();
+    await Promise.all([...this.#reindexing.values()]);
     await ctx.mailboxes.close();
     ctx.cache.clear();
     if (ctx.cluster !== undefined) {
@@ -557,6 +638,12 @@ export class DurableStore implements Store {
         );
       case "delete":
         return await this.#run(id, () => instances.remove(this.#ctx, id));
+      case "cancel":
+        return await this.#run(id, () => operator.cancel(this.#ctx, id, a.reason, a.by));
+      case "fork":
+        return await this.#run(id, () => operator.fork(this.#ctx, a.source, id, a));
+      case "redrive":
+        return await this.#run(id, () => operator.redrive(this.#ctx, id, a.by));
     }
   }
 

@@ -158,6 +158,7 @@ export class StoreContext {
     };
     if (rec.version !== undefined) info.version = rec.version;
     if (rec.recoveredAt !== undefined) info.recoveredAt = rec.recoveredAt;
+    if (rec.cancelled !== undefined) info.cancelled = { ...rec.cancelled };
     return info;
   }
 

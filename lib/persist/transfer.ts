@@ -13,6 +13,7 @@ import { StoreDataError } from "./codec.ts";
 import { writeInPieces } from "./commit_builder.ts";
 import { ImportChecker } from "./import_check.ts";
 import { indexChanges } from "./indexes.ts";
+import { setSearch } from "./search.ts";
 import { remove } from "./instances.ts";
 import { K } from "./keys.ts";
 import type { CheckpointRecord, InstanceRecord } from "./records.ts";
@@ -249,6 +250,7 @@ async function writeRecords(
       // Chunks of a large snapshot go with the journal; the record (which names them) last.
       for (const m of mutations) if (m.key[1] === "snap") pending.push(m);
       const head = mutations.filter((m) => m.key[1] !== "snap");
+      setSearch(rec, ctx.machines.get(r.machine), r.snapshot);
       indexChanges(null, rec, head);
       current = { rec, mutations: head, at: records_ };
     } else if (current === null) {

@@ -37,6 +37,11 @@ export interface OpenStoreOptions {
   forwardTimeoutMs?: number;
   /** The machines instances may use. */
   machines: AnyMachine[];
+  /**
+   * Progress of a search re-index (a machine's `search` declaration or tags changed): called
+   * when it starts, every 100 instances, and when it finishes (docs/operations.md, "Search").
+   */
+  onReindex?: (progress: ReindexProgress) => void;
   /** Encrypts snapshots and journal values at rest (AES-256-GCM). */
   encryptionKey?: string;
   /** Time source for timers and timestamps (default: the system clock). */
@@ -105,6 +110,30 @@ export interface InstanceInfo extends InstanceHead {
   duplicate?: boolean;
   /** When the stored snapshot failed its integrity check and was rebuilt. */
   recoveredAt?: number;
+  /** Set when an operator cancelled the instance (`status` is then `"cancelled"`). */
+  cancelled?: CancelInfo;
+}
+
+/** Who cancelled an instance, when and why. */
+export interface CancelInfo {
+  /** Who did it (`by`). */
+  by: string;
+  /** When (ms since the epoch, the store's clock). */
+  time: number;
+  /** The operator's reason. */
+  reason: string;
+}
+
+/** A fork's link, as its origin lists it (`Store.forks`). */
+export interface ForkLink {
+  /** The fork's instance id. */
+  id: string;
+  /** The origin's journal seq the fork started from. */
+  seq: number;
+  /** When it was forked. */
+  time: number;
+  /** Who forked it. */
+  by: string;
 }
 
 /** What every description of an instance starts with. */
@@ -113,8 +142,8 @@ export interface InstanceHead {
   id: string;
   /** The id of its machine. */
   machine: string;
-  /** `"done"` once it reached a top-level final state. */
-  status: "active" | "done" | "stopped";
+  /** `"done"` once it reached a top-level final state; `"cancelled"` by an operator (terminal). */
+  status: "active" | "done" | "stopped" | "cancelled";
   /** Archived instances keep their data but refuse events until unarchived. */
   archived: boolean;
   /** Journal entries so far (0 after create). */
@@ -157,7 +186,10 @@ export interface JournalEntry {
     | "migration"
     | "recovery"
     | "archive"
-    | "unarchive";
+    | "unarchive"
+    | "cancel"
+    | "fork"
+    | "redrive";
   /** Who or what sent it: `"api"` unless the caller said, `"timer"`, `"invoke"`... */
   by: string;
   /** Cluster mode: the node that committed it (the owner of the partition then). */
@@ -176,6 +208,12 @@ export interface JournalEntry {
   context?: unknown;
   /** rollback: the seq rolled back to. */
   to?: number;
+  /** cancel: why the operator cancelled the instance. */
+  reason?: string;
+  /** fork (the first entry of a fork): the instance and the seq it was forked from. */
+  origin?: { id: string; seq: number };
+  /** redrive: the seq of the failed invocation's `error.*` entry that was retried. */
+  retried?: number;
   /** migration: the version migrated from. */
   from?: string | number;
   /** migration: the version migrated to. */
@@ -193,14 +231,38 @@ export interface ListOptions {
   /** An active state id (any level of the configuration). */
   state?: string;
   /** Only instances with this status (`"archived"`: only archived ones). */
-  status?: "active" | "done" | "stopped" | "archived";
+  status?: "active" | "done" | "stopped" | "cancelled" | "archived";
   /** Only instances updated after this time (ms since the epoch). */
   updatedAfter?: number;
+  /**
+   * Search clauses, all of which must hold (`parseWhere` in lib/persist/search.ts reads the
+   * text form `customer=acme`, `total>=100`, `tag=vip`). Field clauses need `machine`.
+   */
+  where?: WhereClause[];
   /** At most this many items in the page. */
   limit?: number;
   /** The `cursor` of the previous page. */
   cursor?: string;
 }
+
+/** Progress of a search re-index of one machine's instances. */
+export interface ReindexProgress {
+  /** The machine. */
+  machine: string;
+  /** Instances looked at so far. */
+  done: number;
+  /** Instances of the machine when the re-index started. */
+  total: number;
+  /** Instances whose index entries changed. */
+  updated: number;
+  /** Whether every instance is indexed under the current declaration. */
+  finished: boolean;
+}
+
+/** One clause of `ListOptions.where`: a search field compared with a value, or a tag. */
+export type WhereClause =
+  | { field: string; op: "=" | ">" | ">=" | "<" | "<="; value: string | number | boolean }
+  | { tag: string };
 
 /** A page of `list`. */
 export interface ListPage {
@@ -319,6 +381,28 @@ export interface Store {
   archive(instanceId: string, options?: { by?: string }): Promise<InstanceInfo>;
   /** Brings an archived instance back: it takes events again. */
   unarchive(instanceId: string, options?: { by?: string }): Promise<InstanceInfo>;
+  /**
+   * Operator action: stops an instance for good with a reason (status `"cancelled"`): its
+   * invocations and timers stop, events are refused (code `cancelled`). Journaled with `by`.
+   */
+  cancel(instanceId: string, options: { reason: string; by?: string }): Promise<InstanceInfo>;
+  /**
+   * Operator action: a new instance `newId` from `instanceId`'s state after journal entry `seq`
+   * (default: its latest); its first journal entry (`fork`) names the origin and seq.
+   */
+  fork(
+    instanceId: string,
+    newId: string,
+    options?: { seq?: number; by?: string },
+  ): Promise<InstanceInfo>;
+  /** The forks made from an instance (their links), oldest id first. */
+  forks(instanceId: string): Promise<ForkLink[]>;
+  /**
+   * Operator action: retries the invocation whose `error.*` result is the latest since the
+   * state was last replaced: back to the state before that result, the invocation started
+   * again. Journaled as `redrive` with `by`.
+   */
+  redrive(instanceId: string, options?: { by?: string }): Promise<InstanceInfo>;
   /** Deletes an instance and all its data; false when there was none. */
   delete(instanceId: string): Promise<boolean>;
   /** The current snapshot of an instance. */
@@ -327,6 +411,8 @@ export interface Store {
   inspect<T>(instanceId: string, fn: (instance: AnyInstance) => T): Promise<T>;
   /** Registers a machine or a new definition of one (hot reload). */
   replaceMachine(machine: AnyMachine): Promise<void>;
+  /** Waits for the search re-indexes running now (all, or one machine's) to finish. */
+  searchReady(machine?: string): Promise<void>;
   /** Every stored instance as export records. */
   export(options?: { machine?: string }): AsyncGenerator<ExportRecord>;
   /** Writes export records back. */

@@ -61,8 +61,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "ls",
-    args: "",
+    args: "[--machine <id>] [--where <clause>]...",
     summary: "instances with their machine, status and states",
+    details: "--where customer=acme --where total>=100 --where tag=vip: search clauses, all " +
+      "of which hold (field clauses need --machine; docs/operations.md, Search).",
     complete: [],
   },
   {

@@ -26,6 +26,7 @@ import { pluginRows, reloadPlugins } from "./reload_plugins.ts";
 import { catchLater, type LaterKind } from "./uncaught.ts";
 import { undoneEntry } from "./undo.ts";
 import { scheduleCommand } from "./schedule_command.ts";
+import { lsFilter } from "./ls_filter.ts";
 import {
   atomicOf,
   chartTree,
@@ -232,7 +233,7 @@ export class ReplSession {
       case "state":
         return await this.#state(rest.trim());
       case "ls":
-        return await this.#ls();
+        return await this.#ls(rest);
       case "history": {
         const [id] = words(rest, 1, "history <id>");
         const info = await this.#info(id);
@@ -376,11 +377,12 @@ export class ReplSession {
     this.#out.line(`accepts: ${shown.length === 0 ? "(nothing)" : shown.join(", ")}`);
   }
 
-  async #ls(): Promise<void> {
+  async #ls(rest = ""): Promise<void> {
+    const filter = lsFilter(rest);
     const rows: string[][] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.runtime.list({ limit: 1000, cursor });
+      const page = await this.runtime.list({ ...filter, limit: 1000, cursor });
       for (const i of page.items) {
         rows.push([i.id, i.machine, i.status, this.#states(i.machine, i.configuration)]);
       }

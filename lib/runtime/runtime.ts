@@ -311,6 +311,12 @@ export class Runtime {
       onSend: (target, event, _from, effectId) =>
         holder.runtime?.routeSend(target, event, effectId),
       onError: (error, id) => log("error", `instance "${id}": ${error.message}`),
+      onReindex: (p) =>
+        log(
+          "info",
+          `search: re-indexing "${p.machine}": ${p.done}/${p.total}` +
+            (p.finished ? ` done (${p.updated} changed)` : ""),
+        ),
     });
     const kvForPlugins = store.backend;
     const plugins = new PluginSupervisor({

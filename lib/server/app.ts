@@ -19,6 +19,7 @@ import { clusterRoutes } from "./routes/cluster.ts";
 import { MUTATING, type RouteDeps } from "./routes/deps.ts";
 import { eventStreamRoutes } from "./routes/events.ts";
 import { instanceRoutes } from "./routes/instances.ts";
+import { operationRoutes, operatorInstanceRoutes } from "./routes/operator.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { type MountedPluginRoute, pluginRoutes } from "./routes/plugins.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
@@ -138,6 +139,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): ApiApp {
   const deps: RouteDeps = { runtime, metrics, limit, authorized, signal: options.signal };
   app.route("/machines", machineRoutes(deps));
   app.route("/instances", instanceRoutes(deps));
+  app.route("/instances", operatorInstanceRoutes(deps));
+  app.route("/operations", operationRoutes(deps));
   app.route("/cluster", clusterRoutes(deps));
   app.route("/schedules", scheduleRoutes(deps));
   app.route("/plugins", pluginRoutes(deps, options.pluginRoutes ?? []));

@@ -84,6 +84,7 @@ const STORE_STATUS: Record<string, number> = {
   not_found: 404,
   exists: 409,
   archived: 409,
+  cancelled: 409,
   conflict: 409,
   incompatible: 409,
   invalid: 400,

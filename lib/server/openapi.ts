@@ -105,6 +105,12 @@ export function openApiDocument(): Json {
             q("updatedAfter", "integer", "only instances updated after this time (ms)"),
             q("limit", "integer", "page size (1-1000)"),
             q("cursor", "string", "from the previous page"),
+            q(
+              "where",
+              "string",
+              "search clause, repeatable: field=value, field>=value (> < <=), tag=name " +
+                "(fields need machine; docs/operations.md)",
+            ),
           ],
           responses: { 200: ok("a page: { items, cursor? }"), ...errors(400) },
         },

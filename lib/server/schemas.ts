@@ -76,6 +76,8 @@ export const listQuery = z.strictObject({
   updatedAfter: intString(0, Number.MAX_SAFE_INTEGER).optional(),
   limit: intString(1, 1000).optional(),
   cursor: z.string().min(1).max(2048).optional(),
+  // Search clauses (repeatable; read with `c.req.queries("where")`): docs/operations.md.
+  where: z.string().min(1).max(1024).optional(),
 });
 
 /** `GET /instances/:id/history` query. */

@@ -202,24 +202,16 @@ Deno.test("values of the wrong type are described, never as [object Object]", ()
   for (const p of problems) assert.doesNotMatch(p, /\[object Object\]/);
 });
 
-/** The fastest of a few runs of `fn`, in milliseconds. */
-function fastest(fn: () => void, runs = 3): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
-
 /**
- * Times `make(n)` for n and 8n: linear work grows about 8 times, quadratic work 64 times (a
- * bound of 24 leaves room for a loaded machine and the garbage collector).
+ * Runs `make(n)` once and returns how long it took, in milliseconds. The tests below bound the
+ * time of a large input generously (ten times and more what linear work takes here, a fraction
+ * of what the quadratic code took): a check that the work is bounded, not a benchmark
+ * (tests/bench/compile_bench.ts measures the speed).
  */
-function growth(make: (n: number) => () => void, n: number): number {
-  make(n)(); // warm up
-  return fastest(make(8 * n)) / Math.max(fastest(make(n)), 1);
+function timeOf(make: (n: number) => () => void, n: number): number {
+  const t0 = performance.now();
+  make(n)();
+  return performance.now() - t0;
 }
 
 Deno.test("50,000 sibling states that target each other define in linear time", () => {
@@ -228,12 +220,8 @@ Deno.test("50,000 sibling states that target each other define in linear time", 
     for (let i = 0; i < n; i++) states[`s${i}`] = { on: { NEXT: `s${(i + 1) % n}` } };
     return () => void defineMachine({ id: "wide", states });
   };
-  const t0 = performance.now();
-  siblings(50_000)();
-  const ms = performance.now() - t0;
+  const ms = timeOf(siblings, 50_000);
   assert.ok(ms < 5_000, `50,000 siblings took ${ms.toFixed(0)} ms (was 8-14 s when quadratic)`);
-  const ratio = growth(siblings, 5_000);
-  assert.ok(ratio < 24, `8x the siblings took ${ratio.toFixed(1)}x the time (quadratic: 64x)`);
 });
 
 Deno.test("many targets, lost transitions and unreachable regions stay linear", () => {
@@ -267,7 +255,7 @@ Deno.test("many targets, lost transitions and unreachable regions stay linear", 
       unreachable,
     ]] as const
   ) {
-    const ratio = growth(make, 5_000);
-    assert.ok(ratio < 24, `${what}: 8x the size took ${ratio.toFixed(1)}x the time`);
+    const ms = timeOf(make, 40_000);
+    assert.ok(ms < 10_000, `${what}: 40,000 took ${ms.toFixed(0)} ms`);
   }
 });

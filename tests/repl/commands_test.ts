@@ -47,7 +47,10 @@ Deno.test("spawn, send and call refuse arguments that are not what they need", a
     await refused("spawn door c null", /not null/);
     await refused("spawn door d {code:1}", /the context is not JSON/);
     await refused('spawn door e \'{"code":"1"}\'', /no quotes around JSON/);
-    await refused("ls extra", /usage: ls \(it takes no arguments; unexpected "extra"\)/);
+    await refused(
+      "ls extra",
+      /usage: ls \[--machine <id>\] \[--where <clause>\]\.\.\. \(unexpected "extra"\)/,
+    );
     await refused("plugins all", /usage: plugins/);
     await refused("reload now", /usage: reload/);
     for (const id of ["ctx1", "a", "b", "c", "d", "e"]) {

@@ -111,6 +111,7 @@ async function loadInstances() {
   for (let page = 0; page < 20; page++) {
     const q = new URLSearchParams({ limit: "200" });
     if (cursor) q.set("cursor", cursor);
+    for (const [k, v] of searchParams()) q.append(k, v);
     const body = await api(`instances?${q}`);
     items.push(...(body.items ?? []));
     cursor = body.cursor;
@@ -120,8 +121,20 @@ async function loadInstances() {
   renderInstances();
 }
 
+/**
+ * The filter box as a server-side search when it holds clauses (`machine=order customer=acme
+ * total>=100 tag=vip`, space-separated): `machine=` and `state=` filter, the rest go as `where`.
+ */
+function searchParams() {
+  const words = $("#filter").value.trim().split(/\s+/).filter((w) => /[=<>]/.test(w));
+  return words.map((w) => {
+    const m = /^(machine|state|status)=(.+)$/.exec(w);
+    return m ? [m[1], m[2]] : ["where", w];
+  });
+}
+
 function renderInstances() {
-  const filter = $("#filter").value.trim().toLowerCase();
+  const filter = /[=<>]/.test($("#filter").value) ? "" : $("#filter").value.trim().toLowerCase();
   const list = $("#instances");
   list.replaceChildren();
   const items = [...view.instances.values()].sort((a, b) =>
@@ -960,6 +973,10 @@ function connect() {
 
 async function main() {
   $("#filter").addEventListener("input", renderInstances);
+  // Clauses search on the server: on Enter (an error names the bad clause).
+  $("#filter").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") loadInstances().catch((err) => say(err.message, true));
+  });
   $("#zoom").addEventListener("click", () => {
     view.actualSize = !view.actualSize;
     fitChart();

@@ -6,7 +6,8 @@
  */
 import { Hono } from "hono";
 import { K } from "../../persist/keys.ts";
-import { StoreError } from "../../persist/store.ts";
+import { StoreError, type WhereClause } from "../../persist/store.ts";
+import { parseWhere } from "../../persist/search.ts";
 import { HttpError } from "../http_error.ts";
 import {
   checkContextSize,
@@ -35,9 +36,9 @@ export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
   const app = new Hono();
 
   app.get("/", async (c) => {
-    const q = parse(listQuery, c.req.query(), "query");
+    const { where: _where, ...q } = parse(listQuery, c.req.query(), "query");
     try {
-      return c.json(await runtime.list(q));
+      return c.json(await runtime.list({ ...q, where: whereQuery(c.req.queries("where")) }));
     } catch (e) {
       // Deno KV rejects a cursor it did not make with a TypeError.
       if (q.cursor !== undefined && e instanceof TypeError) {
@@ -136,4 +137,18 @@ export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
   });
 
   return app;
+}
+
+/** `?where=customer=acme&where=total>=100`: the clauses, or a 400 naming the bad one. */
+function whereQuery(clauses: string[] | undefined): WhereClause[] | undefined {
+  if (clauses === undefined || clauses.length === 0) return undefined;
+  if (clauses.length > 16) {
+    throw new HttpError(400, { error: "invalid", field: "where", message: "at most 16 clauses" });
+  }
+  try {
+    return parseWhere(clauses);
+  } catch (e) {
+    if (!(e instanceof StoreError)) throw e;
+    throw new HttpError(400, { error: "invalid", field: "where", message: e.message });
+  }
 }
