@@ -241,6 +241,37 @@ export async function history(
   return out;
 }
 
+/**
+ * Commits a new record of an instance with one journal entry (its seq is the new record's),
+ * moving the indexes, checked against the record's `version` and the partition's fence.
+ * Resolves to whether it was committed (false: another write came first).
+ */
+export async function commitRecordEntry(
+  ctx: StoreContext,
+  instanceId: string,
+  rec: InstanceRecord,
+  newRec: InstanceRecord,
+  journal: JournalEntry,
+  version: string | null,
+): Promise<boolean> {
+  if (ctx.cluster !== undefined) journal.node = ctx.cluster.node;
+  const mutations: KvMutation[] = [
+    { type: "set", key: K.inst(instanceId), value: newRec },
+    {
+      type: "set",
+      key: K.journal(instanceId, journal.seq),
+      value: await ctx.records.sealJournal(journal),
+    },
+  ];
+  indexChanges(rec, newRec, mutations);
+  const commit = await ctx.committer.commit({
+    checks: [ctx.fence(instanceId, version)],
+    mutations,
+    size: estimate(mutations),
+  });
+  return commit.ok;
+}
+
 /** Archives or unarchives an instance (a journal entry either way). */
 export async function setArchived(
   ctx: StoreContext,
@@ -267,23 +298,9 @@ export async function setArchived(
       configuration: rec.configuration,
       status: rec.status,
     };
-    if (ctx.cluster !== undefined) journal.node = ctx.cluster.node;
-    const mutations: KvMutation[] = [
-      { type: "set", key: K.inst(instanceId), value: newRec },
-      {
-        type: "set",
-        key: K.journal(instanceId, seq),
-        value: await ctx.records.sealJournal(journal),
-      },
-    ];
-    indexChanges(rec, newRec, mutations);
-    const commit = await ctx.committer.commit({
-      checks: [ctx.fence(instanceId, entry.version)],
-      mutations,
-      size: estimate(mutations),
-    });
+    const ok = await commitRecordEntry(ctx, instanceId, rec, newRec, journal, entry.version);
     ctx.evict(instanceId);
-    if (commit.ok) {
+    if (ok) {
       const loaded = await load(ctx, instanceId);
       return ctx.info(loaded.rec, loaded.instance);
     }

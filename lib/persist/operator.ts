@@ -7,9 +7,6 @@
  *
  * @module
  */
-import type { KvMutation } from "./backend.ts";
-import { estimate } from "./commit_builder.ts";
-import { indexChanges } from "./indexes.ts";
 import * as instances from "./instances.ts";
 import { K } from "./keys.ts";
 import { commitReplacement, load } from "./loading.ts";
@@ -63,24 +60,17 @@ export async function cancel(
         configuration: rec.configuration,
         status: "cancelled",
       };
-      if (ctx.cluster !== undefined) journal.node = ctx.cluster.node;
-      const mutations: KvMutation[] = [
-        { type: "set", key: K.inst(instanceId), value: newRec },
-        {
-          type: "set",
-          key: K.journal(instanceId, seq),
-          value: await ctx.records.sealJournal(journal),
-        },
-      ];
-      indexChanges(rec, newRec, mutations);
-      const commit = await ctx.committer.commit({
-        checks: [ctx.fence(instanceId, entry.version)],
-        mutations,
-        size: estimate(mutations),
-      });
+      const ok = await instances.commitRecordEntry(
+        ctx,
+        instanceId,
+        rec,
+        newRec,
+        journal,
+        entry.version,
+      );
       // Dropped from memory either way: stopping the engine instance stops its invocations.
       ctx.evict(instanceId);
-      if (!commit.ok) {
+      if (!ok) {
         if (ctx.cluster !== undefined) throw ctx.fenced(instanceId);
         if (attempt >= ctx.maxRetries) throw ctx.conflict(instanceId);
         continue;
