@@ -43,6 +43,7 @@ interface Commands {
   init: typeof import("./lib/cli/init.ts");
   test: typeof import("./lib/cli/test.ts");
   replay: typeof import("./lib/cli/replay.ts");
+  instance: typeof import("./lib/cli/instance.ts");
 }
 const load = <K extends keyof Commands>(name: K): Promise<Commands[K]> =>
   importLazily<Commands[K]>(import.meta.url, `./lib/cli/${name}.ts`);
@@ -167,6 +168,7 @@ function buildProgram(): Command {
   addServeCommand(program);
   addClusterCommands(program);
   addScheduleCommands(program);
+  addInstanceCommands(program);
 
   return program;
 }
@@ -288,6 +290,52 @@ function addScheduleCommands(program: Command): void {
       .action(async (name, options) =>
         finish(await (await load("schedule")).scheduleChangeCommand(action, name, options))
       );
+  }
+}
+
+/** `statecraft instance cancel|fork|redrive`: operator actions; body in lib/cli/instance.ts. */
+function addInstanceCommands(program: Command): void {
+  const instance = program
+    .command("instance")
+    .description(
+      "operator actions on one instance, or in bulk on those a filter selects " +
+        "(docs/operations.md)",
+    );
+  const actions = {
+    cancel: "stop an instance for good, with --reason (its timers and invocations stop)",
+    fork: "a new instance from another's state at a journal seq (--at; default the latest)",
+    redrive: "retry an instance's latest failed invocation",
+  } as const;
+  for (const action of ["cancel", "fork", "redrive"] as const) {
+    let command = withStoreOptions(
+      instance.command(action)
+        .description(`${actions[action]}; without an id: every instance the filter selects`)
+        .argument("[id]", "the instance (omit it and give a filter for a bulk action)")
+        .option("--machine <id>", "bulk: instances of this machine")
+        .option("--state <id>", "bulk: instances with this state active (any level)")
+        .addOption(
+          new commander.Option("--status <status>", "bulk: instances with this status").choices(
+            KV_STATUSES,
+          ),
+        )
+        .option(
+          "--where <clause>",
+          "bulk: search clause, repeatable (field=value, tag=name)",
+          collect,
+        )
+        .option("--dry-run", "bulk: list the instances, change nothing")
+        .option("--by <name>", "who does it, as the journal records it", "cli"),
+    );
+    if (action === "cancel") command = command.option("--reason <text>", "why (required)");
+    if (action === "fork") {
+      command = command
+        .option("--at <seq>", "the journal seq to fork at (default: the latest)", nonNegativeInt)
+        .option("--id <newId>", "the fork's id (default <id>-fork)")
+        .option("--suffix <text>", "bulk: each fork is named <id><suffix> (default -fork)");
+    }
+    command.action(async (id, options) =>
+      finish(await (await load("instance")).instanceCommand(action, id, options))
+    );
   }
 }
 

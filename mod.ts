@@ -90,11 +90,13 @@ export {
 } from "./lib/plugins/loader.ts";
 export { type BusFailure, type BusHandler, EventBus } from "./lib/plugins/bus.ts";
 export {
+  type ActionPolicy,
   type LoadedManifest,
   loadManifest,
   ManifestError,
   type ManifestProblem,
   type ParseManifestOptions,
+  type PluginActionRetry,
   type PluginLimits,
   type PluginManifest,
   type PluginPermissions,

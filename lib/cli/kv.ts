@@ -75,17 +75,7 @@ export interface KvLsOptions extends KvStoreOptions {
 export async function kvLsCommand(options: KvLsOptions, out: KvOutput = CONSOLE): Promise<number> {
   const limit = options.limit ?? 100;
   return await withKvStore(options, out, async (session) => {
-    const filter: ListOptions = {};
-    if (options.machine !== undefined) filter.machine = options.machine;
-    if (options.state !== undefined) filter.state = options.state;
-    if (options.status !== undefined) filter.status = options.status;
-    if (options.where !== undefined && options.where.length > 0) {
-      try {
-        filter.where = parseWhere(options.where);
-      } catch (e) {
-        throw new CliError(`--where: ${(e as Error).message}`);
-      }
-    }
+    const filter = listFilter(options);
     // One row more than asked tells whether the listing was cut short.
     const rows = await listAll(session.store, filter, limit + 1);
     const more = rows.length > limit;
@@ -109,6 +99,27 @@ export async function kvLsCommand(options: KvLsOptions, out: KvOutput = CONSOLE)
     if (more) out.warn(`(more than ${plural(limit, "instance")}: raise --limit to see more)`);
     return 0;
   });
+}
+
+/**
+ * The `list` filter of `--machine`, `--state`, `--status` and `--where` (shared with the bulk
+ * `instance` actions); a bad `--where` clause is a `CliError`.
+ */
+export function listFilter(
+  options: Pick<KvLsOptions, "machine" | "state" | "status" | "where">,
+): ListOptions {
+  const filter: ListOptions = {};
+  if (options.machine !== undefined) filter.machine = options.machine;
+  if (options.state !== undefined) filter.state = options.state;
+  if (options.status !== undefined) filter.status = options.status;
+  if (options.where !== undefined && options.where.length > 0) {
+    try {
+      filter.where = parseWhere(options.where);
+    } catch (e) {
+      throw new CliError(`--where: ${(e as Error).message}`);
+    }
+  }
+  return filter;
 }
 
 async function listAll(store: Store, filter: ListOptions, limit: number): Promise<InstanceInfo[]> {

@@ -258,6 +258,7 @@ function addInvocations(
       timeout: isMachine
         ? null
         : compileTimeout(ctx, inv.timeout, [...ipath, "timeout"], ctx.invokeDefaults.timeout),
+      own: { retry: inv.retry !== undefined, timeout: inv.timeout !== undefined },
     });
     addTransitions(
       ctx,

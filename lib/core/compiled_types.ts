@@ -80,6 +80,11 @@ export interface Invocation {
   retry: CompiledRetry | null;
   /** Most ms an attempt may take; null: no limit. */
   timeout: number | null;
+  /**
+   * Whether the invoke sets its own `retry` / `timeout`; when it does not, a policy its `src`
+   * function gives (`retryPolicy()`, like a plugin action's) goes before `invokeDefaults`.
+   */
+  own?: { retry: boolean; timeout: boolean };
 }
 
 /** A compiled retry policy (`lib/core/retry.ts`): every field set. */

@@ -42,7 +42,7 @@ import {
 } from "./compile.ts";
 import { matchesAny } from "./descriptor.ts";
 import { parseDuration } from "./duration.ts";
-import { isNonRetryable, RETRY_SEND_PREFIX, retryDelay } from "./retry.ts";
+import { type CompiledRetry, isNonRetryable, RETRY_SEND_PREFIX, retryDelay } from "./retry.ts";
 import { EventError, LivelockError, SnapshotError } from "./errors.ts";
 
 export { LivelockError } from "./errors.ts";
@@ -81,6 +81,27 @@ interface RunningInvoke {
   child: MachineInstance<any> | null;
   /** An invoked function's effect id (`InvokeArgs.effectId`). */
   effectId?: string;
+  /** Its retry policy: the invoke's own, else its src's `retryPolicy()`, else the defaults. */
+  retry: CompiledRetry | null;
+  /** Its attempt timeout, picked like `retry`. */
+  timeout: number | null;
+}
+
+/** What an invoked function may carry: the policy of its calls (`pluginAction`'s manifest). */
+type PolicySource = {
+  retryPolicy?: () => { retry: CompiledRetry | null; timeout: number | null } | undefined;
+};
+
+/** An invocation's retry policy and timeout: its own > its src's `retryPolicy()` > defaults. */
+function invokePolicy(inv: Invocation): { retry: CompiledRetry | null; timeout: number | null } {
+  const own = inv.own ?? { retry: true, timeout: true };
+  const fromSrc = own.retry && own.timeout || inv.isMachine
+    ? undefined
+    : (inv.src as PolicySource).retryPolicy?.();
+  return {
+    retry: own.retry ? inv.retry : fromSrc?.retry ?? inv.retry,
+    timeout: own.timeout ? inv.timeout : fromSrc?.timeout ?? inv.timeout,
+  };
 }
 
 /** What the interpreter needs from its machine (a `Machine`, whose compiled model it reads). */
@@ -1818,6 +1839,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
         finalize: inv.finalize,
         controller: new AbortController(),
         child: null,
+        ...invokePolicy(inv),
       };
       try {
         running.input = typeof inv.input === "function"
@@ -1902,8 +1924,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       this.#clearAttemptTimeout(running);
       this.#attemptFailed(running, attempt, e);
     };
-    if (inv.timeout !== null) {
-      const ms = inv.timeout;
+    if (running.timeout !== null) {
+      const ms = running.timeout;
       running.timeoutHandle = this.#clock.setTimer(() => {
         if (!current()) return;
         running.timeoutHandle = undefined;
@@ -1965,7 +1987,7 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
    * invocation fails with `error.platform.<id>`.
    */
   #attemptFailed(running: RunningInvoke, attempt: number, e: unknown): void {
-    const policy = running.inv.retry;
+    const policy = running.retry;
     if (policy === null || attempt >= policy.attempts || isNonRetryable(policy, e)) {
       this.#finalFailure(running, e, policy === null ? 0 : attempt);
       return;
@@ -1986,13 +2008,13 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     const attempt = event.attempt as number;
     if (
       running === undefined || this.#status !== "active" || running.waiting ||
-      running.failed !== attempt - 1 || running.inv.retry === null
+      running.failed !== attempt - 1 || running.retry === null
     ) return false;
     running.failed = attempt;
     running.lastError = { ...(event.error as { name: string; message: string }) };
     running.waiting = true;
     const now = this.#clock.now();
-    const due = now + retryDelay(running.inv.retry, attempt);
+    const due = now + retryDelay(running.retry, attempt);
     const retry: EventObject = {
       type: `retry.invoke.${running.id}`,
       invokeId: running.id,

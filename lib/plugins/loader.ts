@@ -156,6 +156,8 @@ export async function toSpec(p: LoadedManifest): Promise<PluginSpec> {
     hooks: m.hooks,
     limits: m.limits,
     config: m.config,
+    retry: m.retry,
+    timeout: m.timeout,
     moduleVersion: await contentHash(p.dir, p.permissions.write),
   };
 }

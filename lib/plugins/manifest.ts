@@ -20,6 +20,7 @@ import { z } from "zod";
 // @ts-types="@types/semver"
 import semver from "semver";
 import { descriptorProblem } from "../core/descriptor.ts";
+import { parseDuration } from "../core/duration.ts";
 import { DocumentError, type DocumentProblem, sortProblems } from "../config/problems.ts";
 import { parseYamlDocument, type Segment, type YamlSpec } from "../config/yaml_document.ts";
 import type { HookName, IsolationMode } from "./types.ts";
@@ -148,6 +149,66 @@ export interface PluginManifest {
   config: Record<string, unknown>;
   /** HTTP routes the plugin exposes. */
   routes: PluginRoute[];
+  /** Retry policies of invocations of its actions (`pluginAction`), by action. */
+  retry: Record<string, PluginActionRetry>;
+  /** Most ms one attempt of an invocation of the action may take, by action. */
+  timeout: Record<string, number>;
+}
+
+/**
+ * The retry policy of one action, durations in ms; unset fields take the defaults of an
+ * invoke's `retry` (3 attempts, 1000 ms, factor 2, no cap, nothing non-retryable).
+ */
+export interface PluginActionRetry {
+  /** Attempts in all, the first one included. */
+  attempts?: number;
+  /** The wait after the first failed attempt, in ms. */
+  initial?: number;
+  /** Each wait is the previous one times this. */
+  factor?: number;
+  /** No wait is longer than this, in ms. */
+  max?: number;
+  /** Error names or codes that fail the invocation at once. */
+  nonRetryable?: string[];
+}
+
+/** What an invocation of a plugin action gets from the manifest (durations in ms). */
+export interface ActionPolicy {
+  /** The retry policy with every field set; null: the manifest sets none. */
+  retry: Required<PluginActionRetry> | null;
+  /** Most ms one attempt may take; null: the manifest sets none. */
+  timeout: number | null;
+}
+
+/**
+ * The retry policy and attempt timeout an invocation of `action` gets from the manifest
+ * (`null`: the manifest sets none), with the defaults of an invoke's `retry` filled in.
+ *
+ * @example
+ * ```ts
+ * import { actionPolicy, parseManifest } from "./manifest.ts";
+ * const m = parseManifest(
+ *   "name: mailer\nversion: 1.0.0\nprovides: [send]\nretry:\n  send: { attempts: 5 }\n",
+ *   "plugin.yaml",
+ * );
+ * console.log(actionPolicy(m, "send").retry?.attempts); // 5
+ * ```
+ */
+export function actionPolicy(
+  manifest: Pick<PluginManifest, "retry" | "timeout">,
+  action: string,
+): ActionPolicy {
+  const r = Object.hasOwn(manifest.retry, action) ? manifest.retry[action] : undefined;
+  return {
+    retry: r === undefined ? null : {
+      attempts: r.attempts ?? 3,
+      initial: r.initial ?? 1000,
+      factor: r.factor ?? 2,
+      max: r.max ?? Infinity,
+      nonRetryable: [...(r.nonRetryable ?? [])],
+    },
+    timeout: Object.hasOwn(manifest.timeout, action) ? manifest.timeout[action] : null,
+  };
 }
 
 /** A manifest loaded from disk, with its paths resolved. */
@@ -297,6 +358,32 @@ const actionName = z.string().regex(ACTION_PATTERN, {
     `starting with a letter or "_", at most 64 characters)`,
 });
 
+/** A duration: ms, or a string like "500ms", "2s", "1m"; parsed to ms. */
+const duration = (positive: boolean) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || (positive && ms <= 0)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(v)} is not a ${positive ? "positive " : ""}duration ` +
+          `("500ms", "2s", "1m" or ms)`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const actionRetrySchema = z.strictObject({
+  attempts: z.number().int().min(1).optional()
+    .describe("Attempts in all, the first one included (default 3)"),
+  initial: duration(false).optional()
+    .describe("The wait after the first failed attempt (default 1s)"),
+  factor: z.number().min(1).optional().describe("Each wait is the previous one times this"),
+  max: duration(false).optional().describe("No wait is longer than this (default: no cap)"),
+  nonRetryable: z.array(nonEmpty).optional()
+    .describe("Error names or codes that fail the invocation at once"),
+});
+
 const pluginName = z.string().regex(NAME_PATTERN, {
   error: (iss) =>
     `"${iss.input}" is not a valid plugin name (lowercase letters, digits and "-", ` +
@@ -367,6 +454,10 @@ const manifestSchema = z.strictObject({
   config: z.record(z.string(), z.unknown()).default({})
     .describe("Free-form configuration handed to the plugin"),
   routes: z.array(routeSchema).default([]).describe("HTTP routes the plugin exposes"),
+  retry: z.record(actionName, actionRetrySchema).default({})
+    .describe("Retry policies of pluginAction invocations, by action (keys in provides)"),
+  timeout: z.record(actionName, duration(true)).default({})
+    .describe("Most time one attempt of a pluginAction invocation may take, by action"),
 }).meta({
   title: "Statecraft plugin manifest (plugin.yaml)",
 });
@@ -440,6 +531,7 @@ function knownKeys(path: readonly Segment[]): string[] {
   if (path.length === 1 && path[0] === "permissions") return Object.keys(permissionsSchema.shape);
   if (path.length === 1 && path[0] === "limits") return Object.keys(limitsSchema.shape);
   if (path.length === 2 && path[0] === "routes") return Object.keys(routeSchema.shape);
+  if (path.length === 2 && path[0] === "retry") return Object.keys(actionRetrySchema.shape);
   return [];
 }
 
@@ -467,6 +559,14 @@ function crossCheck(
     m.idempotent.forEach((action, i) => {
       if (!provides.has(action)) add(["idempotent", i], `"${action}" is not in provides`);
     });
+  }
+  const provided = new Set(strings(m.provides) ? m.provides : []);
+  for (const key of ["retry", "timeout"]) {
+    const byAction = m[key];
+    if (typeof byAction !== "object" || byAction === null || Array.isArray(byAction)) continue;
+    for (const action of Object.keys(byAction)) {
+      if (!provided.has(action)) add([key, action], `"${action}" is not in provides`, "key");
+    }
   }
   if (typeof m.name === "string" && typeof m.requires === "object" && m.requires !== null) {
     if (Object.hasOwn(m.requires, m.name)) {

@@ -18,6 +18,7 @@ import {
 } from "./lifecycle.ts";
 import { type LogSink, PluginServices } from "./services.ts";
 import { type HookName, type IsolationMode, PluginHostError } from "./types.ts";
+import { type ActionPolicy, actionPolicy, type PluginManifest } from "./manifest.ts";
 
 /** What the supervisor needs to run a plugin (made from its manifest by the loader). */
 export interface PluginSpec {
@@ -54,6 +55,10 @@ export interface PluginSpec {
   priority?: number;
   /** Content hash of its files: the module cache key (a changed plugin is imported anew). */
   moduleVersion?: string;
+  /** Retry policies of `pluginAction` invocations, by action (the manifest's `retry`). */
+  retry?: PluginManifest["retry"];
+  /** Attempt timeouts of `pluginAction` invocations in ms, by action (the manifest's). */
+  timeout?: PluginManifest["timeout"];
 }
 
 /** What `list()` reports of a plugin. */
@@ -247,6 +252,19 @@ export class PluginSupervisor {
   /** Every plugin's state. */
   list(): PluginInfo[] {
     return [...this.#plugins.values()].map((m) => this.#info(m));
+  }
+
+  /**
+   * The retry policy and attempt timeout its manifest gives invocations of `plugin.action`
+   * (`pluginAction`); undefined when no such plugin is loaded.
+   */
+  actionPolicy(
+    plugin: string,
+    action: string,
+  ): ActionPolicy | undefined {
+    const spec = this.#plugins.get(plugin)?.spec;
+    if (spec === undefined) return undefined;
+    return actionPolicy({ retry: spec.retry ?? {}, timeout: spec.timeout ?? {} }, action);
   }
 
   /** One plugin's state. */

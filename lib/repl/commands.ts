@@ -139,6 +139,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "cron schedules that create instances or send events",
     complete: ["none"],
   },
+  {
+    name: "cancel",
+    args: "<id> <reason...>",
+    summary: "stop an instance for good, with a reason (operator action, journaled)",
+    details: "Its timers and invocations stop; events are refused from then on. A rollback " +
+      "runs it again (docs/operations.md, Operator actions).",
+    complete: ["instance", "none"],
+  },
+  {
+    name: "fork",
+    args: "<id> [seq] [newId]",
+    summary: "a new instance from another's state at a journal seq (default: the latest)",
+    details: "newId defaults to <id>-fork; fork <id> <newId> forks at the latest seq. The " +
+      "fork's first journal entry names its origin.",
+    complete: ["instance", "none"],
+  },
+  {
+    name: "redrive",
+    args: "<id>",
+    summary: "retry the instance's latest failed invocation (operator action, journaled)",
+    complete: ["instance"],
+  },
   { name: "help", args: "[command]", summary: "this list, or one command", complete: ["command"] },
   { name: "exit", args: "", summary: "close the runtime and quit (also Ctrl-D)", complete: [] },
 ];

@@ -26,6 +26,7 @@ import { pluginRows, reloadPlugins } from "./reload_plugins.ts";
 import { catchLater, type LaterKind } from "./uncaught.ts";
 import { undoneEntry } from "./undo.ts";
 import { scheduleCommand } from "./schedule_command.ts";
+import { operatorCommand } from "./operator_commands.ts";
 import { lsFilter } from "./ls_filter.ts";
 import {
   atomicOf,
@@ -314,6 +315,20 @@ export class ReplSession {
       }
       case "schedule":
         return await scheduleCommand(this.runtime, rest, (l) => this.#out.line(l));
+      case "cancel":
+      case "fork":
+      case "redrive": {
+        const info = await operatorCommand(
+          this.runtime.store,
+          name,
+          rest,
+          (i) => this.#states(i.machine, i.configuration),
+          (l) => this.#out.line(l),
+        );
+        this.current = info.id;
+        if (!this.#ids.includes(info.id)) this.#ids.push(info.id);
+        return;
+      }
       case "help":
         return this.#help(rest.trim());
     }

@@ -141,11 +141,16 @@ export function pluginAction(
     throw new TypeError(`pluginAction("${target}"): write "<plugin>.<action>"`);
   }
   const plugin = target.slice(0, dot), action = target.slice(dot + 1);
-  return ({ input, effectId }) => {
+  const call = ({ input, effectId }: { input: unknown; effectId?: string }) => {
     if (current === null) return Promise.reject(new Error(`no runtime is open to call ${target}`));
     // The invocation's effect id reaches the action as `ctx.effectId`.
     return current.plugins.call(plugin, action, input, { effectId });
   };
+  // Read when an invocation starts (manifests load after machines compile): the action's
+  // `retry` / `timeout` from plugin.yaml, under the invoke's own and over `invokeDefaults`.
+  return Object.assign(call, {
+    retryPolicy: () => current?.plugins.actionPolicy(plugin, action),
+  });
 }
 
 /**

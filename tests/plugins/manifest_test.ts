@@ -79,6 +79,8 @@ Deno.test("a minimal manifest gets every default", () => {
     limits: { callTimeoutMs: 5000, callsPerSecond: 100, memoryMb: 128, maxMessageBytes: 1048576 },
     config: {},
     routes: [],
+    retry: {},
+    timeout: {},
   });
 });
 

@@ -1,0 +1,67 @@
+/**
+ * The REPL's operator actions (docs/operations.md, "Operator actions"): `cancel <id>
+ * <reason...>`, `fork <id> [seq] [newId]` and `redrive <id>`, on the runtime's store (through
+ * the partition's owner in cluster mode), journaled as done by `"repl"`.
+ *
+ * @module
+ */
+import type { InstanceInfo, Store } from "../persist/types.ts";
+import { ReplError, words } from "./arguments.ts";
+
+/** The operator actions the REPL has, by command name. */
+export const OPERATOR_COMMANDS: readonly string[] = ["cancel", "fork", "redrive"];
+
+/**
+ * Runs operator command `name` with its arguments `rest`; prints one line through `line`
+ * (`states` formats an instance's configuration). Returns the instance acted on (for `fork`:
+ * the fork). Mistakes are `ReplError`s; store errors pass through.
+ *
+ * @example
+ * ```ts ignore
+ * await operatorCommand(runtime.store, "cancel", "order-17 customer asked", fmt, console.log);
+ * ```
+ */
+export async function operatorCommand(
+  store: Store,
+  name: string,
+  rest: string,
+  states: (info: InstanceInfo) => string,
+  line: (text: string) => void,
+): Promise<InstanceInfo> {
+  switch (name) {
+    case "cancel": {
+      // The reason is the rest of the line: words(..., 0) takes the id and keeps the rest.
+      const [id, reason] = words(rest, 1, "cancel <id> <reason...>", 0);
+      if (reason === "") {
+        throw new ReplError("usage: cancel <id> <reason...> (a reason is required)");
+      }
+      const info = await store.cancel(id, { reason, by: "repl" });
+      line(`${id} cancelled (${reason}): ${states(info)}`);
+      return info;
+    }
+    case "fork": {
+      const [id, seqArg, newIdArg, extra] = words(rest, 3, "fork <id> [seq] [newId]", 1);
+      if (extra !== "") {
+        throw new ReplError(`usage: fork <id> [seq] [newId] (unexpected "${extra}")`);
+      }
+      let seq: number | undefined;
+      let newId = newIdArg;
+      if (/^\d+$/.test(seqArg)) seq = Number(seqArg);
+      else if (seqArg !== "" && newIdArg === "") newId = seqArg; // fork <id> <newId>
+      else if (seqArg !== "") {
+        throw new ReplError(`fork: the seq must be a whole number, not "${seqArg}"`);
+      }
+      const info = await store.fork(id, newId === "" ? `${id}-fork` : newId, { seq, by: "repl" });
+      line(`${info.id} forked from ${id} at seq ${seq ?? "latest"}: ${states(info)}`);
+      return info;
+    }
+    case "redrive": {
+      const [id] = words(rest, 1, "redrive <id>");
+      const info = await store.redrive(id, { by: "repl" });
+      line(`${id} redriven: ${states(info)}`);
+      return info;
+    }
+    default:
+      throw new ReplError(`not an operator command: ${name}`);
+  }
+}
