@@ -23,6 +23,8 @@ import { K } from "./keys.ts";
 import { compact, load } from "./loading.ts";
 import type { InstanceRecord } from "./records.ts";
 import type { StoreContext } from "./store_context.ts";
+import { traceCreateCommit } from "./tracing.ts";
+import { tracing } from "../telemetry/tracing.ts";
 import {
   type AnyInstance,
   type AnyMachine,
@@ -158,12 +160,16 @@ export async function create(
     mutations.push(...ctx.outboxMutations(instanceId, effects.outbox));
     const checks: KvCheck[] = [{ key: K.inst(instanceId), version: null }];
     if (ctx.cluster !== undefined) checks.push(ctx.fence(instanceId, null));
-    const result = await ctx.committer.commit({
-      feed: ctx.cluster === undefined ? undefined : feedRef(instanceId, machine.id, [], [entry]),
-      checks,
-      mutations,
-      size: estimate(mutations),
-    });
+    const commit = () =>
+      ctx.committer.commit({
+        feed: ctx.cluster === undefined ? undefined : feedRef(instanceId, machine.id, [], [entry]),
+        checks,
+        mutations,
+        size: estimate(mutations),
+      });
+    // OpenTelemetry on: a `statecraft.commit` span under the create's (lib/persist/tracing.ts).
+    const result =
+      await (tracing ? traceCreateCommit(instanceId, ctx.cluster?.node, commit) : commit());
     if (!result.ok) {
       if (ctx.cluster !== undefined && !ctx.runsHere(instanceId)) throw ctx.fenced(instanceId);
       throw new StoreError("exists", `instance "${instanceId}" already exists`);

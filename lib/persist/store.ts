@@ -271,12 +271,17 @@ export class DurableStore implements Store {
         new StoreError("invalid", `unknown machine "${machineId}" (registered: ${known})`),
       );
     }
-    return this.#route(
-      "create",
-      instanceId,
-      { machine: machineId, ...options },
-      () => this.#createOnce(machine, instanceId, options),
-    ) as Promise<InstanceInfo>;
+    const create = () =>
+      this.#route(
+        "create",
+        instanceId,
+        { machine: machineId, ...options },
+        () => this.#createOnce(machine, instanceId, options),
+      ) as Promise<InstanceInfo>;
+    if (!tracing) return create();
+    // OpenTelemetry on: the create's span is the parent of what starting the instance does.
+    const attributes = { "statecraft.machine": machineId, "statecraft.instance": instanceId };
+    return traced("statecraft.create", { attributes, kind: SpanKind.PRODUCER }, create);
   }
 
   /**

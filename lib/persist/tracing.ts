@@ -182,3 +182,33 @@ export function traceEffect(instanceId: string, o: OutboxItem): Promise<unknown>
     },
   );
 }
+
+/**
+ * Runs the commit of a new instance in a `statecraft.commit` span, a child of the active
+ * context (the `statecraft.create` span).
+ */
+export function traceCreateCommit<T extends { ok: boolean }>(
+  instanceId: string,
+  node: string | undefined,
+  commit: () => Promise<T>,
+): Promise<T> {
+  const span = startSpan("statecraft.commit", {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      "statecraft.instance": instanceId,
+      "statecraft.entries": 1,
+      ...(node === undefined ? {} : { "statecraft.node": node }),
+    },
+  });
+  return runIn(contextOf(span), commit).then(
+    (v) => {
+      span.setAttribute("statecraft.committed", v.ok);
+      endSpan(span);
+      return v;
+    },
+    (e) => {
+      endSpan(span, e);
+      throw e;
+    },
+  );
+}

@@ -28,6 +28,8 @@ import { undoneEntry } from "./undo.ts";
 import { scheduleCommand } from "./schedule_command.ts";
 import { operatorCommand } from "./operator_commands.ts";
 import { lsFilter } from "./ls_filter.ts";
+import { traceLine } from "./repl_tracing.ts";
+import { tracing } from "../telemetry/tracing.ts";
 import {
   atomicOf,
   chartTree,
@@ -122,12 +124,14 @@ export class ReplSession {
     try {
       const m = /^([a-z]+)(?:\s+([\s\S]*))?$/.exec(text);
       const command = m === null ? undefined : findCommand(m[1]);
-      if (command !== undefined && m !== null && !/^[=(.[`]/.test(m[2] ?? "")) {
-        if (command.name === "exit") return "exit";
-        await this.#command(command.name, m[2] ?? "");
-      } else {
-        await this.#evaluate(text);
-      }
+      const name = command !== undefined && m !== null && !/^[=(.[`]/.test(m[2] ?? "")
+        ? command.name
+        : undefined;
+      if (name === "exit") return "exit";
+      const run = () =>
+        name === undefined ? this.#evaluate(text) : this.#command(name, m?.[2] ?? "");
+      if (!tracing) await run();
+      else await traceLine(name ?? "eval", run);
       return "ok";
     } catch (e) {
       this.failures++;

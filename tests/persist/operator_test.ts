@@ -4,6 +4,7 @@ import { defineMachine, VirtualClock } from "../../mod.ts";
 import { type DurableStore, openStore, StoreError } from "../../lib/persist/store.ts";
 import { backendTest } from "./_backends.ts";
 import { waitFor } from "../_wait.ts";
+import { flakyJob } from "./_flaky_job.ts";
 
 const counter = defineMachine({
   id: "counter",
@@ -16,28 +17,6 @@ const counter = defineMachine({
     off: {},
   },
 });
-
-/** A job whose invocation fails until `job.ok` is set. */
-function flakyJob(job: { ok: boolean; calls: number }) {
-  return defineMachine({
-    id: "job",
-    states: {
-      working: {
-        invoke: {
-          id: "call",
-          src: () => {
-            job.calls++;
-            return job.ok ? Promise.resolve("fine") : Promise.reject(new Error("remote down"));
-          },
-          onDone: "finished",
-          onError: "failed",
-        },
-      },
-      failed: {},
-      finished: { type: "final" },
-    },
-  });
-}
 
 backendTest(
   "cancel stops an instance for good: journaled, timers gone, events refused",

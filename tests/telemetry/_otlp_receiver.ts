@@ -5,6 +5,7 @@
  *
  * @module
  */
+import * as assert from "node:assert/strict";
 
 /** A span as the tests read it. */
 export interface ReceivedSpan {
@@ -120,4 +121,30 @@ export async function startReceiver(): Promise<OtlpReceiver> {
     requests,
     close: () => server.shutdown(),
   };
+}
+
+/** The OTel variables of a traced subprocess exporting to `receiver`, quickly. */
+export function otelEnv(receiver: OtlpReceiver): Record<string, string> {
+  return {
+    OTEL_DENO: "true",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_METRIC_EXPORT_INTERVAL: "200",
+    OTEL_BSP_SCHEDULE_DELAY: "50",
+    OTEL_BLRP_SCHEDULE_DELAY: "50",
+    OTEL_SERVICE_NAME: "statecraft-test",
+  };
+}
+
+/** The one span named `name`. */
+export function one(spans: ReceivedSpan[], name: string): ReceivedSpan {
+  const found = spans.filter((s) => s.name === name);
+  assert.equal(found.length, 1, `one span "${name}" (got ${spans.map((s) => s.name).join(", ")})`);
+  return found[0];
+}
+
+/** Asserts that `child` is a child of `parent`. */
+export function childOf(child: ReceivedSpan, parent: ReceivedSpan): void {
+  assert.equal(child.traceId, parent.traceId, `"${child.name}" is in "${parent.name}"'s trace`);
+  assert.equal(child.parentSpanId, parent.spanId, `"${child.name}" is a child of "${parent.name}"`);
 }

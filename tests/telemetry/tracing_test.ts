@@ -10,7 +10,7 @@
 import * as assert from "node:assert/strict";
 import { backendTest } from "../persist/_backends.ts";
 import { waitFor } from "../_wait.ts";
-import { type OtlpReceiver, type ReceivedSpan, startReceiver } from "./_otlp_receiver.ts";
+import { childOf, one, otelEnv, type ReceivedSpan, startReceiver } from "./_otlp_receiver.ts";
 
 const CHILD = new URL("./_traced_child.ts", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -80,29 +80,6 @@ async function drive(url: string): Promise<void> {
     const info = await (await fetch(`${url}/instances/t1`)).json();
     return (info.configuration as string[]).includes("notified");
   }, { everyMs: 20 });
-}
-
-function otelEnv(receiver: OtlpReceiver): Record<string, string> {
-  return {
-    OTEL_DENO: "true",
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-    OTEL_METRIC_EXPORT_INTERVAL: "200",
-    OTEL_BSP_SCHEDULE_DELAY: "50",
-    OTEL_BLRP_SCHEDULE_DELAY: "50",
-    OTEL_SERVICE_NAME: "statecraft-test",
-  };
-}
-
-function one(spans: ReceivedSpan[], name: string): ReceivedSpan {
-  const found = spans.filter((s) => s.name === name);
-  assert.equal(found.length, 1, `one span "${name}" (got ${spans.map((s) => s.name).join(", ")})`);
-  return found[0];
-}
-
-function childOf(child: ReceivedSpan, parent: ReceivedSpan): void {
-  assert.equal(child.traceId, parent.traceId, `"${child.name}" is in "${parent.name}"'s trace`);
-  assert.equal(child.parentSpanId, parent.spanId, `"${child.name}" is a child of "${parent.name}"`);
 }
 
 /**

@@ -250,6 +250,7 @@ function renderPanel() {
     leaves(d.configuration).join(", ")
   }${owner}`;
   renderEvents(d);
+  renderOperator(d);
   $("#context").textContent = JSON.stringify(d.context, null, 2);
   const body = $("#journal tbody");
   body.replaceChildren();
@@ -524,6 +525,98 @@ async function rollbackTo(seq) {
     say(e.message, true);
   }
   scheduleRefresh();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator actions: cancel, fork, redrive (POST /instances/:id/cancel|fork|redrive)
+
+/** Journal kinds that replace the whole state: a redrive looks for failures after them. */
+const REPLACING = new Set(["create", "fork", "rollback", "migration", "recovery", "redrive"]);
+
+/**
+ * The failed invocation a redrive would retry, as far as the journal the page holds shows it
+ * (the server decides: its refusal goes to the message line).
+ */
+function failedInvocation(journal) {
+  for (let i = journal.length - 1; i >= 0; i--) {
+    const e = journal[i];
+    if (REPLACING.has(e.kind)) return undefined;
+    if (e.kind === "invoke" && e.event?.type?.startsWith("error.")) return e;
+  }
+  return undefined;
+}
+
+function renderOperator(d) {
+  const cancelled = d.status === "cancelled";
+  $("#op-cancel").disabled = cancelled;
+  $("#op-cancel").title = cancelled
+    ? `cancelled by ${d.cancelled?.by ?? "?"}: ${d.cancelled?.reason ?? ""}`
+    : "stop the instance for good (asks for a reason)";
+  const failed = cancelled ? undefined : failedInvocation(view.journal);
+  $("#op-redrive").disabled = failed === undefined;
+  $("#op-redrive").title = failed !== undefined
+    ? `retry the invocation that failed at entry ${failed.seq} (${failed.event.type})`
+    : cancelled
+    ? "a cancelled instance is not redriven: fork it or roll it back"
+    : "no failed invocation to retry";
+}
+
+/** Runs one operator action on the selected instance; errors go to the message line. */
+async function operate(action, body, done) {
+  const id = view.selected;
+  try {
+    const info = await api(`instances/${encodeURIComponent(id)}/${action}`, {
+      method: "POST",
+      body: JSON.stringify(body),
+    });
+    say(done(info));
+    return info;
+  } catch (e) {
+    say(e.message, true);
+    return null;
+  } finally {
+    scheduleRefresh();
+  }
+}
+
+async function cancelSelected() {
+  const reason = prompt(`Cancel ${view.selected} for good. Why?`);
+  if (reason === null) return;
+  if (reason.trim() === "") {
+    say("cancel: a reason is required", true);
+    return;
+  }
+  await operate("cancel", { reason }, () => `cancelled ${view.selected}`);
+}
+
+async function forkSelected() {
+  const source = view.selected;
+  const newId = prompt(`Fork ${source} as (the new instance's id):`, `${source}-fork`);
+  if (newId === null) return;
+  const at = prompt(
+    `Fork ${source} from its state after journal entry (empty: the latest, ${view.detail.seq}):`,
+    "",
+  );
+  if (at === null) return;
+  const body = { id: newId.trim() };
+  if (at.trim() !== "") {
+    const seq = Number(at.trim());
+    if (!Number.isInteger(seq) || seq < 0) {
+      say(`fork: "${at}" is not a journal seq (a whole number from 0)`, true);
+      return;
+    }
+    body.seq = seq;
+  }
+  const info = await operate("fork", body, (i) => `forked ${source} as ${i.id}`);
+  if (info !== null) {
+    await loadInstances().catch((e) => say(e.message, true));
+    choose(info.id);
+    say(`forked ${source} as ${info.id}`);
+  }
+}
+
+async function redriveSelected() {
+  await operate("redrive", {}, (i) => `redriven ${i.id}: the failed invocation runs again`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -985,6 +1078,9 @@ async function main() {
   new ResizeObserver(() => fitChart()).observe($("#chart"));
   $("#compose").addEventListener("submit", submitCompose);
   $("#compose-cancel").addEventListener("click", closeCompose);
+  $("#op-cancel").addEventListener("click", cancelSelected);
+  $("#op-fork").addEventListener("click", forkSelected);
+  $("#op-redrive").addEventListener("click", redriveSelected);
   // Back and Forward (and an edited address) move between the instances the URL named.
   addEventListener("popstate", followHash);
   addEventListener("hashchange", followHash);

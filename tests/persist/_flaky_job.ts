@@ -1,0 +1,29 @@
+/**
+ * A machine for the redrive tests: a job whose one invocation fails ("remote down") until the
+ * test sets `job.ok`; `job.calls` counts the invocations started.
+ *
+ * @module
+ */
+import { defineMachine } from "../../mod.ts";
+
+/** The machine `job`: `working` invokes `call`; done: `finished` (final), failed: `failed`. */
+export function flakyJob(job: { ok: boolean; calls: number }) {
+  return defineMachine({
+    id: "job",
+    states: {
+      working: {
+        invoke: {
+          id: "call",
+          src: () => {
+            job.calls++;
+            return job.ok ? Promise.resolve("fine") : Promise.reject(new Error("remote down"));
+          },
+          onDone: "finished",
+          onError: "failed",
+        },
+      },
+      failed: {},
+      finished: { type: "final" },
+    },
+  });
+}
