@@ -177,6 +177,8 @@ export class PluginSupervisor {
   readonly #plugins = new Map<string, Managed>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  /** Hook runs in progress (`runHook`), awaited by `close`. */
+  #hooksRunning = new Set<Promise<void>>();
 
   /** Makes a supervisor with no plugin; add plugins with `add` (or `loadPlugins`). */
   constructor(options: SupervisorOptions = {}) {
@@ -334,7 +336,14 @@ export class PluginSupervisor {
    * Runs a hook in every active plugin that declares it, one after another; a plugin's
    * failure is logged and does not stop the others. `except` skips one plugin.
    */
-  async runHook(hook: HookName, data: unknown, except?: string): Promise<void> {
+  runHook(hook: HookName, data: unknown, except?: string): Promise<void> {
+    const run = this.#runHook(hook, data, except);
+    this.#hooksRunning.add(run);
+    run.finally(() => this.#hooksRunning.delete(run));
+    return run;
+  }
+
+  async #runHook(hook: HookName, data: unknown, except?: string): Promise<void> {
     for (const m of this.#plugins.values()) {
       if (m.spec.name === except || !m.spec.hooks.includes(hook)) continue;
       if (m.host === null || !m.host.alive || m.lifecycle.configuration[0] !== "active") continue;
@@ -416,6 +425,9 @@ export class PluginSupervisor {
   async close(): Promise<void> {
     if (this.#closed) return;
     clearInterval(this.#heartbeat);
+    // Hooks already running (an audit log's last lines) finish before the plugins stop: each
+    // call is bounded by its timeout.
+    await Promise.allSettled([...this.#hooksRunning]);
     for (const name of [...this.#plugins.keys()].reverse()) await this.unload(name);
     this.#closed = true;
   }

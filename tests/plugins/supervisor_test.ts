@@ -281,3 +281,23 @@ Deno.test("process mode: a stuck plugin (no heartbeat) is killed and restarted",
     assert.equal(await s.call("echo", "echo", 8), 8);
   }, { heartbeatMs: 100, heartbeatTimeoutMs: 200 });
 });
+
+Deno.test("close: hooks already running finish before the plugins stop", async () => {
+  const kv = await openDenoKvBackend(":memory:");
+  const logs: string[] = [];
+  const s = new PluginSupervisor({
+    kv,
+    heartbeatMs: 0,
+    log: (plugin, level, message) => logs.push(`${plugin} ${level} ${message}`),
+  });
+  try {
+    await s.add(spec("echo", { hooks: ["afterTransition"] }));
+    // Transitions committed just before a close: their hooks are still on their way.
+    const runs = [1, 2, 3, 4].map((n) => s.runHook("afterTransition", { seq: n }));
+    await s.close();
+    await Promise.all(runs);
+    assert.deepEqual(logs.filter((l) => / error /.test(l)), []);
+  } finally {
+    kv.close();
+  }
+});
