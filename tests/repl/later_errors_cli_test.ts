@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { waitFor } from "../_wait.ts";
+import { pipedRepl } from "./_piped_repl.ts";
 import { tmuxAvailable } from "./_tmux.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -16,30 +17,8 @@ const REPL_ARGS = ["--allow-read", "--allow-write=/tmp", "--allow-env", "cli.ts"
 const THROW_LATER = 'setTimeout(() => { throw new Error("x") }, 0)';
 const REJECT_LATER = 'void Promise.reject(new Error("y"))';
 
-async function piped(stdin: string, env: Record<string, string> = {}) {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_later_" });
-  try {
-    const child = new Deno.Command("deno", {
-      args: ["run", ...REPL_ARGS, "--kv", `${dir}/state.kv`, "--no-plugins", "--no-timings"],
-      cwd: ROOT,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", STATECRAFT_HISTORY: `${dir}/history`, ...env },
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-    const out = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function piped(stdin: string, env: Record<string, string> = {}) {
+  return pipedRepl(stdin, { env });
 }
 
 Deno.test("repl < lines: a timer that throws and a rejection later are reported; it goes on", async () => {

@@ -5,47 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT } from "../cli/_run_cli.ts";
-
-async function repl(
-  stdin: string,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_repl_" });
-  try {
-    const child = new Deno.Command("deno", {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write=/tmp",
-        "--allow-env",
-        "cli.ts",
-        "repl",
-        "--kv",
-        `${dir}/state.kv`,
-        "--no-plugins",
-        "--no-timings",
-        ...args,
-      ],
-      cwd: ROOT,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", STATECRAFT_HISTORY: `${dir}/history` },
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-    const output = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { pipedRepl as repl } from "./_piped_repl.ts";
 
 Deno.test("repl < session.txt: exact output over the examples, exit 1 when a line failed", async () => {
   const fixture = (name: string) => Deno.readTextFile(new URL(`tests/fixtures/${name}`, ROOT));
