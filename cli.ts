@@ -245,6 +245,10 @@ function addScheduleCommands(program: Command): void {
     new Option("--kv <path|url>", "KV file path, KV Connect URL or postgres:// URL").default(
       DEFAULT_KV_PATH,
     );
+  const keyEnv = () =>
+    new Option("--key-env <name>", "environment variable holding the encryption key").default(
+      DEFAULT_KEY_ENV,
+    );
   schedule.command("add")
     .description("add a schedule: --cron and either --create <machine> or --send <instance>")
     .argument("<name>", "the schedule's name (letters, digits, '.', '_', '-')")
@@ -268,6 +272,7 @@ function addScheduleCommands(program: Command): void {
     .option("--grace-ms <ms>", "a tick this late still counts as on time", nonNegativeInt)
     .option("--paused", "add it paused")
     .addOption(kv())
+    .addOption(keyEnv())
     .action(async (name, options) =>
       finish(await (await load("schedule")).scheduleAddCommand(name, options))
     );
@@ -275,6 +280,7 @@ function addScheduleCommands(program: Command): void {
     .description("the schedules: next tick, counts, the latest outcome")
     .option("--json", "one JSON object per schedule")
     .addOption(kv())
+    .addOption(keyEnv())
     .action(async (options) => finish(await (await load("schedule")).scheduleListCommand(options)));
   for (const action of ["pause", "resume", "rm"] as const) {
     schedule.command(action)
@@ -287,6 +293,7 @@ function addScheduleCommands(program: Command): void {
       )
       .argument("<name>", "the schedule")
       .addOption(kv())
+      .addOption(keyEnv())
       .action(async (name, options) =>
         finish(await (await load("schedule")).scheduleChangeCommand(action, name, options))
       );
@@ -304,7 +311,7 @@ function addInstanceCommands(program: Command): void {
   const actions = {
     cancel: "stop an instance for good, with --reason (its timers and invocations stop)",
     fork: "a new instance from another's state at a journal seq (--at; default the latest)",
-    redrive: "retry an instance's latest failed invocation",
+    redrive: "run an instance's failed effects again, else retry its latest failed invocation",
   } as const;
   for (const action of ["cancel", "fork", "redrive"] as const) {
     let command = withStoreOptions(
@@ -332,6 +339,11 @@ function addInstanceCommands(program: Command): void {
         .option("--at <seq>", "the journal seq to fork at (default: the latest)", nonNegativeInt)
         .option("--id <newId>", "the fork's id (default <id>-fork)")
         .option("--suffix <text>", "bulk: each fork is named <id><suffix> (default -fork)");
+    }
+    if (action === "redrive") {
+      command = command
+        .option("--effect <effectId>", "only this failed effect (a send kept in the outbox)")
+        .option("--invocation", "the failed invocation, even when there are failed effects");
     }
     command.action(async (id, options) =>
       finish(await (await load("instance")).instanceCommand(action, id, options))
@@ -394,6 +406,11 @@ function addKvCommands(program: Command): void {
         "--where <clause>",
         "search clause, repeatable: field=value, field>=value (> < <=), tag=name",
         (v: string, prev: string[] = []) => [...prev, v],
+      )
+      .option(
+        "--sort <by[:order]>",
+        "order: id, updatedAt, createdAt or a search field (needs --machine), :asc or :desc " +
+          "(e.g. total:desc)",
       )
       .option("--json", "one JSON object per line"),
   ).action(async (options) => finish(await (await load("kv")).kvLsCommand(options)));

@@ -37,9 +37,16 @@ export {
   StoreError,
 } from "./lib/persist/store.ts";
 export { ImportError } from "./lib/persist/transfer.ts";
-export type { CancelInfo, ForkLink } from "./lib/persist/types.ts";
+export type {
+  CancelInfo,
+  FailedEffect,
+  ForkLink,
+  RedriveInfo,
+  RedrivenEffect,
+  RedriveOptions,
+} from "./lib/persist/types.ts";
 export type { AnyInstance, AnyMachine, CommitInfo, InstanceHead } from "./lib/persist/types.ts";
-export type { ReindexProgress, WhereClause } from "./lib/persist/types.ts";
+export type { ListSort, ReindexProgress, WhereClause } from "./lib/persist/types.ts";
 export { parseWhere } from "./lib/persist/search.ts";
 export type {
   KvBackend,

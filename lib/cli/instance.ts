@@ -6,9 +6,11 @@
  *
  * The store is opened like the `kv` commands open it: in `inspect` mode, so nothing of the
  * instances runs in this short-lived process (no timer fires, no invocation starts here). The
- * actions are commits like a rollback; a redriven invocation starts when a running node next
- * loads the instance. A store run in cluster mode refuses these writes with a one-line error
- * naming the way through a node (`POST /operations/...`).
+ * actions are commits like a rollback; a redriven invocation starts, and redriven effects run,
+ * when a running node next loads the instance (this process runs no sends: `queued`). On a
+ * store that runs in cluster mode the command joins the cluster as a client while it runs:
+ * each action is forwarded to the owner of the instance's partition, which commits it and
+ * runs what follows (a redriven effect is then `delivered` or `failed`, not `queued`).
  *
  * @module
  */
@@ -53,6 +55,10 @@ export interface InstanceActionOptions extends KvStoreOptions {
   id?: string;
   /** `fork`, bulk: each fork's id is the instance's id plus this (default `-fork`). */
   suffix?: string;
+  /** `redrive`, one instance: only this failed effect (an effect id in its outbox). */
+  effect?: string;
+  /** `redrive`: the failed invocation, even when there are failed effects. */
+  invocation?: boolean;
 }
 
 const PAST: Record<OperatorAction, string> = {
@@ -94,6 +100,11 @@ export async function instanceCommand(
         `instance fork ${id}: --suffix is for bulk forks; name the fork with --id`,
       );
     }
+    if (options.effect !== undefined && options.invocation === true) {
+      throw new CliError(
+        `instance redrive ${id}: --effect and --invocation pick different things; give one`,
+      );
+    }
     return await withKvStore(options, out, async ({ store, machines }) => {
       let info: InstanceInfo;
       switch (action) {
@@ -103,21 +114,38 @@ export async function instanceCommand(
         case "fork":
           info = await store.fork(id, options.id ?? `${id}-fork`, { seq: options.at, by });
           break;
-        case "redrive":
-          info = await store.redrive(id, { by });
+        case "redrive": {
+          const r = await store.redrive(id, {
+            by,
+            effect: options.effect,
+            invocation: options.invocation,
+          });
+          info = r;
+          // One line per effect run again: `effect <id>  delivered|failed: <why>|queued`.
+          for (const e of r.redriven ?? []) {
+            out.line(
+              `effect ${e.effectId}  ${e.outcome}${e.error === undefined ? "" : `: ${e.error}`}`,
+            );
+          }
           break;
+        }
       }
       const states = formatStates(atomicStates(machines.get(info.machine), info.configuration));
       out.line(
         action === "fork" ? `${info.id}  ${states}` : `${info.id}  ${info.status}  ${states}`,
       );
       return 0;
-    });
+    }, { join: true });
   }
   if (filter === undefined) {
     throw new CliError(
       `instance ${action}: give an instance id, or select instances with --machine, --state, ` +
         `--status or --where`,
+    );
+  }
+  if (options.effect !== undefined) {
+    throw new CliError(
+      `instance redrive: --effect names an effect of one instance; give its id`,
     );
   }
   if (options.at !== undefined || options.id !== undefined) {
@@ -136,6 +164,7 @@ export async function instanceCommand(
         by,
         reason: options.reason,
         suffix: options.suffix,
+        invocation: options.invocation,
         dryRun: options.dryRun,
         onProgress: (done, total) =>
           progress.update(total === 0 ? 1 : done / total, `${done}/${total} instances`),
@@ -148,7 +177,7 @@ export async function instanceCommand(
     const n = summary.matched.length;
     if (!summary.dryRun) progress.finish(1, `${n}/${n} instances`);
     return report(summary, out);
-  });
+  }, { join: options.dryRun !== true });
 }
 
 /** Prints the bulk result: ids on stdout, failures and the summary line on stderr. */

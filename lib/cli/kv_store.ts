@@ -9,6 +9,9 @@ import { isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compiledOf, type Machine } from "../core/machine.ts";
 import { EventError, SnapshotError } from "../core/errors.ts";
+import type { ClusterMembership } from "../cluster/types.ts";
+import { K } from "../persist/keys.ts";
+import { openBackend } from "../persist/open_backend.ts";
 import { openStore, type Store, StoreError } from "../persist/store.ts";
 import { StoreDataError } from "../persist/codec.ts";
 import { CliError } from "./cli_error.ts";
@@ -58,6 +61,9 @@ export interface KvSession {
  *
  * @param create when false (the default), a local store file that does not exist is an error
  *   rather than a new empty store: a mistyped `--kv` must not look like an empty store.
+ * @param join when true and the store runs in cluster mode, the command joins the cluster as
+ *   a client for as long as it runs, so that its writes go to the partitions' owners (a store
+ *   in cluster mode refuses writes from outside the cluster); it leaves when it closes.
  *
  * @example
  * ```ts ignore
@@ -70,7 +76,7 @@ export async function withKvStore<T>(
   options: KvStoreOptions,
   out: KvOutput,
   fn: (session: KvSession) => Promise<T>,
-  { create = false }: { create?: boolean } = {},
+  { create = false, join = false }: { create?: boolean; join?: boolean } = {},
 ): Promise<T> {
   const path = options.kv ?? DEFAULT_KV_PATH;
   const keyEnv = options.keyEnv ?? DEFAULT_KEY_ENV;
@@ -80,8 +86,25 @@ export async function withKvStore<T>(
   const key = readKey(keyEnv);
   let store: Store;
   try {
+    const backend = await openBackend(path);
+    let cluster: ClusterMembership | undefined;
+    try {
+      if (join && (await backend.get(K.clusterConfig())).value !== null) {
+        const { joinCluster } = await import("../cluster/membership.ts");
+        cluster = await joinCluster(backend, {
+          node: `cli-${crypto.randomUUID().slice(0, 8)}`,
+          role: "client",
+          onError: (e) => out.warn(`cluster: ${e instanceof Error ? e.message : String(e)}`),
+        });
+      }
+    } catch (e) {
+      await backend.close();
+      throw e;
+    }
+    // openStore closes the backend when it fails.
     store = await openStore({
-      path,
+      backend,
+      cluster,
       machines: [...machines.values()],
       encryptionKey: key.value,
       mode: "inspect",

@@ -6,12 +6,15 @@
  * @module
  */
 import type { KvBackend } from "../persist/backend.ts";
+import { importKey, StoreDataError } from "../persist/codec.ts";
+import { checkFormat } from "../persist/format.ts";
 import { isPostgresUrl, openBackend } from "../persist/open_backend.ts";
+import { Records } from "../persist/records.ts";
 import { ScheduleError, Schedules } from "../persist/schedules.ts";
 import { StoreError } from "../persist/types.ts";
 import { formatSchedules } from "../runtime/schedules.ts";
 import { CliError } from "./cli_error.ts";
-import { DEFAULT_KV_PATH } from "./constants.ts";
+import { DEFAULT_KEY_ENV, DEFAULT_KV_PATH } from "./constants.ts";
 
 /** Where the commands write: data lines to `line` (stdout). */
 export interface ScheduleOutput {
@@ -25,6 +28,11 @@ const CONSOLE: ScheduleOutput = { line: (text) => console.log(text) };
 export interface ScheduleStoreOptions {
   /** The store: a KV file path, a KV Connect URL or a `postgres://` URL. */
   kv?: string;
+  /**
+   * The environment variable holding an encrypted store's key (default `STATECRAFT_KEY`):
+   * schedule records are encrypted with it, like snapshots and journals.
+   */
+  keyEnv?: string;
 }
 
 /** Options of `schedule add`. */
@@ -170,13 +178,43 @@ async function withSchedules(
     throw new CliError(`cannot open store ${where}: ${e instanceof Error ? e.message : e}`);
   });
   try {
-    return await fn(new Schedules(backend));
+    const keyEnv = options.keyEnv ?? DEFAULT_KEY_ENV;
+    const secret = readKey(keyEnv);
+    let key: CryptoKey | null = null;
+    try {
+      key = secret.value === undefined ? null : await importKey(secret.value);
+      await checkFormat(backend, key, where);
+    } catch (e) {
+      if (!(e instanceof StoreDataError)) throw e;
+      const m = e.message;
+      if (/is encrypted; open it with its encryption key$/.test(m)) {
+        const why = secret.unreadable
+          ? `$${keyEnv} could not be read: run with --allow-env`
+          : `set $${keyEnv} (or name another variable with --key-env)`;
+        throw new CliError(`${m.replace(/; open it with its encryption key$/, "")}: ${why}`);
+      }
+      if (/is not encrypted/.test(m)) {
+        throw new CliError(`${m.replace(/; .*$/, "")}: unset $${keyEnv}`);
+      }
+      throw new CliError(`${m} (the key comes from $${keyEnv})`);
+    }
+    const sealer = key === null ? null : new Records(backend, key);
+    return await fn(new Schedules({ backend, sealer }, { source: "cli" }));
   } catch (e) {
     if (e instanceof StoreError) throw new CliError(e.message);
+    if (e instanceof StoreDataError) throw new CliError(`unreadable data: ${e.message}`);
     throw e;
   } finally {
     await backend.close();
   }
+}
+
+/** The encryption key from the environment: unset, empty or not readable is no key. */
+function readKey(name: string): { value?: string; unreadable: boolean } {
+  const state = Deno.permissions.querySync({ name: "env", variable: name }).state;
+  if (state !== "granted") return { unreadable: true };
+  const value = Deno.env.get(name);
+  return { value: value === "" ? undefined : value, unreadable: false };
 }
 
 function json(text: string, flag: string): unknown {

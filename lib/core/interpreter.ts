@@ -23,6 +23,7 @@ import type {
   InvokeRetryState,
   MachineInstance,
   MonitorRecord,
+  RetryPolicyState,
   SendOptions,
   Snapshot,
   SnapshotTimer,
@@ -42,7 +43,15 @@ import {
 } from "./compile.ts";
 import { matchesAny } from "./descriptor.ts";
 import { parseDuration } from "./duration.ts";
-import { type CompiledRetry, isNonRetryable, RETRY_SEND_PREFIX, retryDelay } from "./retry.ts";
+import {
+  type CompiledRetry,
+  isNonRetryable,
+  policyFromState,
+  policyState,
+  policyStateProblem,
+  RETRY_SEND_PREFIX,
+  retryDelay,
+} from "./retry.ts";
 import { EventError, LivelockError, SnapshotError } from "./errors.ts";
 
 export { LivelockError } from "./errors.ts";
@@ -460,7 +469,10 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
           children[inv.id] = (inv.child as unknown as Instance).internalSnapshot(copy);
         }
         if (inv.failed > 0) {
-          (retries ??= {})[inv.id] = { attempt: inv.failed, error: { ...inv.lastError! } };
+          const state: InvokeRetryState = { attempt: inv.failed, error: { ...inv.lastError! } };
+          // The policy in force goes with the attempts: a restore waits and retries under it.
+          if (inv.retry !== null) state.policy = policyState(inv.retry, inv.timeout);
+          (retries ??= {})[inv.id] = state;
         }
       }
     }
@@ -1860,6 +1872,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       if (retry !== undefined) {
         running.failed = retry.attempt;
         running.lastError = { ...retry.error };
+        // The policy it ran under (snapshots before it was kept: the one looked up now).
+        if (retry.policy !== undefined) Object.assign(running, policyFromState(retry.policy));
         running.waiting = this.#timers?.has(RETRY_SEND_PREFIX + inv.id) === true;
       }
       // Replaying a journal: the results are in the journal; do not run side effects again.
@@ -1997,6 +2011,8 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
       invokeId: running.id,
       attempt,
       error: plainError(e),
+      // Journaled with the attempt: a replay waits as this run did, wherever it runs.
+      policy: policyState(policy, running.timeout),
     };
     if (running.effectId !== undefined) event.effectId = running.effectId;
     this.#async("invoke", event, () => this.#attemptFailedRun(event));
@@ -2008,8 +2024,14 @@ export class Instance<C = Record<string, unknown>, E extends EventObject = Event
     const attempt = event.attempt as number;
     if (
       running === undefined || this.#status !== "active" || running.waiting ||
-      running.failed !== attempt - 1 || running.retry === null
+      running.failed !== attempt - 1
     ) return false;
+    // The policy the attempt failed under (a replay without the plugin that gave it);
+    // entries journaled before it was kept: the invocation's own.
+    if (event.policy !== undefined && policyStateProblem(event.policy) === null) {
+      Object.assign(running, policyFromState(event.policy as RetryPolicyState));
+    }
+    if (running.retry === null) return false;
     running.failed = attempt;
     running.lastError = { ...(event.error as { name: string; message: string }) };
     running.waiting = true;

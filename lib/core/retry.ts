@@ -8,6 +8,7 @@
  */
 import type { CompileContext } from "./compile_context.ts";
 import type { CompiledRetry } from "./compiled_types.ts";
+import type { RetryPolicyState } from "./types.ts";
 import { isObject } from "./compile_context.ts";
 import { parseDuration } from "./duration.ts";
 
@@ -15,6 +16,7 @@ export type { CompiledRetry } from "./compiled_types.ts";
 
 const RETRY_KEYS = new Set(["attempts", "initial", "factor", "max", "nonRetryable"]);
 const DEFAULTS_KEYS = new Set(["retry", "timeout"]);
+const POLICY_STATE_KEYS = new Set([...RETRY_KEYS, "timeout"]);
 
 /** The send id of an invocation's retry wait: a delayed send like any other. */
 export const RETRY_SEND_PREFIX = "statecraft.retry:";
@@ -37,6 +39,82 @@ export function isNonRetryable(policy: CompiledRetry, error: unknown): boolean {
     if (typeof v === "string" && policy.nonRetryable.includes(v)) return true;
   }
   return false;
+}
+
+/**
+ * The policy in force, as snapshots (`retries[id].policy`) and `error.attempt.*` journal
+ * entries (`policy`) keep it: plain JSON (no cap and no timeout are left out).
+ *
+ * @example
+ * ```ts
+ * import { policyState } from "./retry.ts";
+ * const kept = policyState(
+ *   { attempts: 5, initial: 500, factor: 2, max: Infinity, nonRetryable: ["Declined"] },
+ *   10_000,
+ * );
+ * // { attempts: 5, initial: 500, factor: 2, nonRetryable: ["Declined"], timeout: 10000 }
+ * ```
+ */
+export function policyState(retry: CompiledRetry, timeout: number | null): RetryPolicyState {
+  const kept: RetryPolicyState = {
+    attempts: retry.attempts,
+    initial: retry.initial,
+    factor: retry.factor,
+    nonRetryable: [...retry.nonRetryable],
+  };
+  if (Number.isFinite(retry.max)) kept.max = retry.max;
+  if (timeout !== null) kept.timeout = timeout;
+  return kept;
+}
+
+/**
+ * Why `v` is not a kept policy (`policyState`'s form): the property at fault (none: the value
+ * itself) and why; null when it is one. `lib/core/snapshot_check.ts` and the interpreter (for
+ * a journal entry's) ask it.
+ */
+export function policyStateProblem(v: unknown): { key?: string; why: string } | null {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    return { why: `must be an object, not ${show(v)}` };
+  }
+  const p = v as Record<string, unknown>;
+  for (const key of Object.keys(p)) {
+    if (!POLICY_STATE_KEYS.has(key)) return { key, why: "is not a property of a retry policy" };
+  }
+  if (!Number.isInteger(p.attempts) || (p.attempts as number) < 1) {
+    return { key: "attempts", why: `must be an integer >= 1, not ${show(p.attempts)}` };
+  }
+  for (const key of ["initial", "max", "timeout"]) {
+    const n = p[key];
+    if (key !== "initial" && n === undefined) continue;
+    const positive = key === "timeout";
+    if (typeof n !== "number" || !Number.isFinite(n) || n < 0 || (positive && n === 0)) {
+      const what = positive ? "a positive" : "a non-negative";
+      return { key, why: `must be ${what} number of ms, not ${show(n)}` };
+    }
+  }
+  if (typeof p.factor !== "number" || !Number.isFinite(p.factor) || p.factor < 1) {
+    return { key: "factor", why: `must be a number >= 1, not ${show(p.factor)}` };
+  }
+  if (!Array.isArray(p.nonRetryable) || !p.nonRetryable.every((x) => typeof x === "string")) {
+    return { key: "nonRetryable", why: "must be a list of error names or codes (strings)" };
+  }
+  return null;
+}
+
+/** A kept policy back in force: the compiled retry policy and the attempt timeout. */
+export function policyFromState(
+  kept: RetryPolicyState,
+): { retry: CompiledRetry; timeout: number | null } {
+  return {
+    retry: {
+      attempts: kept.attempts,
+      initial: kept.initial,
+      factor: kept.factor,
+      max: kept.max ?? Infinity,
+      nonRetryable: [...kept.nonRetryable],
+    },
+    timeout: kept.timeout ?? null,
+  };
 }
 
 function duration(ctx: CompileContext, v: unknown, path: string[], what: string): number | null {

@@ -12,6 +12,7 @@
  */
 import type { CompiledMachine, StateNode } from "./compiled_types.ts";
 import { SnapshotError } from "./errors.ts";
+import { policyStateProblem } from "./retry.ts";
 
 /** How deep data in a snapshot (context, event payloads, output) may nest. */
 export const MAX_DATA_DEPTH = 1_000;
@@ -110,7 +111,10 @@ function checkTime(v: unknown, field: string): void {
   }
 }
 
-/** `Snapshot.retries`: by invoke id, the failed attempts (a count >= 1) and the last error. */
+/**
+ * `Snapshot.retries`: by invoke id, the failed attempts (a count >= 1), the last error, and
+ * the policy in force (optional: snapshots written before it was kept have none).
+ */
 function checkRetries(v: unknown, field: string): void {
   checkObject(v, field);
   for (const [id, r] of Object.entries(v)) {
@@ -123,6 +127,13 @@ function checkRetries(v: unknown, field: string): void {
     checkObject(r.error, at(f, "error"));
     checkString(r.error.name, at(at(f, "error"), "name"));
     checkString(r.error.message, at(at(f, "error"), "message"));
+    if (r.policy !== undefined) {
+      const problem = policyStateProblem(r.policy);
+      if (problem !== null) {
+        const p = at(f, "policy");
+        fail(problem.key === undefined ? p : at(p, problem.key), problem.why);
+      }
+    }
   }
 }
 

@@ -501,6 +501,31 @@ export interface InvokeRetryState {
   attempt: number;
   /** The last one's error. */
   error: { name: string; message: string };
+  /**
+   * The retry policy and timeout in force when the invocation started (the invoke's own, its
+   * plugin action's from `plugin.yaml`, or `invokeDefaults`): a restore goes on under it, even
+   * where that plugin is not loaded. Absent in snapshots written before it was kept.
+   */
+  policy?: RetryPolicyState;
+}
+
+/**
+ * A retry policy as snapshots and journal entries keep it (durations in ms): the `retry` fields
+ * (`max` absent: no cap) and the attempt `timeout` (absent: no limit).
+ */
+export interface RetryPolicyState {
+  /** Attempts in all, the first one included. */
+  attempts: number;
+  /** The wait after the first failed attempt (ms). */
+  initial: number;
+  /** Each wait is the previous one times this. */
+  factor: number;
+  /** The longest wait (ms); absent: no cap. */
+  max?: number;
+  /** Error names or codes that fail at once. */
+  nonRetryable: string[];
+  /** Most ms one attempt may take; absent: no limit. */
+  timeout?: number;
 }
 
 /** Everything needed to continue an instance exactly where it stopped; plain JSON. */

@@ -240,7 +240,8 @@ export async function applyBatch(
         effects: { ...loaded.effects.ids },
       };
       const sends = loaded.effects.outbox;
-      if (sends.length > 0) newRec.outbox = true;
+      // Kept while earlier sends have not run (running, or failed): the next load runs them.
+      if (sends.length > 0 || ctx.outboxPending(instanceId)) newRec.outbox = true;
       else delete newRec.outbox;
       const mutations: KvMutation[] = [];
       const checks: KvCheck[] = [ctx.fence(instanceId, loaded.version)];

@@ -14,6 +14,7 @@ import { EventError, SnapshotError } from "../core/errors.ts";
 import type { KvBackend } from "./backend.ts";
 import { K } from "./keys.ts";
 import { PollLoop } from "./poll_loop.ts";
+import { contextFrom, SpanKind, traced, traceparent, tracing } from "../telemetry/tracing.ts";
 import { StoreError } from "./types.ts";
 
 /** The writes a node forwards. */
@@ -37,6 +38,11 @@ export interface ForwardRequest {
   args: unknown;
   from: string;
   at: number;
+  /**
+   * OpenTelemetry on: the W3C `traceparent` of the sender's `statecraft.forward` span, so that
+   * what the owner does for the request joins the sender's trace.
+   */
+  trace?: string;
 }
 
 /** A reply as stored. */
@@ -86,7 +92,27 @@ export class Forwarder {
   }
 
   /** Sends a request to the owner of the instance's partition; resolves with its result. */
-  async forward(kind: ForwardKind, instanceId: string, args: unknown): Promise<unknown> {
+  forward(kind: ForwardKind, instanceId: string, args: unknown): Promise<unknown> {
+    if (!tracing) return this.#forward(kind, instanceId, args);
+    // OpenTelemetry on: a client span for the wait; its context travels with the request.
+    const attributes = {
+      "statecraft.instance": instanceId,
+      "statecraft.node": this.#o.membership.node,
+      "statecraft.partition": this.#o.membership.partitionOf(instanceId),
+    };
+    return traced(
+      `statecraft.forward ${kind}`,
+      { kind: SpanKind.CLIENT, attributes },
+      () => this.#forward(kind, instanceId, args, traceparent()),
+    );
+  }
+
+  async #forward(
+    kind: ForwardKind,
+    instanceId: string,
+    args: unknown,
+    trace?: string,
+  ): Promise<unknown> {
     const { backend, membership } = this.#o;
     const partition = membership.partitionOf(instanceId);
     const request: ForwardRequest = {
@@ -97,6 +123,7 @@ export class Forwarder {
       from: membership.node,
       at: Date.now(),
     };
+    if (trace !== undefined) request.trace = trace;
     await backend.atomic([], [{
       type: "set",
       key: K.inbox(partition, request.id),
@@ -158,7 +185,10 @@ export class Forwarder {
     const { backend, membership } = this.#o;
     let reply: ForwardReply;
     try {
-      reply = { ok: true, result: await this.#o.execute(request) };
+      const result = tracing && request.trace !== undefined
+        ? await this.#traced(request)
+        : await this.#o.execute(request);
+      reply = { ok: true, result };
     } catch (e) {
       if (this.#o.isNotOwner(e)) return; // the new owner will run it
       const err = e instanceof Error ? e : new Error(String(e));
@@ -180,6 +210,21 @@ export class Forwarder {
       // The request stays in the inbox: it runs again (its event id makes that harmless).
       if (!this.#loop.stopped) this.#o.onError(e);
     }
+  }
+
+  /** Runs a request in a `statecraft.forwarded` span, a child of the sender's span. */
+  #traced(request: ForwardRequest): Promise<unknown> {
+    const attributes = {
+      "statecraft.instance": request.instanceId,
+      "statecraft.node": this.#o.membership.node,
+      "statecraft.from": request.from,
+      "statecraft.request": request.id,
+    };
+    return traced(
+      `statecraft.forwarded ${request.kind}`,
+      { parent: contextFrom(request.trace), kind: SpanKind.SERVER, attributes },
+      () => this.#o.execute(request),
+    );
   }
 }
 

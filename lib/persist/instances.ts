@@ -23,7 +23,7 @@ import { K } from "./keys.ts";
 import { compact, load } from "./loading.ts";
 import type { InstanceRecord } from "./records.ts";
 import type { StoreContext } from "./store_context.ts";
-import { traceCreateCommit } from "./tracing.ts";
+import { armedBy, traceCreateCommit, traceStart } from "./tracing.ts";
 import { tracing } from "../telemetry/tracing.ts";
 import {
   type AnyInstance,
@@ -93,14 +93,25 @@ export async function create(
   const time = ctx.clock.now();
   ctx.clock.freeze(time);
   let instance: AnyInstance;
+  let startTrace: string | undefined;
   const effects: EffectIds = { ids: {}, seq: 0, restoring: false, outbox: [] };
   try {
     const engine = ctx.live
       ? ctx.instanceOptions(instanceId, effects)
       : ctx.inertOptions(instanceId);
-    instance = options.fork !== undefined
-      ? machine.restore(options.fork.snapshot, engine)
-      : machine.start({ ...engine, context: options.context });
+    const start = () =>
+      options.fork !== undefined
+        ? machine.restore(options.fork.snapshot, engine)
+        : machine.start({ ...engine, context: options.context });
+    if (tracing) {
+      // OpenTelemetry on: the initial macrostep's span; the timers it arms link to it.
+      const kind = options.fork !== undefined ? "fork" : "create";
+      const node = ctx.cluster?.node;
+      ({ instance, trace: startTrace } = traceStart(
+        { instance: instanceId, machine: machine.id, kind, node },
+        start,
+      ));
+    } else instance = start();
   } finally {
     ctx.clock.thaw();
   }
@@ -148,6 +159,7 @@ export async function create(
   let bytes: number;
   try {
     bytes = await ctx.records.writeSnapshot(rec, null, snap, mutations);
+    armedBy(rec, startTrace);
     await ctx.records.writeCheckpoint(instanceId, 0, undefined, time, snap, mutations);
     mutations.push({
       type: "set",
@@ -332,6 +344,8 @@ export async function remove(ctx: StoreContext, instanceId: string): Promise<boo
       K.ckptPrefix(instanceId),
       K.ckptChunkPrefix(instanceId),
       K.ckptLabelPrefix(instanceId),
+      K.outboxPrefix(instanceId), // its undelivered sends go with it
+      K.forkPrefix(instanceId), // the links to its forks (the forks stay)
     ]
   ) {
     for await (const e of ctx.backend.list({ prefix })) keys.push(e.key);

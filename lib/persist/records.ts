@@ -195,6 +195,24 @@ export class Records {
     );
   }
 
+  /**
+   * Any other record as stored (schedule records): as it is, or `{ sealed }` (AES-GCM) when
+   * the store is encrypted.
+   */
+  async seal(value: unknown): Promise<unknown> {
+    if (this.#key === null) return value;
+    return { sealed: (await encodeValue(value, this.#key)).bytes };
+  }
+
+  /** The reverse of `seal`; `what` names the record in errors. A plain value is returned as is. */
+  async open<T>(value: unknown, what: string): Promise<T> {
+    if (typeof value === "object" && value !== null && "sealed" in value) {
+      if (this.#key === null) throw new StoreDataError(`${what} is encrypted`);
+      return await decodeValue<T>((value as { sealed: Uint8Array }).sealed, this.#key, null, what);
+    }
+    return value as T;
+  }
+
   /** A journal entry as stored: as it is, or sealed when the store is encrypted. */
   async sealJournal(entry: JournalEntry): Promise<unknown> {
     if (this.#key === null) return entry;

@@ -11,13 +11,18 @@
  *   again under the same id, which the store answers as a duplicate.
  * - **One node.** In cluster mode only the owner of the partition `schedule:<name>` hashes to
  *   fires the schedule; on takeover the new owner runs what is due at once.
+ * - **Sealed.** In an encrypted store each record is sealed with the store's key (its
+ *   `Records` codec), like journal entries.
+ * - **Reconciled.** `syncSchedules` brings `config` schedules in line with `statecraft.yaml`;
+ *   schedules added at run time (`api`, `cli`, `repl`) are left alone.
  *
  * See docs/operations.md, "Schedules".
  *
  * @module
  */
 import type { Clock, EventObject } from "../core/types.ts";
-import { BackendUnavailableError, type KvBackend } from "./backend.ts";
+import { BackendUnavailableError, type KvBackend, type KvKey } from "./backend.ts";
+import { StoreDataError } from "./codec.ts";
 import { K } from "./keys.ts";
 import {
   nextTick,
@@ -51,12 +56,18 @@ export interface TickOutcome {
   error?: string;
 }
 
+/**
+ * Where a schedule was declared: `statecraft.yaml` (`config`: reconciled with the file at each
+ * start), or at run time over HTTP (`api`), from the CLI (`cli`), in the REPL (`repl`).
+ */
+export type ScheduleSource = "config" | "api" | "cli" | "repl";
+
 /** A schedule as the store keeps it. */
 export interface ScheduleRecord {
   /** The definition. */
   spec: ScheduleSpec;
-  /** Declared in `statecraft.yaml` (`config`) or added at run time (`api`). */
-  source: "config" | "api";
+  /** Where it was declared; only `config` schedules follow `statecraft.yaml`. */
+  source: ScheduleSource;
   /** A paused schedule fires nothing; resuming starts from the next tick after now. */
   paused: boolean;
   /** The next tick not yet handled (ms since the epoch), or `null` when there is none. */
@@ -91,6 +102,86 @@ function info(rec: ScheduleRecord): ScheduleInfo {
   return { name: rec.spec.name, ...rec };
 }
 
+/**
+ * Seals and opens stored records: the store's records codec (`Records`, AES-GCM with the
+ * store's key), so that an encrypted store keeps schedules (a create's context, a send's
+ * event) encrypted like snapshots and journals.
+ */
+export interface ScheduleSealer {
+  /** Whether records are sealed. */
+  readonly encrypted: boolean;
+  /** A record as stored. */
+  seal(value: unknown): Promise<unknown>;
+  /** The record a stored value holds; `what` names it in errors. */
+  open<T>(value: unknown, what: string): Promise<T>;
+}
+
+/**
+ * Where schedule records are: a store (a `DurableStore` seals them with its key), or a
+ * backend and the sealer of its store's key (`null` or absent: an unencrypted store).
+ */
+export interface ScheduleHome {
+  /** The storage. */
+  readonly backend: KvBackend;
+  /** Seals records when the store is encrypted. */
+  readonly sealer?: ScheduleSealer | null;
+}
+
+type Home = { backend: KvBackend; sealer: ScheduleSealer | null };
+
+function homeOf(at: ScheduleHome | Store): Home {
+  if (at instanceof DurableStore) {
+    return { backend: at.backend, sealer: at.records.encrypted ? at.records : null };
+  }
+  const sealer = (at as ScheduleHome).sealer ?? null;
+  return { backend: at.backend, sealer: sealer?.encrypted ? sealer : null };
+}
+
+/** A record read, with what a checked write of it needs. */
+interface Read {
+  rec: ScheduleRecord;
+  key: KvKey;
+  version: string;
+  /** Stored sealed (false: in clear, in a store that may be encrypted: sealed when written). */
+  sealed: boolean;
+}
+
+function isSealed(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "sealed" in value;
+}
+
+async function openRecord(home: Home, value: unknown, name: string): Promise<ScheduleRecord> {
+  if (home.sealer !== null) return await home.sealer.open(value, `schedule "${name}"`);
+  if (isSealed(value)) {
+    throw new StoreDataError(
+      `schedule "${name}" is encrypted: open the store with its encryption key`,
+    );
+  }
+  return value as ScheduleRecord;
+}
+
+function sealRecord(home: Home, rec: ScheduleRecord): Promise<unknown> {
+  return home.sealer === null ? Promise.resolve(rec) : home.sealer.seal(rec);
+}
+
+async function readOne(home: Home, name: string): Promise<Read | null> {
+  const e = await home.backend.get(K.schedule(name));
+  if (e.value === null || e.version === null) return null;
+  const rec = await openRecord(home, e.value, name);
+  return { rec, key: e.key, version: e.version, sealed: isSealed(e.value) };
+}
+
+async function readAll(home: Home): Promise<Read[]> {
+  const out: Read[] = [];
+  for await (const e of home.backend.list({ prefix: K.schedulePrefix() })) {
+    if (e.value === null || e.version === null) continue;
+    const name = String(e.key[e.key.length - 1]);
+    const rec = await openRecord(home, e.value, name);
+    out.push({ rec, key: e.key, version: e.version, sealed: isSealed(e.value) });
+  }
+  return out;
+}
+
 /** The stable id of a tick's action: a send's event id, a create's idempotency key. */
 export function tickId(name: string, tick: number): string {
   return `sch:${name}:${tick}`;
@@ -103,18 +194,17 @@ export function tickInstanceId(spec: ScheduleSpec, tick: number): string {
 }
 
 /** Every schedule in the store, by name. */
-export async function listSchedules(backend: KvBackend): Promise<ScheduleInfo[]> {
-  const out: ScheduleInfo[] = [];
-  for await (const e of backend.list<ScheduleRecord>({ prefix: K.schedulePrefix() })) {
-    if (e.value !== null) out.push(info(e.value));
-  }
-  return out;
+export async function listSchedules(at: ScheduleHome | Store): Promise<ScheduleInfo[]> {
+  return (await readAll(homeOf(at))).map((r) => info(r.rec));
 }
 
 /** One schedule, or `null`. */
-export async function getSchedule(backend: KvBackend, name: string): Promise<ScheduleInfo | null> {
-  const e = await backend.get<ScheduleRecord>(K.schedule(name));
-  return e.value === null ? null : info(e.value);
+export async function getSchedule(
+  at: ScheduleHome | Store,
+  name: string,
+): Promise<ScheduleInfo | null> {
+  const r = await readOne(homeOf(at), name);
+  return r === null ? null : info(r.rec);
 }
 
 /**
@@ -122,10 +212,11 @@ export async function getSchedule(backend: KvBackend, name: string): Promise<Sch
  * name already stored is a `StoreError` `exists`. Its first tick is the first after `now`.
  */
 export async function addSchedule(
-  backend: KvBackend,
+  at: ScheduleHome | Store,
   input: unknown,
-  options: { now: number; paused?: boolean; source?: "config" | "api" },
+  options: { now: number; paused?: boolean; source?: ScheduleSource },
 ): Promise<ScheduleInfo> {
+  const home = homeOf(at);
   const spec = parseSchedule(input);
   const rec: ScheduleRecord = {
     spec,
@@ -140,8 +231,8 @@ export async function addSchedule(
     createdAt: options.now,
     updatedAt: options.now,
   };
-  const r = await backend.atomic([{ key: K.schedule(spec.name), version: null }], [
-    { type: "set", key: K.schedule(spec.name), value: rec },
+  const r = await home.backend.atomic([{ key: K.schedule(spec.name), version: null }], [
+    { type: "set", key: K.schedule(spec.name), value: await sealRecord(home, rec) },
   ]);
   if (!r.ok) throw new StoreError("exists", `schedule "${spec.name}" already exists`);
   return info(rec);
@@ -149,12 +240,12 @@ export async function addSchedule(
 
 /** Pauses a schedule: nothing fires until it is resumed; ticks waiting are dropped. */
 export async function pauseSchedule(
-  backend: KvBackend,
+  at: ScheduleHome | Store,
   name: string,
   now: number,
 ): Promise<ScheduleInfo> {
   return info(
-    await update(backend, name, (r) =>
+    await update(homeOf(at), name, (r) =>
       r.paused ? undefined : {
         ...r,
         paused: true,
@@ -167,13 +258,13 @@ export async function pauseSchedule(
 
 /** Resumes a paused schedule from the first tick after `now` (ticks while paused never fire). */
 export async function resumeSchedule(
-  backend: KvBackend,
+  at: ScheduleHome | Store,
   name: string,
   now: number,
 ): Promise<ScheduleInfo> {
   return info(
     await update(
-      backend,
+      homeOf(at),
       name,
       (r) =>
         !r.paused
@@ -184,11 +275,20 @@ export async function resumeSchedule(
 }
 
 /** Removes a schedule; false when there was none. Ticks already fired stay applied. */
-export async function removeSchedule(backend: KvBackend, name: string): Promise<boolean> {
+export async function removeSchedule(at: ScheduleHome | Store, name: string): Promise<boolean> {
+  return await removeIf(homeOf(at), name, () => true);
+}
+
+/** Removes a schedule when `remove` holds of it as read just before the checked delete. */
+async function removeIf(
+  home: Home,
+  name: string,
+  remove: (rec: ScheduleRecord) => boolean,
+): Promise<boolean> {
   for (let i = 0; i < 50; i++) {
-    const e = await backend.get<ScheduleRecord>(K.schedule(name));
-    if (e.value === null) return false;
-    const r = await backend.atomic([{ key: e.key, version: e.version }], [
+    const e = await readOne(home, name);
+    if (e === null || !remove(e.rec)) return false;
+    const r = await home.backend.atomic([{ key: e.key, version: e.version }], [
       { type: "delete", key: e.key },
     ]);
     if (r.ok) return true;
@@ -196,43 +296,98 @@ export async function removeSchedule(backend: KvBackend, name: string): Promise<
   throw new StoreError("conflict", `schedule "${name}" kept changing while being removed`);
 }
 
+/** Options of {@linkcode syncSchedules}. */
+export interface SyncOptions {
+  /**
+   * Remove the schedules declared in the configuration before (`source: config`) that it no
+   * longer declares. Only when a configuration file was read: a runtime started without one
+   * says nothing about the schedules.
+   */
+  prune?: boolean;
+}
+
 /**
- * Brings the store's schedules in line with those declared in `statecraft.yaml`: adds new
- * ones, updates changed definitions (keeping their counters; the next tick is recomputed when
- * the expression or time zone changed). Schedules not declared are left alone. Returns what it
- * did, one line per schedule changed.
+ * Reconciles the store's schedules with those declared in `statecraft.yaml`: adds new ones,
+ * updates changed definitions (keeping their counters and pause; the tick state, `next` and
+ * the ticks waiting, stays when the expression and time zone are unchanged), and with
+ * `prune` removes config schedules the file no longer declares. Schedules added at run time
+ * (`api`, `cli`, `repl`) are never removed or changed, unless the file declares one of the
+ * same name: the file then takes it over. Every write is a checked write and an unchanged
+ * schedule is not written, so nodes starting with the same file at once converge without
+ * fighting. In an encrypted store, records stored in clear (before encryption covered
+ * schedules) are sealed. Returns what it did, one line per schedule changed.
  */
 export async function syncSchedules(
-  backend: KvBackend,
+  at: ScheduleHome | Store,
   specs: readonly ScheduleSpec[],
   now: number,
+  options: SyncOptions = {},
 ): Promise<string[]> {
+  const home = homeOf(at);
   const done: string[] = [];
+  const declared = new Set<string>();
   for (const s of specs) {
     const spec = parseSchedule(s);
+    declared.add(spec.name);
     try {
-      await addSchedule(backend, spec, { now, source: "config" });
-      done.push(`schedule "${spec.name}" added`);
+      await addSchedule(home, spec, { now, source: "config" });
+      done.push(`schedule "${spec.name}" added from the configuration`);
       continue;
     } catch (e) {
       if (!(e instanceof StoreError && e.code === "exists")) throw e;
     }
-    let changed = false;
-    await update(backend, spec.name, (r) => {
-      if (JSON.stringify(r.spec) === JSON.stringify(spec) && r.source === "config") return;
-      changed = true;
+    let was: ScheduleSource | undefined;
+    await update(home, spec.name, (r) => {
+      was = undefined; // a retry after another writer got there first starts over
+      if (canonical(r.spec) === canonical(spec) && r.source === "config") return;
+      was = r.source;
       const retimed = r.spec.cron !== spec.cron || r.spec.timezone !== spec.timezone;
       return {
         ...r,
         spec,
         source: "config",
         next: retimed ? nextTick(spec, now) : r.next,
+        // Ticks of the old expression that had not run yet are dropped (counted as skipped).
+        waiting: retimed ? [] : r.waiting,
+        skipped: retimed ? r.skipped + r.waiting.length : r.skipped,
         updatedAt: now,
       };
+    }).catch((e) => {
+      // Removed by another writer between the add and the update: the next start adds it.
+      if (!(e instanceof StoreError && e.code === "not_found")) throw e;
     });
-    if (changed) done.push(`schedule "${spec.name}" updated from the configuration`);
+    if (was === "config") done.push(`schedule "${spec.name}" updated from the configuration`);
+    else if (was !== undefined) {
+      done.push(`schedule "${spec.name}" (added by ${was}) now follows the configuration`);
+    }
+  }
+  for (const r of await readAll(home)) {
+    const name = r.rec.spec.name;
+    if (options.prune === true && r.rec.source === "config" && !declared.has(name)) {
+      const gone = await removeIf(
+        home,
+        name,
+        (x) => x.source === "config" && !declared.has(x.spec.name),
+      );
+      if (gone) done.push(`schedule "${name}" removed: no longer in the configuration`);
+      continue;
+    }
+    if (home.sealer !== null && !r.sealed) {
+      await update(home, name, (x) => ({ ...x })).catch(() => {});
+    }
   }
   return done;
+}
+
+/** JSON with object keys sorted: two definitions equal in value compare equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      typeof v === "object" && v !== null && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+        : v,
+  );
 }
 
 /**
@@ -240,21 +395,33 @@ export async function syncSchedules(
  * first. `fn` returns the new record, or `undefined` for no change.
  */
 async function update(
-  backend: KvBackend,
+  home: Home,
   name: string,
   fn: (rec: ScheduleRecord) => ScheduleRecord | undefined,
 ): Promise<ScheduleRecord> {
   for (let i = 0; i < 50; i++) {
-    const e = await backend.get<ScheduleRecord>(K.schedule(name));
-    if (e.value === null) throw new StoreError("not_found", `no schedule "${name}"`);
-    const next = fn(e.value);
-    if (next === undefined) return e.value;
-    const r = await backend.atomic([{ key: e.key, version: e.version }], [
-      { type: "set", key: e.key, value: next },
+    const e = await readOne(home, name);
+    if (e === null) throw new StoreError("not_found", `no schedule "${name}"`);
+    const next = fn(e.rec);
+    if (next === undefined) return e.rec;
+    const r = await home.backend.atomic([{ key: e.key, version: e.version }], [
+      { type: "set", key: e.key, value: await sealRecord(home, next) },
     ]);
     if (r.ok) return next;
   }
   throw new StoreError("conflict", `schedule "${name}" kept changing while being updated`);
+}
+
+/** Options of {@linkcode Schedules}. */
+export interface SchedulesOptions {
+  /** The store's clock (default `Date.now`). */
+  now?: () => number;
+  /** Called after each change (the local scheduler's `wake`). */
+  changed?: () => void;
+  /** Further checks of a definition (a known machine), throwing a `ScheduleError`. */
+  check?: (spec: ScheduleSpec) => void;
+  /** What schedules added here are recorded as coming from (default `api`). */
+  source?: Exclude<ScheduleSource, "config">;
 }
 
 /**
@@ -262,62 +429,61 @@ async function update(
  * checked write of the schedule's record, then `changed()` (the local scheduler's `wake`).
  */
 export class Schedules {
-  readonly #backend: KvBackend;
+  readonly #home: Home;
   readonly #now: () => number;
   readonly #changed: () => void;
   readonly #check: (spec: ScheduleSpec) => void;
+  readonly #source: ScheduleSource;
 
-  /**
-   * `now`: the store's clock; `changed`: called after each change; `check`: further checks
-   * of a definition (a known machine), throwing a `ScheduleError`.
-   */
-  constructor(
-    backend: KvBackend,
-    options: { now?: () => number; changed?: () => void; check?: (spec: ScheduleSpec) => void } =
-      {},
-  ) {
-    this.#backend = backend;
+  /** The operations on the schedules of `at` (a store, or a backend and its sealer). */
+  constructor(at: ScheduleHome | Store, options: SchedulesOptions = {}) {
+    this.#home = homeOf(at);
     this.#now = options.now ?? Date.now;
     this.#changed = options.changed ?? (() => {});
     this.#check = options.check ?? (() => {});
+    this.#source = options.source ?? "api";
   }
 
   /** Every schedule, by name. */
   list(): Promise<ScheduleInfo[]> {
-    return listSchedules(this.#backend);
+    return listSchedules(this.#home);
   }
 
   /** One schedule, or `null`. */
   get(name: string): Promise<ScheduleInfo | null> {
-    return getSchedule(this.#backend, name);
+    return getSchedule(this.#home, name);
   }
 
   /** Adds a schedule (`ScheduleError` for a bad definition, `StoreError` `exists`). */
   async add(input: unknown, options: { paused?: boolean } = {}): Promise<ScheduleInfo> {
     const spec = parseSchedule(input);
     this.#check(spec);
-    const made = await addSchedule(this.#backend, spec, { now: this.#now(), ...options });
+    const made = await addSchedule(this.#home, spec, {
+      now: this.#now(),
+      source: this.#source,
+      ...options,
+    });
     this.#changed();
     return made;
   }
 
   /** Pauses a schedule (`StoreError` `not_found` when there is none). */
   async pause(name: string): Promise<ScheduleInfo> {
-    const r = await pauseSchedule(this.#backend, name, this.#now());
+    const r = await pauseSchedule(this.#home, name, this.#now());
     this.#changed();
     return r;
   }
 
   /** Resumes a schedule from the next tick after now. */
   async resume(name: string): Promise<ScheduleInfo> {
-    const r = await resumeSchedule(this.#backend, name, this.#now());
+    const r = await resumeSchedule(this.#home, name, this.#now());
     this.#changed();
     return r;
   }
 
   /** Removes a schedule; false when there was none. */
   async remove(name: string): Promise<boolean> {
-    const r = await removeSchedule(this.#backend, name);
+    const r = await removeSchedule(this.#home, name);
     this.#changed();
     return r;
   }
@@ -368,7 +534,7 @@ type Fired = { tick: number; outcome: "fired" | "duplicate" | "failed"; instance
  * const clock = new VirtualClock(Date.UTC(2025, 0, 1));
  * const store = await openStore({ path: ":memory:", machines: [job], clock });
  * const scheduler = new Scheduler({ store, clock, refreshMs: 0 });
- * await addSchedule(store.backend, {
+ * await addSchedule(store, {
  *   name: "hourly",
  *   cron: "0 * * * *",
  *   create: { machine: "job" },
@@ -394,10 +560,17 @@ export class Scheduler {
   #running: Promise<void> = Promise.resolve();
   #stopped = true;
   #unlisten: (() => void) | undefined;
+  readonly #home: Home;
+  readonly #listeners = new Set<(names: string[]) => void>();
+  /** Each schedule's stored version as the latest look saw it. */
+  #seen = new Map<string, string>();
+  /** The pass wrote a record (its own changes are told at its end). */
+  #wrote = false;
 
   /** Makes a scheduler; it does nothing until `start()`. */
   constructor(options: SchedulerOptions) {
     this.#store = options.store;
+    this.#home = homeOf(options.store);
     this.#clock = options.clock;
     this.#refreshMs = options.refreshMs ?? 1000;
     this.#retryMs = options.retryMs ?? 5000;
@@ -418,6 +591,47 @@ export class Scheduler {
   /** The store's clock, now. */
   now(): number {
     return this.#clock.now();
+  }
+
+  /**
+   * Calls `listener` with the names of the schedules added, changed or removed since the
+   * previous pass, whoever changed them (this node's ticks and API, another node, the CLI):
+   * seen at the next pass (at most `refreshMs` later). Returns the unsubscribe function.
+   */
+  onChange(listener: (names: string[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Every schedule, noting (and telling listeners) which changed since the last look. */
+  async #look(): Promise<ScheduleInfo[]> {
+    const all = await readAll(this.#home);
+    const now = new Map(all.map((r) => [r.rec.spec.name, r.version]));
+    const changed = [...now].filter(([name, v]) => this.#seen.get(name) !== v).map(([n]) => n);
+    for (const name of this.#seen.keys()) if (!now.has(name)) changed.push(name);
+    this.#seen = now;
+    if (changed.length > 0 && this.#listeners.size > 0) {
+      for (const listener of this.#listeners) {
+        try {
+          listener(changed.sort());
+        } catch (e) {
+          this.#onError(e, "(schedules)");
+        }
+      }
+    }
+    return all.map((r) => info(r.rec));
+  }
+
+  /** `update` of a record by this scheduler (noted: listeners hear of it after the pass). */
+  async #update(
+    name: string,
+    fn: (rec: ScheduleRecord) => ScheduleRecord | undefined,
+  ): Promise<ScheduleRecord> {
+    return await update(this.#home, name, (r) => {
+      const next = fn(r);
+      if (next !== undefined) this.#wrote = true;
+      return next;
+    });
   }
 
   /** Runs a pass soon (after a schedule changed here). */
@@ -483,7 +697,7 @@ export class Scheduler {
     if (this.#stopped) return;
     const now = this.#clock.now();
     let wakeAt = Infinity;
-    const all = await listSchedules(this.#store.backend);
+    const all = await this.#look();
     await Promise.all(all.map(async (s) => {
       try {
         wakeAt = Math.min(wakeAt, await this.#runOne(s.name, now));
@@ -493,18 +707,19 @@ export class Scheduler {
         wakeAt = Math.min(wakeAt, now + this.#retryMs);
       }
     }));
+    if (this.#wrote && this.#listeners.size > 0 && !this.#stopped) await this.#look();
+    this.#wrote = false;
     this.#arm(wakeAt);
   }
 
   /** Handles one schedule at `now`; returns when it next needs a pass. */
   async #runOne(name: string, now: number): Promise<number> {
     if (!this.#firesHere(name)) return Infinity;
-    const backend = this.#store.backend;
-    let rec = (await backend.get<ScheduleRecord>(K.schedule(name))).value;
+    let rec = (await readOne(this.#home, name))?.rec ?? null;
     if (rec === null) return Infinity;
     // 1. Ticks newly due: chosen by the catch-up policy into `waiting`; `next` moves on.
     if (!rec.paused && rec.next !== null && rec.next <= now) {
-      rec = await update(backend, name, (r) => plan(r, now));
+      rec = await this.#update(name, (r) => plan(r, now));
     }
     // 2. Ticks fired before and not acknowledged (a crash, a takeover, the store unreachable).
     let blocked = false;
@@ -514,14 +729,14 @@ export class Scheduler {
         blocked = true;
         break;
       }
-      rec = await update(backend, name, (x) => acknowledge(x, r, now));
+      rec = await this.#update(name, (x) => acknowledge(x, r, now));
     }
     // 3. Ticks waiting, in order, each past the overlap policy.
     while (!rec.paused && rec.waiting.length > 0 && !this.#stopped) {
       const tick = rec.waiting[0];
       const busy = blocked || await this.#overlaps(rec);
       if (busy && rec.spec.overlap === "skip") {
-        rec = await update(backend, name, (x) =>
+        rec = await this.#update(name, (x) =>
           x.waiting[0] !== tick ? undefined : {
             ...x,
             waiting: x.waiting.slice(1),
@@ -532,7 +747,7 @@ export class Scheduler {
       }
       if (busy && rec.spec.overlap === "queue") break;
       let moved = false;
-      rec = await update(backend, name, (x) => {
+      rec = await this.#update(name, (x) => {
         if (x.paused || x.waiting[0] !== tick) return;
         moved = true;
         return { ...x, waiting: x.waiting.slice(1), pending: [...x.pending, tick], updatedAt: now };
@@ -543,7 +758,7 @@ export class Scheduler {
         blocked = true;
         continue;
       }
-      rec = await update(backend, name, (x) => acknowledge(x, r, now));
+      rec = await this.#update(name, (x) => acknowledge(x, r, now));
     }
     const again = blocked || (rec.waiting.length > 0 && !rec.paused);
     return Math.min(

@@ -156,7 +156,7 @@ export function parseWhere(clauses: readonly string[]): WhereClause[] {
 }
 
 /** Orders values as the key codec does (`string` < `number` < `boolean`, strings by UTF-8). */
-function compareValues(a: SearchValue, b: SearchValue): number {
+export function compareValues(a: SearchValue, b: SearchValue): number {
   return compareBytes(encodeKey([a]), encodeKey([b]));
 }
 
@@ -225,21 +225,41 @@ export function whereSource(
   }
   const ranges = where.filter((c): c is Extract<WhereClause, { op: string }> => !("tag" in c));
   if (ranges.length === 0) return null;
-  const field = ranges[0].field;
   const m = needMachine(ranges[0]);
-  const prefix: KvKey = ["sc", "ixf", m, field];
-  const [low, high] = typeBounds(ranges[0].value);
+  const prefix: KvKey = ["sc", "ixf", m, ranges[0].field];
+  const { start, end } = fieldBounds(where, m, ranges[0].field)!;
+  return { selector: end === null ? { prefix, start } : { start, end }, idAt: 5 };
+}
+
+/**
+ * The part of a field index (`["sc", "ixf", machine, field, value, id]`) the clauses on `field`
+ * select: an equality pins the value; ranges of the first clause's type bound it (only values
+ * of that type). Null when no clause names the field.
+ */
+export function fieldBounds(
+  where: readonly WhereClause[],
+  machine: string,
+  field: string,
+): { start: KvKey; end: KvKey | null } | null {
+  const prefix: KvKey = ["sc", "ixf", machine, field];
+  const on = where.filter((c): c is Extract<WhereClause, { op: string }> =>
+    !("tag" in c) && c.field === field
+  );
+  if (on.length === 0) return null;
+  const eq = on.find((c) => c.op === "=");
+  // Past every id of the value: the first key past [value] is [value, ...ids], then [value, true].
+  if (eq !== undefined) return { start: [...prefix, eq.value], end: [...prefix, eq.value, true] };
+  const [low, high] = typeBounds(on[0].value);
   let start: KvKey = [...prefix, low];
   let end: KvKey | null = high === null ? null : [...prefix, high];
-  for (const c of ranges) {
-    if (c.field !== field || typeof c.value !== typeof ranges[0].value) continue;
-    // `>` starts after every id of the value: the first key past [value] is [value, ...ids].
+  for (const c of on) {
+    if (typeof c.value !== typeof on[0].value) continue;
     if (c.op === ">=") start = [...prefix, c.value];
     if (c.op === ">") start = [...prefix, c.value, true];
     if (c.op === "<") end = [...prefix, c.value];
     if (c.op === "<=") end = [...prefix, c.value, true];
   }
-  return { selector: end === null ? { prefix, start } : { start, end }, idAt: 5 };
+  return { start, end };
 }
 
 /** Sets (or removes) `rec.search` from `snap` under `machine`'s declaration. */

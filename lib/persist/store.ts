@@ -32,6 +32,7 @@ import { TimerPoller } from "./timers.ts";
 import { SpanKind, traced, tracing } from "../telemetry/tracing.ts";
 import { exportRecords, importRecords } from "./transfer.ts";
 import { reindexMachine } from "./search_reindex.ts";
+import { sortedList } from "./search_sort.ts";
 import {
   type AnyInstance,
   type AnyMachine,
@@ -43,6 +44,8 @@ import {
   type ListOptions,
   type ListPage,
   type OpenStoreOptions,
+  type RedriveInfo,
+  type RedriveOptions,
   type SendResult,
   type Store,
   StoreError,
@@ -52,11 +55,16 @@ export type {
   CheckpointInfo,
   CommitInfo,
   ExportRecord,
+  FailedEffect,
   InstanceInfo,
   JournalEntry,
   ListOptions,
   ListPage,
+  ListSort,
   OpenStoreOptions,
+  RedriveInfo,
+  RedrivenEffect,
+  RedriveOptions,
   ReindexProgress,
   SendResult,
   Store,
@@ -181,6 +189,11 @@ export class DurableStore implements Store {
           onError: (e) => ctx.reportError(e, "(feed)", "change feed"),
         });
       }
+    }
+    if (options.cluster !== undefined) {
+      // Writes for partitions other nodes own go to them (an inspect-mode client too: the
+      // CLI's operator commands beside a cluster).
+      const cluster = options.cluster;
       this.#forwarder = new Forwarder({
         backend,
         membership: cluster,
@@ -216,6 +229,11 @@ export class DurableStore implements Store {
   /** The storage underneath (for plugins' namespaces and tools). */
   get backend(): KvBackend {
     return this.#ctx.backend;
+  }
+
+  /** The records codec: seals values with the store's key (schedule records use it). */
+  get records(): Records {
+    return this.#ctx.records;
   }
 
   /** The machines this store was opened with (or given since). */
@@ -326,7 +344,11 @@ export class DurableStore implements Store {
   /** The instance's state, or `null` if there is no such instance. */
   async get(instanceId: string): Promise<InstanceInfo | null> {
     try {
-      return await this.#run(instanceId, () => instances.get(this.#ctx, instanceId));
+      return await this.#run(
+        instanceId,
+        async () =>
+          await operator.withFailedEffects(this.#ctx, await instances.get(this.#ctx, instanceId)),
+      );
     } catch (e) {
       if (e instanceof StoreError && e.code === "not_found") return null;
       throw e;
@@ -335,6 +357,7 @@ export class DurableStore implements Store {
 
   /** Lists instances through secondary indexes (never a scan of all instances when filtered). */
   list(options: ListOptions = {}): Promise<ListPage> {
+    if (options.sort !== undefined) return this.#guard(sortedList(this.#ctx, options));
     return this.#guard(instances.list(this.#ctx, options));
   }
 
@@ -440,17 +463,18 @@ export class DurableStore implements Store {
     return this.#guard(operator.forks(this.#ctx, instanceId));
   }
 
-  /** Operator action: retries the latest failed invocation (see `Store.redrive`). */
-  redrive(instanceId: string, options: { by?: string } = {}): Promise<InstanceInfo> {
-    const by = options.by ?? "api";
+  /** Operator action: runs failed effects again, or retries the failed invocation (see `Store.redrive`). */
+  redrive(instanceId: string, options: RedriveOptions = {}): Promise<RedriveInfo> {
+    const a = { by: options.by ?? "api", effect: options.effect, invocation: options.invocation };
     return this.#route(
       "redrive",
       instanceId,
-      { by },
-      () => this.#run(instanceId, () => operator.redrive(this.#ctx, instanceId, by)),
-    ) as Promise<
-      InstanceInfo
-    >;
+      a,
+      () =>
+        this.#guard(
+          operator.redrive(this.#ctx, instanceId, a, (task) => this.#run(instanceId, task)),
+        ),
+    ) as Promise<RedriveInfo>;
   }
 
   /** Deletes an instance and everything stored for it. */
@@ -648,7 +672,7 @@ export class DurableStore implements Store {
       case "fork":
         return await this.#run(id, () => operator.fork(this.#ctx, a.source, id, a));
       case "redrive":
-        return await this.#run(id, () => operator.redrive(this.#ctx, id, a.by));
+        return await operator.redrive(this.#ctx, id, a, (task) => this.#run(id, task));
     }
   }
 

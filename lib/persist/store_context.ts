@@ -25,11 +25,29 @@ import type { InstanceRecord, Records } from "./records.ts";
 import {
   type AnyInstance,
   type AnyMachine,
+  type FailedEffect,
   type InstanceInfo,
   type JournalEntry,
   type OpenStoreOptions,
   StoreError,
 } from "./types.ts";
+
+/** An outbox record (`K.outbox(id, effectId)`) as stored. */
+export interface StoredOutboxRecord {
+  target: string;
+  event: EventObject;
+  /** OpenTelemetry on: the `traceparent` of the macrostep that made the send. */
+  trace?: string;
+  /** Runs that failed so far (absent: none failed). */
+  attempts?: number;
+  /** The last failure's message. */
+  error?: string;
+  /** When the last run failed (the store's clock). */
+  at?: number;
+}
+
+/** A failure's message is kept in the outbox record up to this many characters. */
+const MAX_EFFECT_ERROR = 1000;
 
 /** The state shared by the store's rooms. */
 export class StoreContext {
@@ -124,6 +142,11 @@ export class StoreContext {
 
   evict(instanceId: string): void {
     this.cache.evict(instanceId);
+    // Failed deliveries are in the outbox, and the record's flag: the next load runs them.
+    const pending = this.#undelivered.get(instanceId);
+    if (pending === undefined) return;
+    for (const [effectId, state] of pending) if (state === "failed") pending.delete(effectId);
+    if (pending.size === 0) this.#undelivered.delete(instanceId);
   }
 
   /** Reports an error of background work. */
@@ -216,53 +239,161 @@ export class StoreContext {
   }
 
   /**
-   * Runs committed deliveries, then removes them from the outbox. One that fails stays there
-   * and runs again (with the same effect id) when the instance is next loaded.
+   * Effect ids of deliveries this process started and that have not run to the end (running,
+   * or failed and kept in the outbox), by instance: a commit keeps the record's `outbox` flag
+   * while an instance has any, so that its next load still looks in the outbox.
+   */
+  readonly #undelivered = new Map<string, Map<string, "running" | "failed">>();
+
+  /** Whether deliveries of the instance started here have not all run (see `#undelivered`). */
+  outboxPending(instanceId: string): boolean {
+    return (this.#undelivered.get(instanceId)?.size ?? 0) > 0;
+  }
+
+  /**
+   * Runs committed deliveries, then removes them from the outbox. One that fails stays there,
+   * its record counting the failed runs with the last error and its time (`failedEffects`), and
+   * runs again (with the same effect id) when the instance is next loaded or redriven.
    */
   deliver(instanceId: string, items: readonly OutboxItem[]): void {
     if (items.length === 0) return;
-    void Promise.all(items.map(async (o) => {
-      try {
-        await (tracing ? traceEffect(instanceId, o) : o.run());
-        return { type: "delete" as const, key: K.outbox(instanceId, o.effectId) };
-      } catch (e) {
-        this.reportError(e, instanceId, `send ${o.event.type} to ${o.target} from "${instanceId}"`);
-        return null;
-      }
-    })).then(async (done) => {
-      const deletes = done.filter((d) => d !== null);
-      if (deletes.length > 0 && !this.closed) await this.backend.atomic([], deletes);
-    }).catch((e) => {
+    void this.runDeliveries(instanceId, items).catch((e) => {
       if (!this.closed) this.reportError(e, instanceId, `outbox of "${instanceId}"`);
     });
+  }
+
+  /**
+   * Runs deliveries and settles their outbox records: deleted once run, kept with one more
+   * failed attempt (`attempts`, `error`, `at`) when the run failed. Resolves with what each did,
+   * in the order given, once their records are written.
+   */
+  async runDeliveries(
+    instanceId: string,
+    items: readonly OutboxItem[],
+  ): Promise<{ effectId: string; error?: string }[]> {
+    let pending = this.#undelivered.get(instanceId);
+    if (pending === undefined) this.#undelivered.set(instanceId, pending = new Map());
+    for (const o of items) pending.set(o.effectId, "running");
+    const results = await Promise.all(items.map(async (o) => {
+      try {
+        await (tracing ? traceEffect(instanceId, o) : o.run());
+        return { effectId: o.effectId };
+      } catch (e) {
+        this.reportError(e, instanceId, `send ${o.event.type} to ${o.target} from "${instanceId}"`);
+        return { effectId: o.effectId, error: e instanceof Error ? e.message : String(e) };
+      }
+    }));
+    const deletes: KvMutation[] = [];
+    for (const r of results) {
+      if (r.error !== undefined) pending.set(r.effectId, "failed");
+      else {
+        deletes.push({ type: "delete", key: K.outbox(instanceId, r.effectId) });
+        pending.delete(r.effectId);
+      }
+    }
+    if (pending.size === 0 && this.#undelivered.get(instanceId) === pending) {
+      this.#undelivered.delete(instanceId);
+    }
+    if (this.closed) return results;
+    if (deletes.length > 0) await this.backend.atomic([], deletes);
+    const at = this.clock.now();
+    await Promise.all(
+      results.filter((r) => r.error !== undefined).map((r) =>
+        this.#recordFailure(instanceId, r.effectId, r.error!, at)
+      ),
+    );
+    return results;
+  }
+
+  /**
+   * Counts a failed run on an effect's outbox record (a read and a write checked against the
+   * version read): a record gone meanwhile (another process ran it) is not written back.
+   */
+  async #recordFailure(
+    instanceId: string,
+    effectId: string,
+    error: string,
+    at: number,
+  ): Promise<void> {
+    const key = K.outbox(instanceId, effectId);
+    for (let attempt = 0; attempt < 5 && !this.closed; attempt++) {
+      const entry = await this.backend.get<StoredOutboxRecord>(key);
+      if (entry.value === null) return;
+      const value: StoredOutboxRecord = {
+        ...entry.value,
+        attempts: (entry.value.attempts ?? 0) + 1,
+        error: error.length > MAX_EFFECT_ERROR ? `${error.slice(0, MAX_EFFECT_ERROR)}…` : error,
+        at,
+      };
+      const r = await this.backend.atomic([{ key, version: entry.version }], [{
+        type: "set",
+        key,
+        value,
+        size: 256 + value.error!.length,
+      }]);
+      if (r.ok) return;
+    }
+  }
+
+  /** The instance's outbox: its sends not yet delivered, in effect id order. */
+  async outboxOf(instanceId: string): Promise<(StoredOutboxRecord & { effectId: string })[]> {
+    const out: (StoredOutboxRecord & { effectId: string })[] = [];
+    for await (
+      const e of this.backend.list<StoredOutboxRecord>({ prefix: K.outboxPrefix(instanceId) })
+    ) {
+      out.push({ ...e.value!, effectId: e.key[3] as string });
+    }
+    return out;
+  }
+
+  /** The instance's failed effects: its outbox records with at least one failed run. */
+  async failedEffects(instanceId: string): Promise<FailedEffect[]> {
+    const out: FailedEffect[] = [];
+    for (const o of await this.outboxOf(instanceId)) {
+      if ((o.attempts ?? 0) < 1) continue;
+      out.push({
+        effectId: o.effectId,
+        target: o.target,
+        event: o.event.type,
+        attempts: o.attempts!,
+        error: o.error ?? "",
+        at: o.at ?? 0,
+      });
+    }
+    return out;
+  }
+
+  /** Whether a delivery of this effect is running in this process now. */
+  delivering(instanceId: string, effectId: string): boolean {
+    return this.#undelivered.get(instanceId)?.get(effectId) === "running";
+  }
+
+  /** The delivery of an outbox record, made again through `onSend` (null: refused, reported). */
+  outboxItem(
+    instanceId: string,
+    instance: AnyInstance,
+    o: StoredOutboxRecord & { effectId: string },
+  ): OutboxItem | null {
+    const { target, event, trace, effectId } = o;
+    try {
+      const run = this.options.onSend!(target, event, instance, effectId);
+      if (typeof run !== "function") return null;
+      const item: OutboxItem = { target, event, effectId, run };
+      if (trace !== undefined) item.trace = trace;
+      return item;
+    } catch (err) {
+      this.reportError(err, instanceId, `send ${event.type} to ${target} from "${instanceId}"`);
+      return null;
+    }
   }
 
   /** After a load: the outbox's deliveries of this instance that had not run, run now. */
   async redeliver(instanceId: string, instance: AnyInstance): Promise<void> {
     if (this.options.onSend === undefined) return;
     const items: OutboxItem[] = [];
-    for await (
-      const e of this.backend.list<{ target: string; event: EventObject; trace?: string }>({
-        prefix: K.outboxPrefix(instanceId),
-      })
-    ) {
-      const effectId = e.key[3] as string;
-      const { target, event, trace } = e.value!;
-      try {
-        const run = this.options.onSend(target, event, instance, effectId);
-        if (typeof run !== "function") continue;
-        items.push(
-          trace === undefined ? { target, event, effectId, run } : {
-            target,
-            event,
-            effectId,
-            run,
-            trace,
-          },
-        );
-      } catch (err) {
-        this.reportError(err, instanceId, `send ${event.type} to ${target} from "${instanceId}"`);
-      }
+    for (const o of await this.outboxOf(instanceId)) {
+      const item = this.outboxItem(instanceId, instance, o);
+      if (item !== null) items.push(item);
     }
     this.deliver(instanceId, items);
   }

@@ -158,6 +158,46 @@ export class BatchTrace {
   }
 }
 
+/**
+ * Runs a new instance's initial macrostep (`start`: entering its initial states, or restoring
+ * the state a fork starts from) in a `statecraft.macrostep` span under the active context (the
+ * `statecraft.create` span); answers with the span's `traceparent`, which the timers it armed
+ * keep (see {@linkcode armedBy}).
+ */
+export function traceStart<T extends { configuration: readonly string[]; status: string }>(
+  ids: { instance: string; machine: string; kind: "create" | "fork"; node?: string },
+  start: () => T,
+): { instance: T; trace: string | undefined } {
+  const span = startSpan(`statecraft.macrostep ${ids.kind}`, {
+    attributes: {
+      "statecraft.instance": ids.instance,
+      "statecraft.machine": ids.machine,
+      "statecraft.kind": ids.kind,
+      "statecraft.seq": 0,
+      ...(ids.node === undefined ? {} : { "statecraft.node": ids.node }),
+    },
+  });
+  let instance: T;
+  try {
+    instance = runIn(contextOf(span), start);
+  } catch (e) {
+    endSpan(span, e);
+    throw e;
+  }
+  span.setAttributes({
+    "statecraft.configuration.after": [...instance.configuration],
+    "statecraft.status": instance.status,
+  });
+  span.end();
+  return { instance, trace: traceparent(span) };
+}
+
+/** Records `trace` as the macrostep that armed each of the record's pending timers. */
+export function armedBy(rec: InstanceRecord, trace: string | undefined): void {
+  if (trace === undefined || rec.timers.length === 0) return;
+  rec.traces = Object.fromEntries(rec.timers.map((t) => [timerKey(t.due, t.ref), trace]));
+}
+
 /** Runs a committed send from the outbox in a `statecraft.effect` span. */
 export function traceEffect(instanceId: string, o: OutboxItem): Promise<unknown> {
   const parent = contextFrom(o.trace);

@@ -112,6 +112,57 @@ export interface InstanceInfo extends InstanceHead {
   recoveredAt?: number;
   /** Set when an operator cancelled the instance (`status` is then `"cancelled"`). */
   cancelled?: CancelInfo;
+  /**
+   * Sends to plugins whose delivery failed and that wait in the outbox (`Store.get` fills it
+   * in; absent when there are none). `Store.redrive` runs them again.
+   */
+  failedEffects?: FailedEffect[];
+}
+
+/** A send to a plugin, committed with its transition, whose delivery failed (in the outbox). */
+export interface FailedEffect {
+  /** Its effect id (`<instance>:send:<seq>:<n>`): every run of it carries the same one. */
+  effectId: string;
+  /** Where it goes (`plugin:<name>.<action>`). */
+  target: string;
+  /** The type of the event sent. */
+  event: string;
+  /** How many runs of it failed so far. */
+  attempts: number;
+  /** The last failure's message. */
+  error: string;
+  /** When the last run failed (ms since the epoch, the store's clock). */
+  at: number;
+}
+
+/** What one redriven effect did (`RedriveInfo.redriven`). */
+export interface RedrivenEffect {
+  /** The effect id. */
+  effectId: string;
+  /**
+   * `delivered` (it ran and left the outbox), `failed` (it failed again: kept, with one more
+   * attempt), or `queued` (this process runs no sends, the `inspect` mode of the CLI: it runs
+   * when a running node next loads the instance).
+   */
+  outcome: "delivered" | "failed" | "queued";
+  /** `failed`: why. */
+  error?: string;
+}
+
+/** What `Store.redrive` answers: the instance, and the effects it ran again (if it ran any). */
+export interface RedriveInfo extends InstanceInfo {
+  /** The failed effects that were run again, in effect id order (absent for an invocation). */
+  redriven?: RedrivenEffect[];
+}
+
+/** What to redrive (`Store.redrive`); without a choice, failed effects first, else the invocation. */
+export interface RedriveOptions {
+  /** Who does it, as the journal records it (default `"api"`). */
+  by?: string;
+  /** Only this effect (an effect id still in the outbox). */
+  effect?: string;
+  /** The failed invocation, even when there are failed effects. */
+  invocation?: boolean;
 }
 
 /** Who cancelled an instance, when and why. */
@@ -214,6 +265,8 @@ export interface JournalEntry {
   origin?: { id: string; seq: number };
   /** redrive: the seq of the failed invocation's `error.*` entry that was retried. */
   retried?: number;
+  /** redrive of failed effects: the effect ids run again. */
+  effects?: string[];
   /** migration: the version migrated from. */
   from?: string | number;
   /** migration: the version migrated to. */
@@ -239,10 +292,24 @@ export interface ListOptions {
    * text form `customer=acme`, `total>=100`, `tag=vip`). Field clauses need `machine`.
    */
   where?: WhereClause[];
+  /**
+   * The order of the items (default: the order of the index read). `by` is `id`, `updatedAt`,
+   * `createdAt` or a declared search field of `machine` (`parseSort` in
+   * lib/persist/search_sort.ts reads the text form `total:desc`).
+   */
+  sort?: ListSort;
   /** At most this many items in the page. */
   limit?: number;
   /** The `cursor` of the previous page. */
   cursor?: string;
+}
+
+/** The order of `list`: a key and a direction; ties are ordered by id in the same direction. */
+export interface ListSort {
+  /** `id`, `updatedAt`, `createdAt`, or a search field of the listed machine. */
+  by: string;
+  /** `"asc"` (default) or `"desc"`. */
+  order?: "asc" | "desc";
 }
 
 /** Progress of a search re-index of one machine's instances. */
@@ -257,6 +324,8 @@ export interface ReindexProgress {
   updated: number;
   /** Whether every instance is indexed under the current declaration. */
   finished: boolean;
+  /** The node doing the work (only one node of those on a store re-indexes a machine). */
+  holder?: string;
 }
 
 /** One clause of `ListOptions.where`: a search field compared with a value, or a tag. */
@@ -398,11 +467,13 @@ export interface Store {
   /** The forks made from an instance (their links), oldest id first. */
   forks(instanceId: string): Promise<ForkLink[]>;
   /**
-   * Operator action: retries the invocation whose `error.*` result is the latest since the
-   * state was last replaced: back to the state before that result, the invocation started
-   * again. Journaled as `redrive` with `by`.
+   * Operator action: runs the instance's failed effects (sends to plugins kept in the outbox)
+   * again, with their effect ids; with none (or `invocation: true`), retries the invocation
+   * whose `error.*` result is the latest since the state was last replaced: back to the state
+   * before that result, the invocation started again. `effect` picks one effect. Journaled as
+   * `redrive` with `by`.
    */
-  redrive(instanceId: string, options?: { by?: string }): Promise<InstanceInfo>;
+  redrive(instanceId: string, options?: RedriveOptions): Promise<RedriveInfo>;
   /** Deletes an instance and all its data; false when there was none. */
   delete(instanceId: string): Promise<boolean>;
   /** The current snapshot of an instance. */

@@ -534,6 +534,8 @@ export class WorkerHost extends ConfinedHost {
 const RS = 0x1e;
 /** How long a dead plugin process's stderr is read for after it exited, at most. */
 const STDERR_GRACE_MS = 1000;
+/** How long a process plugin asked to stop may take to exit by itself before it is killed. */
+const STOP_GRACE_MS = 2000;
 const NL = 0x0a;
 
 /** A plugin in a `deno` subprocess: permissions as flags, a heap cap, killed on timeout. */
@@ -543,6 +545,8 @@ export class ProcessHost extends ConfinedHost {
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #stderr = "";
   #encoder = new TextEncoder();
+  /** Being stopped: terminate() closes stdin and leaves the exit to the plugin. */
+  #gentle = false;
 
   /** The last lines the plugin wrote to stderr (for error reports). */
   get stderrTail(): string {
@@ -638,11 +642,35 @@ export class ProcessHost extends ConfinedHost {
     this.kill(`was killed: ${what} did not answer in time`);
   }
 
-  protected terminate(): void {
+  /**
+   * Stops the plugin gently: its stdin closes and it exits by itself, flushing what it holds
+   * (its OpenTelemetry exports); still running after {@linkcode STOP_GRACE_MS}, it is killed.
+   */
+  override async stop(): Promise<void> {
+    const child = this.#child;
+    if (child === null || !this.alive) return await super.stop();
+    this.#gentle = true;
+    await super.stop(); // pending calls fail; terminate() closes stdin
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      child.status,
+      new Promise((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS))),
+    ]);
+    clearTimeout(grace);
     try {
-      this.#child?.kill("SIGKILL");
+      child.kill("SIGKILL");
     } catch {
-      // Already gone.
+      // Exited.
+    }
+  }
+
+  protected terminate(): void {
+    if (!this.#gentle) {
+      try {
+        this.#child?.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
     }
     this.#writer?.close().catch(() => {});
     this.#child = null;

@@ -61,10 +61,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "ls",
-    args: "[--machine <id>] [--where <clause>]...",
+    args: "[--machine <id>] [--where <clause>]... [--sort <by[:asc|:desc]>]",
     summary: "instances with their machine, status and states",
     details: "--where customer=acme --where total>=100 --where tag=vip: search clauses, all " +
-      "of which hold (field clauses need --machine; docs/operations.md, Search).",
+      "of which hold (field clauses need --machine; docs/operations.md, Search). " +
+      "--sort total:desc (id, updatedAt, createdAt or a search field of --machine).",
     complete: [],
   },
   {
@@ -157,9 +158,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "redrive",
-    args: "<id>",
-    summary: "retry the instance's latest failed invocation (operator action, journaled)",
-    complete: ["instance"],
+    args: "<id> [effectId|invocation]",
+    summary: "run the instance's failed effects again, else retry its failed invocation",
+    details: "Failed effects (sends to plugins kept in the outbox; state <id> lists them) go " +
+      "first; name one effect, or say invocation to retry the failed invocation instead " +
+      "(docs/operations.md, Operator actions).",
+    complete: ["instance", "none"],
   },
   { name: "help", args: "[command]", summary: "this list, or one command", complete: ["command"] },
   { name: "exit", args: "", summary: "close the runtime and quit (also Ctrl-D)", complete: [] },

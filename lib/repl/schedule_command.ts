@@ -29,7 +29,7 @@ export async function scheduleCommand(
   const space = trimmed.search(/\s/);
   const sub = space < 0 ? trimmed : trimmed.slice(0, space);
   const args = space < 0 ? "" : trimmed.slice(space + 1).trim();
-  const schedules = runtimeSchedules(runtime);
+  const schedules = runtimeSchedules(runtime, "repl");
   try {
     switch (sub) {
       case "":

@@ -26,7 +26,7 @@ import { pluginRows, reloadPlugins } from "./reload_plugins.ts";
 import { catchLater, type LaterKind } from "./uncaught.ts";
 import { undoneEntry } from "./undo.ts";
 import { scheduleCommand } from "./schedule_command.ts";
-import { operatorCommand } from "./operator_commands.ts";
+import { failedEffectLines, operatorCommand } from "./operator_commands.ts";
 import { lsFilter } from "./ls_filter.ts";
 import { traceLine } from "./repl_tracing.ts";
 import { tracing } from "../telemetry/tracing.ts";
@@ -387,6 +387,7 @@ export class ReplSession {
       : configurationTree(loaded.machine, info.configuration);
     for (const line of tree) this.#out.line(`  ${this.#c.green(line)}`);
     this.#out.line(`context: ${this.#show(info.context)}`);
+    for (const l of failedEffectLines(info)) this.#out.line(this.#c.red(l));
     const accepted = userEvents(await this.runtime.acceptedEvents(id));
     const all = userEvents(await this.runtime.acceptedEvents(id, { ignoreGuards: true }));
     const shown = [

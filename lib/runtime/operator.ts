@@ -1,6 +1,7 @@
 /**
  * Bulk operator actions: cancel, fork or redrive every instance a `list` filter selects
- * (machine, state, status, and whatever else the store's `list` filters on), with a dry run
+ * (machine, state, status, and whatever else the store's `list` filters on; a redrive runs
+ * each instance's failed effects, or retries its failed invocation), with a dry run
  * that only lists them, progress as it goes, and a summary. The ids are collected first (an
  * action changes the very indexes a listing walks), then acted on one at a time; each action
  * goes through the store, so in cluster mode through the owner of the instance's partition.
@@ -24,6 +25,11 @@ export interface BulkOptions {
   reason?: string;
   /** `fork`: each fork's id is the instance's id plus this (default `"-fork"`). */
   suffix?: string;
+  /**
+   * `redrive`: retry each instance's failed invocation even when it has failed effects
+   * (default: its failed effects when it has any, else its failed invocation).
+   */
+  invocation?: boolean;
   /** Only list what would be done. */
   dryRun?: boolean;
   /** At most this many instances (default 10,000): a filter matching more is refused. */
@@ -51,7 +57,7 @@ export function operate(
   store: Store,
   action: OperatorAction,
   id: string,
-  options: { by: string; reason?: string; suffix?: string },
+  options: { by: string; reason?: string; suffix?: string; invocation?: boolean },
 ): Promise<InstanceInfo> {
   switch (action) {
     case "cancel":
@@ -59,7 +65,8 @@ export function operate(
     case "fork":
       return store.fork(id, `${id}${options.suffix ?? "-fork"}`, { by: options.by });
     case "redrive":
-      return store.redrive(id, { by: options.by });
+      // Failed effects first (sends kept in the outbox), else the failed invocation.
+      return store.redrive(id, { by: options.by, invocation: options.invocation });
   }
 }
 

@@ -250,9 +250,11 @@ export class Runtime {
       ((level, message) => console.error(level === "info" ? message : `${level}: ${message}`));
     let config = defaultConfig();
     const configFile = options.configFile ?? `${projectDir}/statecraft.yaml`;
+    let configRead = false;
     try {
       const text = await Deno.readTextFile(configFile);
       config = parseConfig(text, configFile, options.env);
+      configRead = true;
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound) || options.configFile !== undefined) throw e;
     }
@@ -370,17 +372,23 @@ export class Runtime {
       return runtime.send(target, rest as EventObject, { by: `plugin:${plugin}` }).then(() => {});
     }, { name: "runtime:deliver", priority: -100 });
     current = runtime;
-    if (mode === "live") await runtime.#startSchedules(options.clock ?? new SystemClock());
+    if (mode === "live") {
+      await runtime.#startSchedules(options.clock ?? new SystemClock(), configRead);
+    }
     return runtime;
   }
 
-  /** Syncs the configured schedules into the store and starts firing them. */
-  async #startSchedules(clock: Clock): Promise<void> {
+  /**
+   * Reconciles the store's schedules with the configuration (removing config schedules it no
+   * longer declares only when a configuration file was read) and starts firing them.
+   */
+  async #startSchedules(clock: Clock, configRead: boolean): Promise<void> {
     for (
       const line of await syncSchedules(
-        this.store.backend,
+        this.store,
         this.config.schedules ?? [],
         clock.now(),
+        { prune: configRead },
       )
     ) {
       this.#log("info", line);

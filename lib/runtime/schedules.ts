@@ -5,11 +5,17 @@
  *
  * @module
  */
-import { ScheduleError, type ScheduleInfo, Schedules } from "../persist/schedules.ts";
+import {
+  ScheduleError,
+  type ScheduleInfo,
+  Schedules,
+  type ScheduleSource,
+} from "../persist/schedules.ts";
 import type { Runtime } from "./runtime.ts";
 
 /**
- * The schedule operations of `runtime`.
+ * The schedule operations of `runtime`; schedules added through them are recorded as coming
+ * from `source` (the HTTP API: `api`, the REPL: `repl`).
  *
  * @example
  * ```ts ignore
@@ -17,8 +23,12 @@ import type { Runtime } from "./runtime.ts";
  * await schedules.add({ name: "nightly", cron: "0 2 * * *", create: { machine: "report" } });
  * ```
  */
-export function runtimeSchedules(runtime: Runtime): Schedules {
-  return new Schedules(runtime.store.backend, {
+export function runtimeSchedules(
+  runtime: Runtime,
+  source: Exclude<ScheduleSource, "config"> = "api",
+): Schedules {
+  return new Schedules(runtime.store, {
+    source,
     now: () => runtime.scheduler?.now() ?? Date.now(),
     changed: () => runtime.scheduler?.wake(),
     check: (spec) => {
@@ -33,7 +43,7 @@ export function runtimeSchedules(runtime: Runtime): Schedules {
 
 /**
  * Schedules as a table (the CLI's `schedule ls` and the REPL's `schedule ls`): name, cron and
- * time zone, action, state, next tick, counts, the latest outcome.
+ * time zone, action, state, where it was declared, next tick, counts, the latest outcome.
  */
 export function formatSchedules(list: readonly ScheduleInfo[]): string[] {
   if (list.length === 0) return ["no schedules"];
@@ -44,6 +54,7 @@ export function formatSchedules(list: readonly ScheduleInfo[]): string[] {
       ? `create ${s.spec.create.machine}`
       : `send ${s.spec.send!.event.type} to ${s.spec.send!.instance}`,
     s.paused ? "paused" : "active",
+    s.source,
     s.paused || s.next === null ? "-" : new Date(s.next).toISOString(),
     `${s.fired}/${s.skipped}/${s.failed}`,
     s.last === undefined
@@ -53,7 +64,7 @@ export function formatSchedules(list: readonly ScheduleInfo[]): string[] {
       }`,
   ]);
   const all = [
-    ["NAME", "CRON", "ACTION", "STATE", "NEXT", "FIRED/SKIPPED/FAILED", "LAST"],
+    ["NAME", "CRON", "ACTION", "STATE", "SOURCE", "NEXT", "FIRED/SKIPPED/FAILED", "LAST"],
     ...rows,
   ];
   const widths: number[] = [];

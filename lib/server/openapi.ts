@@ -111,6 +111,12 @@ export function openApiDocument(): Json {
               "search clause, repeatable: field=value, field>=value (> < <=), tag=name " +
                 "(fields need machine; docs/operations.md)",
             ),
+            q(
+              "sort",
+              "string",
+              "order: by[:asc|:desc], by = id, updatedAt, createdAt or a search field of " +
+                "machine (e.g. total:desc; ties by id; cursors follow the sort)",
+            ),
           ],
           responses: { 200: ok("a page: { items, cursor? }"), ...errors(400) },
         },

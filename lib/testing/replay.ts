@@ -140,7 +140,7 @@ export interface ReplayReport {
  * (a rollback or an inspection replays their journal under the definition deployed).
  *
  * Replay starts from the creation checkpoint and goes on from the checkpoint of every
- * rollback, migration and recovery. A definition whose shape changed replays from migrated
+ * rollback, migration, recovery and redrive. A definition whose shape changed replays from migrated
  * checkpoints; a migration that renames states makes the recorded configurations differ.
  * Each instance's journal is held in memory while it is replayed.
  *
@@ -275,7 +275,13 @@ async function* instancesOf(store: Store, machineId: string): AsyncGenerator<Sto
 }
 
 /** Entries that replace the whole state: a replay goes on from their checkpoint. */
-const RESTARTS = new Set<JournalEntry["kind"]>(["create", "rollback", "migration", "recovery"]);
+const RESTARTS = new Set<JournalEntry["kind"]>([
+  "create",
+  "rollback",
+  "migration",
+  "recovery",
+  "redrive",
+]);
 /** Entries a replay applies. */
 const APPLIED = new Set<JournalEntry["kind"]>(["event", "timer", "invoke"]);
 

@@ -5,7 +5,7 @@
  * `BEFORE`, taken with `git show`). Run without `OTEL_DENO`:
  *
  * ```sh
- * deno bench --unstable-kv --allow-read --allow-write=/tmp --allow-run=git,cp --allow-env tests/bench/tracing_overhead.ts
+ * deno task bench:tracing
  * ```
  *
  * Figures: docs/performance.md, "Tracing overhead (issue #15)". Not part of `deno task bench`
@@ -30,6 +30,8 @@ const TRACED = [
 ];
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SENDS = 200;
+const WARMUP = 10;
+const ROUNDS = 80;
 
 if (tracing) throw new Error("run this bench with OpenTelemetry off (no OTEL_DENO=true)");
 
@@ -74,18 +76,44 @@ const then = await loop(before.openStore, beforeCore.defineMachine);
 // open until the process ends (`:memory:`).
 await Deno.remove(copy, { recursive: true });
 
-Deno.bench({
-  name: `before tracing (${BEFORE}): ${SENDS} sends`,
-  group: "store send loop, OpenTelemetry off",
-  baseline: true,
-  warmup: 10,
-  n: 60,
-  fn: async () => await then.sends(),
-});
-Deno.bench({
-  name: `with tracing code paths, off: ${SENDS} sends`,
-  group: "store send loop, OpenTelemetry off",
-  warmup: 10,
-  n: 60,
-  fn: async () => await now.sends(),
-});
+/** Milliseconds one call of `fn` takes. */
+async function time(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// Rounds alternate the two trees, so that the machine's load (shared, noisy) falls on both
+// alike; each round's ratio compares two loops run back to back.
+for (let i = 0; i < WARMUP; i++) {
+  await then.sends();
+  await now.sends();
+}
+const thenMs: number[] = [];
+const nowMs: number[] = [];
+const ratios: number[] = [];
+for (let i = 0; i < ROUNDS; i++) {
+  // Which tree goes first alternates too.
+  const first = i % 2 === 0 ? then : now;
+  const second = first === then ? now : then;
+  const a = await time(first.sends);
+  const b = await time(second.sends);
+  const [t, n] = first === then ? [a, b] : [b, a];
+  thenMs.push(t);
+  nowMs.push(n);
+  ratios.push(n / t);
+}
+const f = (ms: number) => `${ms.toFixed(2)} ms`;
+console.log(`store send loop (${SENDS} sends, one instance, :memory:), OpenTelemetry off`);
+console.log(`${ROUNDS} rounds after ${WARMUP} of warm-up, the two trees alternating`);
+console.log(
+  `before tracing (${BEFORE}): min ${f(Math.min(...thenMs))}, median ${f(median(thenMs))}`,
+);
+console.log(`with tracing code paths:  min ${f(Math.min(...nowMs))}, median ${f(median(nowMs))}`);
+console.log(
+  `ratio (with / before): median of rounds ${median(ratios).toFixed(3)}, of minimums ${
+    (Math.min(...nowMs) / Math.min(...thenMs)).toFixed(3)
+  }`,
+);

@@ -157,3 +157,48 @@ export class ServeNode {
     await Promise.allSettled([this.process.status, this.#drained]);
   }
 }
+
+/** `request` with a JSON body (POST unless `method` says otherwise). */
+export function postJson(
+  url: string,
+  body: unknown,
+  { method = "POST", timeoutMs = 10_000 }: { method?: string; timeoutMs?: number } = {},
+): Promise<{ status: number; body: unknown }> {
+  return request(url, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    timeoutMs,
+  });
+}
+
+/** A partition as `GET /cluster` reports it. */
+export interface PartitionView {
+  partition: number;
+  owner: string | null;
+  epoch: number;
+  expiresAt: number;
+}
+
+/** What `GET /cluster` answers (the fields the tests read). */
+export interface ClusterView {
+  partitions: number;
+  partitionTable: PartitionView[];
+  nodes: { node: string; live: boolean; owned: number }[];
+  stats: Record<string, number>;
+}
+
+/** `GET /cluster` of the first live node in `nodes` that answers 200. */
+export async function clusterView(nodes: ServeNode[]): Promise<ClusterView> {
+  let last: unknown;
+  for (const node of nodes.filter((n) => n.live)) {
+    try {
+      const r = await request(`${node.url}/cluster`, { timeoutMs: 2000 });
+      if (r.status === 200) return r.body as ClusterView;
+      last = new Error(`${node.name}: ${r.status} ${JSON.stringify(r.body)}`);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last ?? new Error("no live node");
+}

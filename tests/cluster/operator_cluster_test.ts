@@ -20,6 +20,22 @@ const counter = defineMachine({
   },
 });
 
+/** Sends PING's effect to the sink plugin (through the outbox). */
+const notifier = defineMachine({
+  id: "notifier",
+  states: {
+    on: {
+      on: { PING: { actions: ({ send }) => send({ type: "ping" }, { to: "plugin:sink.take" }) } },
+    },
+  },
+});
+
+/** The sink the nodes deliver to: fails while `down`; `runs` lists `<event>@<effect id>@<node>`. */
+interface Sink {
+  down: boolean;
+  runs: string[];
+}
+
 interface Node {
   name: string;
   membership: Membership;
@@ -33,6 +49,7 @@ async function withTrio(
   path: string,
   job: { ok: boolean; calls: number },
   fn: (nodes: Node[]) => Promise<void>,
+  sink: Sink = { down: false, runs: [] },
 ): Promise<void> {
   const time = { now: 5_000_000 };
   // Leases on the test's time: they move only when the test ticks.
@@ -42,9 +59,19 @@ async function withTrio(
     for (const name of NAMES) {
       const backend = await openBackend(path);
       const membership = await joinCluster(backend, { node: name, ...lease });
-      const machines = [counter, flakyJob(job)];
+      const machines = [counter, flakyJob(job), notifier];
       const clock = new VirtualClock(time.now);
-      const store = await openStore({ backend, cluster: membership, machines, clock });
+      const store = await openStore({
+        backend,
+        cluster: membership,
+        machines,
+        clock,
+        onError: () => {},
+        onSend: (_target, event, _from, effectId) => () => {
+          sink.runs.push(`${event.type}@${effectId}@${name}`);
+          if (sink.down) throw new Error("sink is down");
+        },
+      });
       nodes.push({ name, membership, store });
     }
     // Rounds until each node owns its share (the first takes everything, then hands over).
@@ -160,5 +187,40 @@ backendTest(
           e instanceof StoreError && e.code === "invalid" && /nothing to retry/.test(e.message),
       );
     });
+  },
+);
+
+backendTest(
+  "cluster: a redrive of a failed effect sent to another node delivers it on the owner",
+  async (b) => {
+    const sink: Sink = { down: true, runs: [] };
+    await withTrio(await b.path(), { ok: true, calls: 0 }, async ([a, b2, c]) => {
+      const id = idOwnedBy(a, "n");
+      await b2.store.create("notifier", id);
+      const ack = await b2.store.send(id, "PING");
+      const effectId = `${id}:send:${ack.seq}:0`;
+      // Delivered by the owner after its commit, and failed: recorded, seen from every node.
+      for (const n of [a, b2, c]) {
+        await waitFor(`the failure, as seen from ${n.name}`, async () => {
+          const failed = (await n.store.get(id))?.failedEffects ?? [];
+          return failed.length === 1 && failed[0].effectId === effectId;
+        });
+      }
+      assert.deepEqual(sink.runs, [`ping@${effectId}@a`]);
+
+      // The sink is back; the redrive goes to c, which forwards it to a, which delivers.
+      sink.down = false;
+      const redriven = await c.store.redrive(id, { by: "erin" });
+      assert.deepEqual(redriven.redriven, [{ effectId, outcome: "delivered" }]);
+      assert.deepEqual(sink.runs, [`ping@${effectId}@a`, `ping@${effectId}@a`]);
+      const entry = (await b2.store.history(id)).at(-1)!;
+      assert.deepEqual(
+        [entry.kind, entry.node, entry.by, entry.effects],
+        ["redrive", "a", "erin", [effectId]],
+      );
+      for (const n of [a, b2, c]) {
+        assert.equal((await n.store.get(id))?.failedEffects, undefined, `from ${n.name}`);
+      }
+    }, sink);
   },
 );

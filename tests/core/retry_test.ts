@@ -29,10 +29,11 @@ function machine(
   const { retry, timeout, ...rest } = extra;
   const invoke: Record<string, unknown> = {
     id: "call",
-    src: (args: InvokeArgs) => {
+    // A policy `work` carries (like `pluginAction`'s `retryPolicy`) goes with it.
+    src: Object.assign((args: InvokeArgs) => {
       probe.starts.push({ at: clock.now(), attempt: args.attempt, effectId: args.effectId });
       return work(args);
-    },
+    }, { retryPolicy: (work as { retryPolicy?: unknown }).retryPolicy }),
     onDone: {
       target: "ok",
       actions: ({ event }: { event: EventObject }) => probe.ended.push(event),
@@ -215,7 +216,11 @@ Deno.test("retry: a snapshot taken during a wait restores into the same wait", a
   const snap = JSON.parse(JSON.stringify(i.snapshot()));
   i.stop();
   assert.deepEqual(snap.retries, {
-    call: { attempt: 2, error: { name: "Error", message: "failure 2" } },
+    call: {
+      attempt: 2,
+      error: { name: "Error", message: "failure 2" },
+      policy: { attempts: 4, initial: 1000, factor: 2, nonRetryable: [] },
+    },
   });
   assert.deepEqual(snap.timers.map((t: { sendId: string; due: number }) => [t.sendId, t.due]), [[
     "statecraft.retry:call",
@@ -284,4 +289,88 @@ Deno.test("retry: a malformed retries field of a snapshot is refused, naming the
     retries: { call: { attempt: 0, error: { name: "Error", message: "x" } } },
   };
   assert.throws(() => m.restore(bad, { clock }), /retries\.call\.attempt: must be at least 1/);
+});
+
+/** An invoked function whose policy comes from outside (a plugin action's manifest). */
+function withPolicy(loaded: { policy: boolean }): (args: InvokeArgs) => Promise<never> {
+  const src = (args: InvokeArgs) => Promise.reject(new Error(`failure ${args.attempt}`));
+  return Object.assign(src, {
+    // Like `pluginAction`'s: the manifest's policy while the plugin is loaded, else nothing.
+    retryPolicy: () =>
+      loaded.policy
+        ? {
+          retry: { attempts: 4, initial: 1000, factor: 3, max: Infinity, nonRetryable: [] },
+          timeout: 5000,
+        }
+        : undefined,
+  });
+}
+
+Deno.test("retry: a restore mid-wait keeps the policy in force, without its source", async () => {
+  const clock = new VirtualClock();
+  const probe: Probe = { starts: [], ended: [] };
+  const loaded = { policy: true };
+  const m = machine(clock, probe, withPolicy(loaded));
+  const i = m.start({ clock, id: "p" });
+  await runOut(clock, 1000); // attempt 2 at 1000 fails: waits 3000 (factor 3), until 4000
+  const snap = JSON.parse(JSON.stringify(i.snapshot()));
+  i.stop();
+  assert.deepEqual(snap.retries.call.policy, {
+    attempts: 4,
+    initial: 1000,
+    factor: 3,
+    nonRetryable: [],
+    timeout: 5000,
+  });
+  loaded.policy = false; // the plugin is not loaded where the snapshot is restored
+  const r = m.restore(snap, { clock });
+  await runOut(clock, 3000); // attempt 3 at 4000 fails: waits 9000, until 13000
+  assert.equal(r.snapshot().timers[0]?.due, 13_000, "the manifest's backoff, not none");
+  await runOut(clock, 9000); // attempt 4 at 13000 fails: the last one
+  assert.deepEqual(probe.starts.map((s) => [s.at, s.attempt]), [
+    [0, 1],
+    [1000, 2],
+    [4000, 3],
+    [13_000, 4],
+  ]);
+  assert.deepEqual(r.configuration, ["failed"]);
+  assert.equal(probe.ended[0].attempts, 4);
+});
+
+Deno.test("retry: a snapshot without the policy (written before it was kept) still loads", async () => {
+  const clock = new VirtualClock();
+  const probe: Probe = { starts: [], ended: [] };
+  const m = machine(clock, probe, failing(2), { retry: { attempts: 4, initial: 1000, factor: 2 } });
+  const i = m.start({ clock, id: "old" });
+  await runOut(clock, 1000);
+  const snap = JSON.parse(JSON.stringify(i.snapshot()));
+  i.stop();
+  delete snap.retries.call.policy; // the old form: { attempt, error }
+  const r = m.restore(snap, { clock });
+  await runOut(clock, 2000); // the machine's own policy: attempt 3 at 3000 succeeds
+  assert.deepEqual(probe.starts.map((s) => [s.at, s.attempt]), [[0, 1], [1000, 2], [3000, 3]]);
+  assert.deepEqual(r.configuration, ["ok"]);
+});
+
+Deno.test("retry: a malformed policy in a snapshot's retries is refused, naming the field", async () => {
+  const clock = new VirtualClock();
+  const probe: Probe = { starts: [], ended: [] };
+  const m = machine(clock, probe, failing(99), { retry: { attempts: 3, initial: 10 } });
+  const i = m.start({ clock, id: "s" });
+  await runOut(clock, 0);
+  const snap = JSON.parse(JSON.stringify(i.snapshot()));
+  i.stop();
+  const retry = snap.retries.call;
+  for (
+    const [policy, message] of [
+      ["soon", /retries\.call\.policy: must be an object/],
+      [{ ...retry.policy, factor: 0.5 }, /retries\.call\.policy\.factor: must be a number >= 1/],
+      [{ ...retry.policy, attempts: 0 }, /retries\.call\.policy\.attempts: must be an integer/],
+      [{ ...retry.policy, timeout: 0 }, /retries\.call\.policy\.timeout: must be a positive/],
+      [{ ...retry.policy, extra: 1 }, /retries\.call\.policy\.extra: is not a property/],
+    ] as const
+  ) {
+    const bad = { ...snap, retries: { call: { ...retry, policy } } };
+    assert.throws(() => m.restore(bad, { clock }), message);
+  }
 });

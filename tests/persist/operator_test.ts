@@ -1,7 +1,7 @@
 // Operator actions on the durable store: cancel, fork, redrive, on both backends.
 import assert from "node:assert/strict";
-import { defineMachine, VirtualClock } from "../../mod.ts";
-import { type DurableStore, openStore, StoreError } from "../../lib/persist/store.ts";
+import { defineMachine, type EventObject, type FailedEffect, VirtualClock } from "../../mod.ts";
+import { type DurableStore, openStore, type Store, StoreError } from "../../lib/persist/store.ts";
 import { backendTest } from "./_backends.ts";
 import { waitFor } from "../_wait.ts";
 import { flakyJob } from "./_flaky_job.ts";
@@ -129,3 +129,170 @@ backendTest("redrive retries the failed invocation from the state before its err
     await b.cleanup();
   }
 });
+
+/** A plugin action for the effect tests: fails while `down`; `runs` lists the effect ids run. */
+function sink(plugin: { down: boolean; runs: string[] }) {
+  return (_target: string, event: EventObject, _from: unknown, effectId?: string) => () => {
+    plugin.runs.push(`${event.type}@${effectId}`);
+    return plugin.down ? Promise.reject(new Error("sink is down")) : Promise.resolve();
+  };
+}
+
+/** A job whose failure (an invocation) tells a plugin (an effect) on entering `failed`. */
+function notifyingJob(job: { ok: boolean; calls: number }) {
+  return defineMachine({
+    id: "job",
+    states: {
+      working: {
+        on: { PING: { actions: ({ send }) => send({ type: "ping" }, { to: "plugin:sink.take" }) } },
+        invoke: {
+          id: "call",
+          src: () => {
+            job.calls++;
+            return job.ok ? Promise.resolve("fine") : Promise.reject(new Error("remote down"));
+          },
+          onDone: "finished",
+          onError: "failed",
+        },
+      },
+      failed: { entry: ({ send }) => send({ type: "failed" }, { to: "plugin:sink.take" }) },
+      finished: { type: "final" },
+    },
+  });
+}
+
+async function failedEffects(store: Store, id: string): Promise<FailedEffect[]> {
+  return (await store.get(id))?.failedEffects ?? [];
+}
+
+backendTest(
+  "redrive runs a failed effect again with its effect id: journaled, kept when it fails again",
+  async (b) => {
+    const plugin = { down: true, runs: [] as string[] };
+    const job = { ok: true, calls: 0 };
+    const clock = new VirtualClock(1_000);
+    const store = await openStore({
+      path: await b.path(),
+      machines: [notifyingJob({ ...job, ok: false }), counter],
+      clock,
+      onError: () => {},
+      onSend: sink(plugin),
+    });
+    try {
+      // An instance whose invocation hangs: the PING send is its only failure.
+      await store.create("counter", "plain");
+      await assert.rejects(
+        store.redrive("plain"),
+        (e) =>
+          e instanceof StoreError && e.code === "invalid" && /nothing to retry/.test(e.message),
+      );
+      await store.create("job", "j");
+      await waitFor(
+        "the failure",
+        async () => (await store.get("j"))?.configuration[0] === "failed",
+      );
+      await waitFor(
+        "the effect's failure",
+        async () => (await failedEffects(store, "j")).length === 1,
+      );
+      const [failed] = await failedEffects(store, "j");
+      assert.deepEqual([failed.event, failed.target, failed.attempts, failed.error, failed.at], [
+        "failed",
+        "plugin:sink.take",
+        1,
+        "sink is down",
+        1_000,
+      ]);
+      const effectId = failed.effectId;
+      assert.deepEqual(plugin.runs, [`failed@${effectId}`]);
+
+      // Both an effect and the invocation failed: the effect goes first. Still down: kept.
+      clock.advance(500);
+      const again = await store.redrive("j", { by: "dave" });
+      assert.deepEqual(again.redriven, [{ effectId, outcome: "failed", error: "sink is down" }]);
+      assert.deepEqual(again.failedEffects?.map((f) => [f.attempts, f.at]), [[2, 1_500]]);
+      assert.deepEqual(again.configuration, ["failed"], "the state does not move");
+      const entry = (await store.history("j")).at(-1)!;
+      assert.deepEqual([entry.kind, entry.by, entry.effects, entry.to, entry.seq], [
+        "redrive",
+        "dave",
+        [effectId],
+        undefined,
+        again.seq,
+      ]);
+
+      // Back up: delivered with the same effect id, out of the outbox, journaled.
+      plugin.down = false;
+      const done = await store.redrive("j", { by: "erin", effect: effectId });
+      assert.deepEqual(done.redriven, [{ effectId, outcome: "delivered" }]);
+      assert.equal(done.failedEffects, undefined);
+      assert.deepEqual(plugin.runs, [
+        `failed@${effectId}`,
+        `failed@${effectId}`,
+        `failed@${effectId}`,
+      ]);
+      assert.deepEqual((await store.history("j")).at(-1)!.effects, [effectId]);
+      assert.equal(await store.get("j").then((i) => i?.failedEffects), undefined);
+      await assert.rejects(
+        store.redrive("j", { effect: effectId }),
+        (e) => e instanceof StoreError && e.code === "invalid" && /no effect/.test(e.message),
+      );
+      await assert.rejects(
+        store.redrive("j", { effect: effectId, invocation: true }),
+        (e) => e instanceof StoreError && e.code === "invalid" && /not both/.test(e.message),
+      );
+
+      // No failed effect left: the failed invocation is what a redrive retries.
+      const retried = await store.redrive("j", { by: "dave" });
+      const last = (await store.history("j", { from: retried.seq }))[0];
+      assert.deepEqual([last.kind, last.retried, last.effects], ["redrive", 1, undefined]);
+      assert.equal(retried.redriven, undefined);
+      await waitFor("the retry's failure", async () => {
+        return (await store.get("j"))?.configuration[0] === "failed";
+      });
+      // A redrive entry keeps the state: forks and rollbacks replay across it.
+      const fork = await store.fork("j", "j-copy");
+      assert.deepEqual(fork.configuration, ["failed"]);
+      assert.deepEqual((await store.rollback("j", { seq: done.seq })).configuration, ["failed"]);
+      assert.deepEqual((await store.get("j"))?.configuration, ["failed"]);
+    } finally {
+      await store.close();
+      await b.cleanup();
+    }
+  },
+);
+
+backendTest(
+  "redrive { invocation: true } retries the invocation despite failed effects",
+  async (b) => {
+    const plugin = { down: true, runs: [] as string[] };
+    const job = { ok: false, calls: 0 };
+    const store = await openStore({
+      path: await b.path(),
+      machines: [notifyingJob(job)],
+      onError: () => {},
+      onSend: sink(plugin),
+    });
+    try {
+      await store.create("job", "j");
+      await waitFor(
+        "the effect's failure",
+        async () => (await failedEffects(store, "j")).length === 1,
+      );
+      job.ok = true;
+      const r = await store.redrive("j", { invocation: true });
+      const entry = (await store.history("j", { from: r.seq }))[0];
+      assert.deepEqual([entry.kind, entry.to, entry.retried], ["redrive", 0, 1]);
+      await waitFor("the retry", async () => (await store.get("j"))?.status === "done");
+      assert.equal(job.calls, 2);
+      // The failed effect is still there: a plain redrive runs it.
+      plugin.down = false;
+      const effects = await store.redrive("j");
+      assert.equal(effects.redriven?.[0].outcome, "delivered");
+      assert.equal(effects.failedEffects, undefined);
+    } finally {
+      await store.close();
+      await b.cleanup();
+    }
+  },
+);

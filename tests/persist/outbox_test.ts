@@ -2,7 +2,7 @@
 // committed, never for a transition that was not; one that did not run (its delivery failed,
 // the process died) runs again with the same effect id when the instance is loaded again.
 import assert from "node:assert/strict";
-import { defineMachine, type EventObject } from "../../mod.ts";
+import { defineMachine, type EventObject, VirtualClock } from "../../mod.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { openStore } from "../../lib/persist/store.ts";
 import { K } from "../../lib/persist/keys.ts";
@@ -97,3 +97,86 @@ backendTest(
     }
   },
 );
+
+backendTest(
+  "outbox: a failed delivery is recorded on its record, shown by get, and kept for the next load",
+  async (b) => {
+    const path = await b.path();
+    const first = await openStore({
+      path,
+      machines: [pinger],
+      onError: () => {},
+      clock: new VirtualClock(5_000),
+      onSend: () => () => Promise.reject(new Error("the plugin is down")),
+    });
+    let effectId = "";
+    try {
+      await first.create("pinger", "p3");
+      const ack = await first.send("p3", "PING");
+      effectId = `p3:send:${ack.seq}:0`;
+      await waitFor("the failure recorded", async () => {
+        return (await first.get("p3"))?.failedEffects !== undefined;
+      });
+      assert.deepEqual((await first.get("p3"))?.failedEffects, [{
+        effectId,
+        target: "plugin:sink.take",
+        event: "ping",
+        attempts: 1,
+        error: "the plugin is down",
+        at: 5_000,
+      }]);
+      // A later commit without sends keeps the record's outbox flag: the next load runs it.
+      await first.send("p3", "NOTHING");
+    } finally {
+      await first.close();
+    }
+    const runs: string[] = [];
+    const second = await openStore({
+      path,
+      machines: [pinger],
+      onSend: (_target: string, event: EventObject, _from: unknown, id?: string) => () => {
+        runs.push(`${event.type}@${id}`);
+      },
+    });
+    try {
+      await second.send("p3", "NOTHING"); // loads it
+      await waitFor("the redelivery", () => runs.length === 1);
+      assert.deepEqual(runs, [`ping@${effectId}`]);
+      await waitFor("no failed effect left", async () => {
+        return (await second.get("p3"))?.failedEffects === undefined;
+      });
+    } finally {
+      await second.close();
+    }
+  },
+);
+
+backendTest("outbox: deleting an instance drops its undelivered sends", async (b) => {
+  let deliveries = 0;
+  const store = await openStore({
+    path: await b.path(),
+    machines: [pinger],
+    onError: () => {},
+    onSend: () => () => {
+      deliveries++;
+      throw new Error("sink down");
+    },
+  });
+  try {
+    await store.create("pinger", "p1");
+    await store.send("p1", "PING");
+    const outbox = async () => {
+      const keys = [];
+      for await (const e of store.backend.list({ prefix: K.outboxPrefix("p1") })) keys.push(e.key);
+      return keys;
+    };
+    await waitFor("the failed delivery", () => deliveries === 1);
+    assert.equal((await outbox()).length, 1, "the failed send waits in the outbox");
+    assert.equal(await store.delete("p1"), true);
+    // Nothing of p1 is left for the timer poller to load (it would find no instance).
+    assert.deepEqual(await outbox(), []);
+    assert.equal(await store.get("p1"), null);
+  } finally {
+    await store.close();
+  }
+});

@@ -188,12 +188,15 @@ backendTest("a changed declaration re-indexes stored instances, with progress", 
   });
   try {
     await store.searchReady();
-    assert.deepEqual(progress.at(-1), {
+    const last = progress.at(-1)!;
+    assert.match(last.holder ?? "", /^store-/);
+    assert.deepEqual({ ...last, holder: undefined }, {
       machine: "order",
       done: 30,
       total: 30,
       updated: 30,
       finished: true,
+      holder: undefined,
     });
     assert.deepEqual(
       await ids(store, { machine: "order", where: parseWhere(["customer=initech"]) }),

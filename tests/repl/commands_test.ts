@@ -49,7 +49,7 @@ Deno.test("spawn, send and call refuse arguments that are not what they need", a
     await refused('spawn door e \'{"code":"1"}\'', /no quotes around JSON/);
     await refused(
       "ls extra",
-      /usage: ls \[--machine <id>\] \[--where <clause>\]\.\.\. \(unexpected "extra"\)/,
+      /usage: ls \[--machine <id>\] \[--where <clause>\]\.\.\. \[--sort <by\[:asc\|:desc\]>\] \(unexpected "extra"\)/,
     );
     await refused("plugins all", /usage: plugins/);
     await refused("reload now", /usage: reload/);

@@ -1,10 +1,49 @@
-// The REPL's operator actions: cancel, fork, redrive, on an in-memory runtime.
+// The REPL's operator actions: cancel, fork, redrive, on a runtime over a Deno KV file and over
+// PostgreSQL (`backendTest`): what the user types, what it prints, what the store then holds.
 import assert from "node:assert/strict";
+import type { Machine } from "../../lib/core/machine.ts";
+import { ReplSession } from "../../lib/repl/session.ts";
+import { Runtime } from "../../lib/runtime/runtime.ts";
 import { counter } from "../fixtures/kv_counter.ts";
-import { memorySession } from "./_memory_session.ts";
+import { flakyJob } from "../persist/_flaky_job.ts";
+import { backendTest } from "../persist/_backends.ts";
+import { waitFor } from "../_wait.ts";
 
-Deno.test("REPL cancel, fork and redrive: journaled by repl, mistakes one line", async () => {
-  await using s = await memorySession([counter]);
+/** A REPL session over a runtime on the store at `kv`; `run(line)` gives what it printed. */
+// deno-lint-ignore no-explicit-any
+async function replOn(kv: string, machines: Machine<any, any>[]) {
+  const runtime = await Runtime.open({
+    kv,
+    machines: [],
+    noPlugins: true,
+    extraMachines: machines as Machine<Record<string, unknown>>[],
+    log: () => {},
+  });
+  const lines: string[] = [];
+  const errors: string[] = [];
+  const session = new ReplSession(runtime, {
+    line: (t) => lines.push(t),
+    error: (t) => errors.push(t),
+  }, { timings: false });
+  const release = session.catchLaterErrors();
+  return {
+    runtime,
+    async run(line: string): Promise<{ out: string; err: string }> {
+      lines.length = 0;
+      errors.length = 0;
+      await session.execute(line);
+      return { out: lines.join("\n"), err: errors.join("\n") };
+    },
+    async [Symbol.asyncDispose]() {
+      await runtime.close();
+      release();
+    },
+  };
+}
+
+backendTest("REPL cancel, fork and redrive: journaled by repl, mistakes one line", async (b) => {
+  const job = { ok: false, calls: 0 };
+  await using s = await replOn(await b.path(), [counter, flakyJob(job)]);
   assert.equal((await s.run("spawn counter c1")).err, "");
   await s.run("send c1 INC");
 
@@ -23,12 +62,30 @@ Deno.test("REPL cancel, fork and redrive: journaled by repl, mistakes one line",
   assert.equal(last?.by, "repl");
   assert.equal(last?.reason, "customer asked twice");
   assert.deepEqual((await s.runtime.store.forks("c1")).map((f) => f.id), ["c1-early", "c1-now"]);
+  const refused = await s.run("send c1 INC");
+  assert.deepEqual([refused.out, /cancelled/.test(refused.err)], ["", true], refused.err);
+
+  // Redrive: the job's invocation failed; once the remote is back, redrive runs it again.
+  assert.equal((await s.run("spawn job j1")).err, "");
+  await waitFor(
+    "the job's failure",
+    async () => (await s.runtime.store.get("j1"))?.configuration[0] === "failed",
+  );
+  job.ok = true;
+  const redrive = await s.run("redrive j1");
+  assert.equal(redrive.err, "");
+  assert.equal(redrive.out, "j1 redriven: working");
+  await waitFor("the retry", async () => (await s.runtime.store.get("j1"))?.status === "done");
+  assert.equal(job.calls, 2);
+  const redriven = (await s.runtime.store.history("j1")).find((e) => e.kind === "redrive");
+  assert.deepEqual([redriven?.by, redriven?.retried], ["repl", 1]);
 
   for (
     const [line, expected] of [
       ["cancel c1-now", /usage: cancel <id> <reason\.\.\.>/],
       ["fork c1 x y", /fork: the seq must be a whole number, not "x"/],
       ["redrive c1-now", /no failed invocation/],
+      ["redrive j1", /no failed invocation/],
       ["redrive", /usage: redrive <id>/],
     ] as const
   ) {

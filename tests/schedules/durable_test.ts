@@ -33,7 +33,7 @@ backendTest("schedules: a restart loses and repeats no tick", async (b) => {
   const clock = new VirtualClock(T0);
   let store = await openStore({ path, machines: [counter], clock });
   await store.create("counter", "c1");
-  await addSchedule(store.backend, {
+  await addSchedule(store, {
     name: "b",
     cron: "*/10 * * * *",
     send: { instance: "c1", event: "BEAT" },
@@ -75,7 +75,7 @@ backendTest("schedules: a restart loses and repeats no tick", async (b) => {
   await settle(store, s);
   const want = [10, 20, 30, 40, 50, 60].map((m) => iso(2025, 0, 1, 0, m));
   assert.deepEqual(await beats(store, "c1"), want);
-  const rec = await getSchedule(store.backend, "b");
+  const rec = await getSchedule(store, "b");
   assert.deepEqual([rec?.fired, rec?.skipped, rec?.pending], [6, 0, []]);
   await s.stop();
   await store.close();
@@ -121,7 +121,7 @@ backendTest(
     try {
       await rounds();
       await nodes[0].store.create("counter", "c1");
-      await addSchedule(nodes[1].store.backend, {
+      await addSchedule(nodes[1].store, {
         name: "beat",
         cron: "*/5 * * * *",
         send: { instance: "c1", event: "BEAT" },
@@ -157,7 +157,7 @@ backendTest(
         return list.length >= 9 ? list : undefined;
       });
       assert.deepEqual(got, want);
-      const rec = await getSchedule(heir.store.backend, "beat");
+      const rec = await getSchedule(heir.store, "beat");
       assert.deepEqual([rec?.fired, rec?.pending, rec?.waiting], [9, [], []]);
     } finally {
       for (const n of nodes) {

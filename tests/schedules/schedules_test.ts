@@ -77,7 +77,7 @@ async function setup(options: Partial<SchedulerOptions> = {}, start?: number) {
   const t = await testStore({ machines: [counter, job], start });
   const s = new Scheduler({ store: t.store, clock: t.clock, refreshMs: 0, ...options });
   const add = async (spec: Record<string, unknown>) => {
-    await addSchedule(t.store.backend, spec, { now: t.clock.now() });
+    await addSchedule(t.store, spec, { now: t.clock.now() });
     s.wake();
     await t.flush();
   };
@@ -113,7 +113,7 @@ Deno.test("each tick fires once, on time, with its tick id", async () => {
   const journal = await x.t.store.history("c1");
   assert.equal(journal[1].eventId, `sch:beat:${Date.UTC(2025, 0, 1, 0, 5)}`);
   assert.equal(journal[1].by, "schedule:beat");
-  const rec = await getSchedule(x.t.store.backend, "beat");
+  const rec = await getSchedule(x.t.store, "beat");
   assert.equal(rec?.fired, 18);
   assert.equal(rec?.next, Date.UTC(2025, 0, 1, 1, 35));
   assert.deepEqual([rec?.pending, rec?.waiting], [[], []]);
@@ -124,9 +124,9 @@ Deno.test("pause and resume: nothing fires while paused, resuming starts after n
   await x.t.store.create("counter", "c1");
   await x.add({ name: "beat", cron: "0 * * * *", send: { instance: "c1", event: "BEAT" } });
   await x.t.advance("1h");
-  await pauseSchedule(x.t.store.backend, "beat", x.t.clock.now());
+  await pauseSchedule(x.t.store, "beat", x.t.clock.now());
   await x.t.advance("210m");
-  await resumeSchedule(x.t.store.backend, "beat", x.t.clock.now());
+  await resumeSchedule(x.t.store, "beat", x.t.clock.now());
   x.s.wake();
   await x.t.advance("1h");
   assert.deepEqual(await beats(x.t.store, "c1"), [iso(2025, 0, 1, 1), iso(2025, 0, 1, 5)]);
@@ -144,7 +144,7 @@ Deno.test("overlap on create: skip, queue and allow while the last instance is a
       continue;
     }
     assert.deepEqual(await ids(), [first], overlap);
-    const rec = await getSchedule(x.t.store.backend, "j");
+    const rec = await getSchedule(x.t.store, "j");
     assert.equal(rec?.skipped, overlap === "skip" ? 2 : 0);
     assert.deepEqual(
       rec?.waiting,
@@ -179,7 +179,7 @@ Deno.test("overlap on send: a tick whose send is not acknowledged yet", async ()
     });
     await x.beat("*/10 * * * *", { overlap });
     await x.t.advance("30m"); // ticks 00:10, 00:20, 00:30 while the send fails
-    const rec = await getSchedule(x.t.store.backend, "b");
+    const rec = await getSchedule(x.t.store, "b");
     assert.equal(rec?.pending[0], Date.UTC(2025, 0, 1, 0, 10), overlap);
     down = false;
     await x.t.advance("1m");
@@ -187,7 +187,7 @@ Deno.test("overlap on send: a tick whose send is not acknowledged yet", async ()
     const all = [iso(2025, 0, 1, 0, 10), iso(2025, 0, 1, 0, 20), iso(2025, 0, 1, 0, 30)];
     if (overlap === "skip") assert.deepEqual(got, all.slice(0, 1));
     else assert.deepEqual(got, all, overlap);
-    assert.equal((await getSchedule(x.t.store.backend, "b"))?.skipped, overlap === "skip" ? 2 : 0);
+    assert.equal((await getSchedule(x.t.store, "b"))?.skipped, overlap === "skip" ? 2 : 0);
   }
 });
 
@@ -208,7 +208,7 @@ Deno.test("catch-up after downtime: none, last, all bounded by maxCatchUp", asyn
     assert.deepEqual(await beats(x.t.store, "c1"), expected[catchUp], catchUp);
     await x.t.advance("30m"); // 06:00 is on time again
     assert.equal((await beats(x.t.store, "c1")).at(-1), iso(2025, 0, 1, 6));
-    const rec = await getSchedule(x.t.store.backend, "b");
+    const rec = await getSchedule(x.t.store, "b");
     assert.equal(rec?.skipped, 5 - expected[catchUp].length);
     await again.stop();
   }
@@ -227,8 +227,8 @@ Deno.test("a time zone with DST: 02:30 Europe/Berlin fires once a day across bot
   await x.s.stop();
   await x.t.advance(Date.UTC(2025, 9, 25) - x.t.clock.now());
   // Paused and resumed: from the next tick after now (no catch-up of the months between).
-  await pauseSchedule(x.t.store.backend, "b", x.t.clock.now());
-  await resumeSchedule(x.t.store.backend, "b", x.t.clock.now());
+  await pauseSchedule(x.t.store, "b", x.t.clock.now());
+  await resumeSchedule(x.t.store, "b", x.t.clock.now());
   const again = new Scheduler({ store: x.t.store, clock: x.t.clock, refreshMs: 0 });
   again.start();
   await x.t.advance("3d");
@@ -245,7 +245,7 @@ Deno.test("a failing tick is recorded, not retried; the schedule goes on", async
   await using x = await setup();
   await x.add({ name: "b", cron: "0 * * * *", send: { instance: "nobody", event: "BEAT" } });
   await x.t.advance("2h");
-  const rec = await getSchedule(x.t.store.backend, "b");
+  const rec = await getSchedule(x.t.store, "b");
   assert.equal(rec?.failed, 2);
   assert.equal(rec?.last?.outcome, "failed");
   assert.match(rec?.last?.error ?? "", /nobody/);
@@ -317,7 +317,7 @@ Deno.test("runtime: statecraft.yaml schedules, the HTTP routes and the REPL comm
     );
     await scheduleCommand(t.runtime, "ls", (l) => lines.push(l));
     assert.match(lines.join("\n"), /schedule "r" added; next tick 2025-01-01T04:15:00.000Z/);
-    assert.match(lines.join("\n"), /r\s+15 \* \* \* \*\s+send BEAT to c1\s+active/);
+    assert.match(lines.join("\n"), /r\s+15 \* \* \* \*\s+send BEAT to c1\s+active\s+repl/);
     await assert.rejects(scheduleCommand(t.runtime, "pause nope", () => {}), /no schedule "nope"/);
     await assert.rejects(
       scheduleCommand(
@@ -354,12 +354,15 @@ Deno.test("CLI: schedule add, ls, pause, resume, rm on a store file", async () =
     );
     await cli.scheduleChangeCommand("pause", "n", { kv }, out);
     await cli.scheduleListCommand({ kv }, out);
+    const json: string[] = [];
+    await cli.scheduleListCommand({ kv, json: true }, { line: (l) => json.push(l) });
+    assert.equal(JSON.parse(json[0]).source, "cli");
     await cli.scheduleChangeCommand("resume", "n", { kv }, out);
     await cli.scheduleChangeCommand("rm", "n", { kv }, out);
     await assert.rejects(cli.scheduleChangeCommand("rm", "n", { kv }, out), /no schedule "n"/);
     const text = lines.join("\n");
     assert.match(text, /schedule "n" added; next tick \d{4}-\d\d-\d\dT02:00:00.000Z/);
-    assert.match(text, /n\s+0 2 \* \* \*\s+create job\s+paused/);
+    assert.match(text, /n\s+0 2 \* \* \*\s+create job\s+paused\s+cli/);
     assert.match(text, /schedule "n" active; next tick/);
     assert.match(text, /schedule "n" removed/);
   } finally {

@@ -1,5 +1,6 @@
-// Search from the outside: `GET /instances?where=...` (both backends), `statecraft kv ls
-// --where` and the REPL's `ls --where`, each with an error that names the bad clause.
+// Search from the outside: `GET /instances?where=...&sort=...` (both backends), `statecraft kv
+// ls --where --sort` and the REPL's `ls --where --sort`, each with an error that names the bad
+// clause or sort.
 import assert from "node:assert/strict";
 import { kvLsCommand } from "../../lib/cli/kv.ts";
 import { openStore } from "../../lib/persist/store.ts";
@@ -14,6 +15,13 @@ const ORDERS = [
   { id: "a1", customer: "acme", total: 50 },
   { id: "a2", customer: "acme", total: 150 },
   { id: "g1", customer: "globex", total: 300 },
+];
+
+/** More orders, with ties on `total`, for the sorts. */
+const MORE = [
+  { id: "b1", customer: "acme", total: 150 },
+  { id: "b2", customer: "globex", total: 50 },
+  { id: "b3", customer: "acme", total: 300 },
 ];
 
 backendTest("http: GET /instances?where=...", async (b) => {
@@ -89,4 +97,110 @@ Deno.test("repl: ls --where", async () => {
   assert.doesNotMatch(r.out, /a1|a2/);
   const bad = await s.run("ls --where total");
   assert.match(bad.err, /ls: where clause "total": expected/);
+});
+
+backendTest("http: GET /instances?sort=total:desc, paged", async (b) => {
+  const options = { projectDir: FIXTURES, machines: ["machines.ts"], noPlugins: true };
+  const rt = await Runtime.open({ ...options, kv: await b.path(), log: () => {} });
+  try {
+    const app = createApp(rt);
+    for (const { id, ...context } of [...ORDERS, ...MORE]) {
+      await rt.spawn("order", id, { context });
+    }
+    const pages = async (query: string) => {
+      const out: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const q = cursor === undefined ? query : `${query}&cursor=${encodeURIComponent(cursor)}`;
+        const res = await app.request(`/instances?${q}`);
+        const body = await res.json();
+        assert.equal(res.status, 200, JSON.stringify(body));
+        out.push(...body.items.map((i: { id: string }) => i.id));
+        cursor = body.cursor;
+      } while (cursor !== undefined);
+      return out;
+    };
+    // Ties (150, 300, 50 twice each) by id, in the same direction.
+    assert.deepEqual(
+      await pages("machine=order&sort=total:desc&limit=2"),
+      ["g1", "b3", "b1", "a2", "b2", "a1"],
+    );
+    assert.deepEqual(
+      await pages("machine=order&sort=total&limit=4"),
+      ["a1", "b2", "a2", "b1", "b3", "g1"],
+    );
+    assert.deepEqual(
+      await pages("machine=order&where=customer=acme&sort=total:desc&limit=1"),
+      ["b3", "b1", "a2", "a1"],
+    );
+    assert.deepEqual(await pages("sort=id:desc&limit=5"), ["g1", "b3", "b2", "b1", "a2", "a1"]);
+
+    let res = await app.request("/instances?machine=order&sort=totl:desc");
+    assert.equal(res.status, 400);
+    let body = await res.json();
+    assert.equal(body.field, "sort");
+    assert.match(body.message, /sort by "totl": not a search field of machine "order"/);
+    res = await app.request("/instances?machine=order&sort=total:sideways");
+    assert.equal(res.status, 400);
+    body = await res.json();
+    assert.equal(body.field, "sort");
+    assert.match(body.message, /sort "total:sideways": expected field, field:asc or field:desc/);
+    res = await app.request("/instances?sort=total");
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).message, /sorting by a search field needs a machine/);
+    res = await app.request("/instances?machine=order&sort=total&cursor=bm9wZQ");
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).field, "cursor");
+  } finally {
+    await rt.close();
+  }
+});
+
+Deno.test("kv ls --sort", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "statecraft-search-" });
+  try {
+    const path = `${dir}/state.kv`;
+    const store = await openStore({ path, machines: [order] });
+    for (const { id, ...context } of [...ORDERS, ...MORE]) {
+      await store.create("order", id, { context });
+    }
+    await store.close();
+    const lines: string[] = [];
+    const warns: string[] = [];
+    const out = { line: (t: string) => lines.push(t), warn: (t: string) => warns.push(t) };
+    const options = { kv: path, machines: [`${FIXTURES}machines.ts`], json: true };
+    assert.equal(
+      await kvLsCommand(
+        { ...options, machine: "order", where: ["total>=100"], sort: "total:desc", limit: 3 },
+        out,
+      ),
+      0,
+    );
+    assert.deepEqual(lines.map((l) => JSON.parse(l).id), ["g1", "b3", "b1"]);
+    assert.deepEqual(warns, ["(more than 3 instances: raise --limit to see more)"]);
+    await assert.rejects(
+      kvLsCommand({ ...options, machine: "order", sort: "total:up" }, out),
+      /--sort: sort "total:up": expected/,
+    );
+    await assert.rejects(
+      kvLsCommand({ ...options, machine: "order", sort: "customr" }, out),
+      /--sort: sort by "customr": not a search field of machine "order"/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("repl: ls --sort", async () => {
+  await using s = await memorySession([order]);
+  for (const { id, ...context } of [...ORDERS, ...MORE]) {
+    await s.runtime.spawn("order", id, { context });
+  }
+  const r = await s.run("ls --machine order --where customer=acme --sort total:desc");
+  const order_ = ["b3", "b1", "a2", "a1"].map((id) => r.out.indexOf(id));
+  assert.ok(order_.every((at, i) => at >= 0 && (i === 0 || at > order_[i - 1])), r.out);
+  const bad = await s.run("ls --machine order --sort total:up");
+  assert.match(bad.err, /ls: sort "total:up": expected/);
+  const unknown = await s.run("ls --machine order --sort nope");
+  assert.match(unknown.err, /sort by "nope": not a search field/);
 });

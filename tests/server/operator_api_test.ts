@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { Runtime } from "../../lib/runtime/runtime.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { backendTest } from "../persist/_backends.ts";
+import { defineMachine } from "../../mod.ts";
+import { waitFor } from "../_wait.ts";
 
 const FIXTURES = new URL("../fixtures/server/", import.meta.url).pathname;
 
@@ -76,6 +78,106 @@ backendTest("http: cancel, fork, redrive, and bulk actions with a dry run", asyn
     assert.match(r.failed[0].error, /nothing to retry/);
     res = await app.request("/operations/explode", post({ filter: {} }));
     assert.equal(res.status, 404);
+  } finally {
+    await rt.close();
+    await b.cleanup();
+  }
+});
+
+backendTest(
+  "http: failed effects on GET /instances/:id, redriven by POST .../redrive",
+  async (b) => {
+    // No plugins here: a send to one fails, and is kept in the outbox as a failed effect.
+    const notifier = defineMachine({
+      id: "notifier",
+      initial: "idle",
+      states: {
+        idle: {
+          on: {
+            PING: { actions: ({ send }) => send({ type: "ping" }, { to: "plugin:sink.take" }) },
+          },
+        },
+      },
+    });
+    const rt = await Runtime.open({
+      kv: await b.path(),
+      machines: [],
+      noPlugins: true,
+      extraMachines: [notifier],
+      log: () => {},
+    });
+    try {
+      const app = createApp(rt);
+      await app.request("/instances", post({ machine: "notifier", id: "n1" }));
+      await app.request("/instances/n1/events", post({ type: "PING" }));
+      let info: { failedEffects?: { effectId: string; attempts: number; error: string }[] } = {};
+      await waitFor("the failed effect", async () => {
+        info = await (await app.request("/instances/n1")).json();
+        return info.failedEffects !== undefined;
+      });
+      const [failed] = info.failedEffects!;
+      assert.deepEqual([failed.effectId, failed.attempts], ["n1:send:1:0", 1]);
+      assert.match(failed.error, /no plugin "sink"/);
+
+      let res = await app.request("/instances/n1/redrive", post({ effect: "n1:send:9:9" }));
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).message, /no effect "n1:send:9:9"/);
+      res = await app.request("/instances/n1/redrive", post({ effect: 7 }));
+      assert.equal(res.status, 400);
+      res = await app.request("/instances/n1/redrive", post({ invocation: true }));
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).message, /no failed invocation/);
+
+      res = await app.request(
+        "/instances/n1/redrive",
+        post({ by: "ops", effect: failed.effectId }),
+      );
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.deepEqual(body.redriven.map((r: { outcome: string }) => r.outcome), ["failed"]);
+      assert.equal(body.failedEffects[0].attempts, 2);
+      const last = (await rt.store.history("n1")).at(-1)!;
+      assert.deepEqual([last.kind, last.by, last.effects], ["redrive", "ops", [failed.effectId]]);
+      // Bulk: an instance with failed effects is redriven (its effects), not refused.
+      res = await app.request("/operations/redrive", post({ filter: { machine: "notifier" } }));
+      const bulk = await res.json();
+      assert.deepEqual([bulk.done, bulk.failed], [["n1"], []]);
+      assert.equal((await rt.store.get("n1"))?.failedEffects?.[0].attempts, 3);
+    } finally {
+      await rt.close();
+    }
+  },
+);
+
+backendTest("http: a bulk action's filter takes search clauses", async (b) => {
+  const rt = await Runtime.open({
+    projectDir: new URL("../fixtures/search/", import.meta.url).pathname,
+    kv: await b.path(),
+    machines: ["machines.ts"],
+    noPlugins: true,
+    log: () => {},
+  });
+  try {
+    const app = createApp(rt);
+    for (const [id, total] of [["o1", 50], ["o2", 150], ["o3", 250]] as const) {
+      const body = { machine: "order", id, context: { customer: "acme", total } };
+      assert.equal((await app.request("/instances", post(body))).status, 201);
+    }
+    const filter = { machine: "order", where: ["total>=100", "customer=acme"] };
+    let res = await app.request("/operations/cancel", post({ filter, reason: "x", dryRun: true }));
+    assert.equal(res.status, 200);
+    assert.deepEqual((await res.json()).matched.sort(), ["o2", "o3"]);
+    res = await app.request("/operations/cancel", post({ filter, reason: "promotion over" }));
+    assert.deepEqual((await res.json()).done.sort(), ["o2", "o3"]);
+    assert.equal((await rt.store.get("o1"))?.status, "active");
+    assert.equal((await rt.store.get("o3"))?.status, "cancelled");
+    // A bad clause: 400, naming where it is.
+    const bad = { filter: { machine: "order", where: ["tag<vip"] }, reason: "x" };
+    res = await app.request("/operations/cancel", post(bad));
+    assert.equal(res.status, 400);
+    const error = await res.json();
+    assert.equal(error.field, "filter.where");
+    assert.match(error.message, /"tag<vip"/);
   } finally {
     await rt.close();
     await b.cleanup();

@@ -11,75 +11,15 @@ import * as assert from "node:assert/strict";
 import { backendTest } from "../persist/_backends.ts";
 import { waitFor } from "../_wait.ts";
 import { childOf, one, otelEnv, type ReceivedSpan, startReceiver } from "./_otlp_receiver.ts";
+import { isIn, post, startChild } from "./_traced.ts";
 
-const CHILD = new URL("./_traced_child.ts", import.meta.url).pathname;
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-/** The traced program, started on `kv`; resolves once it listens. */
-async function startChild(kv: string, env: Record<string, string>) {
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--quiet",
-      "--unstable-kv",
-      "--unstable-worker-options",
-      "--allow-read",
-      "--allow-write=/tmp",
-      "--allow-env",
-      "--allow-net=127.0.0.1",
-      "--allow-run=deno",
-      "--allow-sys=homedir,uid,systemMemoryInfo,hostname",
-      CHILD,
-      kv,
-    ],
-    cwd: ROOT,
-    env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`the traced program ended: ${await stderrOf(child)}`);
-    text += value;
-  }
-  const { url } = JSON.parse(text.slice(0, text.indexOf("\n"))) as { url: string };
-  return {
-    url,
-    /** Closes stdin (the program stops, flushing its exports) and waits for its exit. */
-    async stop(): Promise<string> {
-      await child.stdin.close();
-      await lines.cancel();
-      const stderr = await stderrOf(child);
-      await child.status;
-      return stderr;
-    },
-  };
-}
-
-async function stderrOf(child: Deno.ChildProcess): Promise<string> {
-  return await new Response(child.stderr).text();
-}
-
-/** Creates `t1` and sends GO over HTTP; waits until the timer's send reached `notified`. */
+/** Creates `d1` and `t1` and sends GO over HTTP; waits until both timers have fired. */
 async function drive(url: string): Promise<void> {
-  const post = (path: string, body: unknown) =>
-    fetch(`${url}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }).then(async (r) => {
-      const text = await r.text();
-      assert.ok(r.ok, `${path}: ${r.status} ${text}`);
-    });
-  await post("/instances", { machine: "traced", id: "t1" });
-  await post("/instances/t1/events", { type: "GO" });
-  await waitFor("t1 to reach notified", async () => {
-    const info = await (await fetch(`${url}/instances/t1`)).json();
-    return (info.configuration as string[]).includes("notified");
-  }, { everyMs: 20 });
+  await post(url, "/instances", { machine: "timed", id: "d1" });
+  await post(url, "/instances", { machine: "traced", id: "t1" });
+  await post(url, "/instances/t1/events", { type: "GO" });
+  await waitFor("d1's timer to fire", () => isIn(url, "d1", "rang"), { everyMs: 20 });
+  await waitFor("t1 to reach notified", () => isIn(url, "t1", "notified"), { everyMs: 20 });
 }
 
 /**
@@ -121,6 +61,24 @@ backendTest(
       } finally {
         await child.stop();
       }
+
+      // A create: its initial macrostep, and the firing of the timer that macrostep armed.
+      const creates = spans.filter((s) => s.name === "statecraft.create");
+      const startOf = (id: string) => {
+        const create = creates.find((c) => c.attributes["statecraft.instance"] === id);
+        assert.ok(create, `the statecraft.create span of ${id}`);
+        const start = spans.find((s) =>
+          s.name === "statecraft.macrostep create" && s.attributes["statecraft.instance"] === id
+        );
+        assert.ok(start, `the initial macrostep of ${id}`);
+        childOf(start, create);
+        return start;
+      };
+      assert.deepEqual(startOf("t1").attributes["statecraft.configuration.after"], ["idle"]);
+      const armed = startOf("d1");
+      assert.deepEqual(armed.attributes["statecraft.configuration.after"], ["armed"]);
+      const rang = one(spans, "statecraft.macrostep after.30.armed");
+      assert.deepEqual(rang.links, [{ traceId: armed.traceId, spanId: armed.spanId }]);
 
       // The HTTP request (Deno.serve's span) -> send -> macrostep + commit.
       const request = spans.find((s) =>
@@ -175,6 +133,27 @@ backendTest(
     }
   },
 );
+
+Deno.test("tracing: spans not exported yet are flushed when the runtime stops", async () => {
+  const receiver = await startReceiver();
+  try {
+    // Batches exported only at exit: what arrives was flushed by the processes ending.
+    const env = { ...otelEnv(receiver), OTEL_BSP_SCHEDULE_DELAY: "600000" };
+    const child = await startChild(":memory:", env);
+    try {
+      await drive(child.url);
+    } finally {
+      await child.stop();
+    }
+    // The host's spans, and those of its plugin process, stopped (not killed) with it.
+    await waitFor("the exports made at exit", () => {
+      const names = new Set(receiver.spans.map((s) => s.name));
+      return names.has("statecraft.macrostep GO") && names.has("tp.inner");
+    }, { ms: 5000 });
+  } finally {
+    await receiver.close();
+  }
+});
 
 Deno.test("tracing: with OpenTelemetry off nothing is exported", async () => {
   const receiver = await startReceiver();

@@ -6,8 +6,9 @@
  */
 import { Hono } from "hono";
 import { K } from "../../persist/keys.ts";
-import { StoreError, type WhereClause } from "../../persist/store.ts";
+import { type ListSort, StoreError, type WhereClause } from "../../persist/store.ts";
 import { parseWhere } from "../../persist/search.ts";
+import { parseSort } from "../../persist/search_sort.ts";
 import { HttpError } from "../http_error.ts";
 import {
   checkContextSize,
@@ -36,13 +37,28 @@ export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
   const app = new Hono();
 
   app.get("/", async (c) => {
-    const { where: _where, ...q } = parse(listQuery, c.req.query(), "query");
+    // `sort=total:desc` is read here (parseSort), the other parameters by the schema.
+    const { sort: sortText, ...query } = c.req.query();
+    const { where: _where, ...q } = parse(listQuery, query, "query");
+    const sort = sortQuery(sortText);
     try {
-      return c.json(await runtime.list({ ...q, where: whereQuery(c.req.queries("where")) }));
+      const where = whereQuery(c.req.queries("where"));
+      return c.json(await runtime.list({ ...q, where, ...(sort === undefined ? {} : { sort }) }));
     } catch (e) {
       // Deno KV rejects a cursor it did not make with a TypeError.
       if (q.cursor !== undefined && e instanceof TypeError) {
         throw new HttpError(400, { error: "invalid", field: "cursor", message: "invalid cursor" });
+      }
+      // The store's checks of a sort and of a sorted list's cursor: say which parameter.
+      if (e instanceof StoreError && e.code === "invalid") {
+        const field = e.message.startsWith("sort ")
+          ? "sort"
+          : e.message.startsWith("cursor: ")
+          ? "cursor"
+          : undefined;
+        if (field !== undefined) {
+          throw new HttpError(400, { error: "invalid", field, message: e.message });
+        }
       }
       throw e;
     }
@@ -139,16 +155,33 @@ export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
   return app;
 }
 
-/** `?where=customer=acme&where=total>=100`: the clauses, or a 400 naming the bad one. */
-function whereQuery(clauses: string[] | undefined): WhereClause[] | undefined {
+/** `?sort=total:desc`: the sort, or a 400 naming it (the store checks the field). */
+function sortQuery(text: string | undefined): ListSort | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseSort(text);
+  } catch (e) {
+    if (!(e instanceof StoreError)) throw e;
+    throw new HttpError(400, { error: "invalid", field: "sort", message: e.message });
+  }
+}
+
+/**
+ * `?where=customer=acme&where=total>=100` (or a body's `where` list, at `field`): the clauses,
+ * or a 400 naming the bad one.
+ */
+export function whereQuery(
+  clauses: string[] | undefined,
+  field = "where",
+): WhereClause[] | undefined {
   if (clauses === undefined || clauses.length === 0) return undefined;
   if (clauses.length > 16) {
-    throw new HttpError(400, { error: "invalid", field: "where", message: "at most 16 clauses" });
+    throw new HttpError(400, { error: "invalid", field, message: "at most 16 clauses" });
   }
   try {
     return parseWhere(clauses);
   } catch (e) {
     if (!(e instanceof StoreError)) throw e;
-    throw new HttpError(400, { error: "invalid", field: "where", message: e.message });
+    throw new HttpError(400, { error: "invalid", field, message: e.message });
   }
 }

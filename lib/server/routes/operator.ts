@@ -12,7 +12,7 @@ import { HttpError } from "../http_error.ts";
 import { jsonBody, param, parseBody } from "../request.ts";
 import { instanceId } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
-import { BY_HTTP } from "./instances.ts";
+import { BY_HTTP, whereQuery } from "./instances.ts";
 
 const by = z.string().min(1).max(256).optional().describe(
   `who does it, as the journal records it (default "http")`,
@@ -25,16 +25,30 @@ const forkBody = z.strictObject({
   seq: z.number().int().min(0).optional().describe("the origin's journal seq (default latest)"),
   by,
 });
-const redriveBody = z.strictObject({ by });
+const redriveBody = z.strictObject({
+  effect: z.string().min(1).max(1024).optional().describe(
+    "only this failed effect (an effect id of the instance's failedEffects)",
+  ),
+  invocation: z.boolean().optional().describe(
+    "retry the failed invocation even when there are failed effects",
+  ),
+  by,
+});
 const bulkBody = z.strictObject({
   filter: z.strictObject({
     machine: z.string().min(1).max(256).optional(),
     state: z.string().min(1).max(256).optional(),
     status: z.enum(["active", "done", "stopped", "cancelled", "archived"]).optional(),
+    where: z.array(z.string().min(1).max(256)).optional().describe(
+      `search clauses, as GET /instances?where= takes them (["total>=100", "tag=vip"])`,
+    ),
   }).describe("which instances, as GET /instances filters them"),
   dryRun: z.boolean().optional().describe("only list what would be done"),
   reason: reason.optional(),
   suffix: z.string().min(1).max(64).optional().describe(`fork: the forks' id suffix ("-fork")`),
+  invocation: z.boolean().optional().describe(
+    "redrive: the failed invocations, even of instances with failed effects",
+  ),
   by,
 });
 
@@ -57,7 +71,13 @@ export function operatorInstanceRoutes({ runtime, limit }: RouteDeps): Hono {
   });
   app.post("/:id/redrive", limit, async (c) => {
     const body = parseBody(redriveBody, await jsonBody(c, {}));
-    return c.json(await runtime.store.redrive(param(c), { by: body.by ?? BY_HTTP }));
+    return c.json(
+      await runtime.store.redrive(param(c), {
+        by: body.by ?? BY_HTTP,
+        effect: body.effect,
+        invocation: body.invocation,
+      }),
+    );
   });
   app.get("/:id/forks", async (c) => c.json({ items: await runtime.store.forks(param(c)) }));
   return app;
@@ -83,9 +103,11 @@ export function operationRoutes({ runtime, limit }: RouteDeps): Hono {
       });
     }
     try {
+      const { where, ...filter } = body.filter;
       return c.json(
         await bulk(runtime.store, {
           ...body,
+          filter: { ...filter, where: whereQuery(where, "filter.where") },
           action: action as OperatorAction,
           by: body.by ?? BY_HTTP,
         }),

@@ -1,7 +1,10 @@
 /**
  * The `/schedules` routes: list, add, read, pause, resume and remove the store's schedules
  * (docs/operations.md, "Schedules"). A definition that does not hold is a 400 naming the field
- * (`cron`, `create.machine`); a name already taken is a 409.
+ * (`cron`, `create.machine`); a name already taken is a 409. Every change the runtime's
+ * scheduler sees (made here, by a tick, on another node, by the CLI) is published on the bus as
+ * `schedule.changed` (`schedules`: the names), which `GET /events?events=schedule.changed`
+ * streams: the inspector's Schedules view follows it.
  *
  * @module
  */
@@ -13,9 +16,13 @@ import { jsonBody } from "../request.ts";
 import type { RouteDeps } from "./deps.ts";
 
 /** The `/schedules` routes. */
-export function scheduleRoutes({ runtime, limit }: RouteDeps): Hono {
+export function scheduleRoutes({ runtime, limit, signal }: RouteDeps): Hono {
   const app = new Hono();
-  const schedules = runtimeSchedules(runtime);
+  const schedules = runtimeSchedules(runtime, "api");
+  const unsubscribe = runtime.scheduler?.onChange((names) => {
+    runtime.bus.emit({ type: "schedule.changed", schedules: names }).catch(() => {});
+  });
+  signal?.addEventListener("abort", () => unsubscribe?.(), { once: true });
   const missing = (name: string) =>
     new HttpError(404, { error: "not_found", message: `no schedule "${name}"` });
 
