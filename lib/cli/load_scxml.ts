@@ -7,7 +7,7 @@
  */
 import { DefinitionError } from "../core/errors.ts";
 import { fromSCXML, ScxmlError } from "../scxml/mod.ts";
-import type { LoadedScript } from "./load.ts";
+import type { LoadedScript } from "./script_types.ts";
 
 /** Whether a path names an SCXML document. */
 export function isScxmlFile(file: string): boolean {

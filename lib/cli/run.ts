@@ -56,12 +56,8 @@ export function isDurable(options: RunOptions): boolean {
 }
 
 /** Where `run` writes: transitions and the final state go to `line`, warnings to `warn`. */
-export interface RunOutput {
-  /** Receives a line for stdout. */
-  line(text: string): void;
-  /** Receives a warning or error line for stderr. */
-  warn(text: string): void;
-}
+export type { RunOutput } from "./run_output.ts";
+import type { RunOutput } from "./run_output.ts";
 
 const CONSOLE: RunOutput = {
   line: (text) => console.log(text),

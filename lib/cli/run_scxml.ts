@@ -15,7 +15,7 @@
  * @module
  */
 import { CliError } from "./cli_error.ts";
-import type { RunOutput } from "./run.ts";
+import type { RunOutput } from "./run_output.ts";
 import type { ScriptStep } from "./event_script.ts";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";

@@ -241,7 +241,7 @@ export async function applyBatch(
       };
       const sends = loaded.effects.outbox;
       // Kept while earlier sends have not run (running, or failed): the next load runs them.
-      if (sends.length > 0 || ctx.outboxPending(instanceId)) newRec.outbox = true;
+      if (sends.length > 0 || ctx.outbox.pending(instanceId)) newRec.outbox = true;
       else delete newRec.outbox;
       const mutations: KvMutation[] = [];
       const checks: KvCheck[] = [ctx.fence(instanceId, loaded.version)];
@@ -279,7 +279,7 @@ export async function applyBatch(
       }
       setSearch(newRec, loaded.machine, snap);
       indexChanges(rec, newRec, mutations);
-      mutations.push(...ctx.outboxMutations(instanceId, loaded.effects.outbox));
+      mutations.push(...ctx.outbox.mutations(instanceId, loaded.effects.outbox));
       const feed = ctx.cluster === undefined
         ? undefined
         : feedRef(instanceId, rec.machine, rec.configuration, applied.map((a) => a.entry));
@@ -303,7 +303,7 @@ export async function applyBatch(
       ctx.cache.resize(loaded, estimateBytes(encodedBytes));
       for (const { item, result } of applied) settle(item, null, result);
       for (const { item, of } of echoes) settleEcho(item, of);
-      ctx.deliver(instanceId, loaded.effects.outbox.splice(0));
+      ctx.outbox.deliver(instanceId, loaded.effects.outbox.splice(0));
       ctx.notify(rec.id, rec.machine, rec.configuration, applied.map((a) => a.entry));
       if (bigSnapshot !== null) await checkpointAlone(ctx, instanceId, seq, time, bigSnapshot);
       return;

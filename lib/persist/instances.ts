@@ -169,7 +169,7 @@ export async function create(
     setSearch(rec, machine, snap);
     indexChanges(null, rec, mutations);
     if (effects.outbox.length > 0) rec.outbox = true;
-    mutations.push(...ctx.outboxMutations(instanceId, effects.outbox));
+    mutations.push(...ctx.outbox.mutations(instanceId, effects.outbox));
     const checks: KvCheck[] = [{ key: K.inst(instanceId), version: null }];
     if (ctx.cluster !== undefined) checks.push(ctx.fence(instanceId, null));
     const commit = () =>
@@ -198,7 +198,7 @@ export async function create(
     instance.stop();
     throw e;
   }
-  ctx.deliver(instanceId, effects.outbox.splice(0));
+  ctx.outbox.deliver(instanceId, effects.outbox.splice(0));
   ctx.notify(instanceId, machine.id, [], [entry]);
   return ctx.info(rec, instance);
 }

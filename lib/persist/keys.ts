@@ -57,6 +57,8 @@ export const K = {
   ixTag: (tag: string, machine: string, id: string): KvKey => ["sc", "ixg", tag, machine, id],
   /** Search: the declaration a machine's instances were last fully indexed under. */
   searchDecl: (machine: string): KvKey => ["sc", "search", machine],
+  /** Search: the lease of the one node re-indexing a machine (lib/persist/search_reindex.ts). */
+  reindexLease: (machine: string): KvKey => ["sc", "ixjob", machine],
   /** Durable timers by due time. */
   timer: (due: number, id: string, ref: string): KvKey => ["sc", "tm", due, id, ref],
   timerPrefix: (): KvKey => ["sc", "tm"],
@@ -78,7 +80,7 @@ export const K = {
   outbox: (id: string, effectId: string): KvKey => ["sc", "outbox", id, effectId],
   outboxPrefix: (id: string): KvKey => ["sc", "outbox", id],
   outboxAll: (): KvKey => ["sc", "outbox"],
-  /** Schedules (lib/persist/schedules.ts): definition, next due tick, ticks in flight. */
+  /** Schedules (lib/persist/schedule_records.ts): definition, next due tick, ticks in flight. */
   schedule: (name: string): KvKey => ["sc", "sched", name],
   schedulePrefix: (): KvKey => ["sc", "sched"],
 };

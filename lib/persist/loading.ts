@@ -89,7 +89,7 @@ export async function load(ctx: StoreContext, instanceId: string): Promise<Loade
   if (!here) return loaded; // not kept: the owner's commits would leave it behind
   ctx.remember(loaded);
   // Sends its last commit made that have not run (a crash, a takeover): they run now.
-  if (live && rec.outbox === true) await ctx.redeliver(instanceId, instance);
+  if (live && rec.outbox === true) await ctx.outbox.redeliver(instanceId, instance);
   // In inspect mode nothing is written: the recovered or migrated state stays in memory.
   if (ctx.live && (recovered || migratedFrom !== undefined)) {
     const result = await commitReplacement(ctx, loaded, instance.snapshot(), {

@@ -61,7 +61,7 @@ export interface ReindexLease {
 }
 
 /** The key of a machine's re-index lease. */
-export const reindexLeaseKey = (machine: string): KvKey => ["sc", "ixjob", machine];
+export const reindexLeaseKey = (machine: string): KvKey => K.reindexLease(machine);
 
 const holders = new WeakMap<StoreContext, string>();
 

@@ -1,53 +1,30 @@
 /**
  * What the rooms of the store share: the backend, the records codec, the commit builder, the
- * clock, the registered machines, the instances in memory and the mailboxes; and the small
- * acts every room needs (remember or evict an instance, report a commit or an error, describe
- * an instance, the options an engine instance runs with).
+ * clock, the registered machines, the instances in memory, the mailboxes and the outbox
+ * (`outbox.ts`); and the small acts every room needs (remember or evict an instance, report a
+ * commit or an error, describe an instance, the options an engine instance runs with).
  *
  * @module
  */
 import type { AsyncDelivery, EventObject } from "../core/types.ts";
 import type { ClusterMembership } from "../cluster/types.ts";
-import {
-  BackendUnavailableError,
-  type KvBackend,
-  type KvCheck,
-  type KvMutation,
-} from "./backend.ts";
+import { BackendUnavailableError, type KvBackend, type KvCheck } from "./backend.ts";
 import { K } from "./keys.ts";
 import { ReplayClock, type StoreClock } from "./clocks.ts";
 import { CommitBuilder } from "./commit_builder.ts";
 import { type EffectIds, InstanceCache, type Loaded, type OutboxItem } from "./instance_cache.ts";
 import { type Mailboxes, type Operation } from "./mailbox.ts";
-import { traceEffect } from "./tracing.ts";
+import { Outbox } from "./outbox.ts";
 import { traceparent, tracing } from "../telemetry/tracing.ts";
 import type { InstanceRecord, Records } from "./records.ts";
 import {
   type AnyInstance,
   type AnyMachine,
-  type FailedEffect,
   type InstanceInfo,
   type JournalEntry,
   type OpenStoreOptions,
   StoreError,
 } from "./types.ts";
-
-/** An outbox record (`K.outbox(id, effectId)`) as stored. */
-export interface StoredOutboxRecord {
-  target: string;
-  event: EventObject;
-  /** OpenTelemetry on: the `traceparent` of the macrostep that made the send. */
-  trace?: string;
-  /** Runs that failed so far (absent: none failed). */
-  attempts?: number;
-  /** The last failure's message. */
-  error?: string;
-  /** When the last run failed (the store's clock). */
-  at?: number;
-}
-
-/** A failure's message is kept in the outbox record up to this many characters. */
-const MAX_EFFECT_ERROR = 1000;
 
 /** The state shared by the store's rooms. */
 export class StoreContext {
@@ -60,6 +37,8 @@ export class StoreContext {
   readonly live: boolean;
   readonly machines = new Map<string, AnyMachine>();
   readonly cache: InstanceCache;
+  /** The sends to plugins committed with their transitions, and their deliveries. */
+  readonly outbox: Outbox;
   /** Set once by the store (the mailboxes need the store's apply step). */
   mailboxes!: Mailboxes;
   /** Cluster mode: this node's membership (partitions, ownership, epochs). */
@@ -80,6 +59,7 @@ export class StoreContext {
     this.live = (options.mode ?? "live") === "live";
     this.committer = new CommitBuilder(backend);
     this.cache = new InstanceCache(cacheBytes, options.cacheSize ?? Infinity);
+    this.outbox = new Outbox(this);
   }
 
   /**
@@ -143,10 +123,7 @@ export class StoreContext {
   evict(instanceId: string): void {
     this.cache.evict(instanceId);
     // Failed deliveries are in the outbox, and the record's flag: the next load runs them.
-    const pending = this.#undelivered.get(instanceId);
-    if (pending === undefined) return;
-    for (const [effectId, state] of pending) if (state === "failed") pending.delete(effectId);
-    if (pending.size === 0) this.#undelivered.delete(instanceId);
+    this.outbox.evicted(instanceId);
   }
 
   /** Reports an error of background work. */
@@ -224,178 +201,6 @@ export class StoreContext {
         return known ?? (effects.ids[invokeId] = `${instanceId}:${invokeId}:${effects.seq}`);
       },
     };
-  }
-
-  /** The outbox mutations of the sends a transition made (committed with it). */
-  outboxMutations(instanceId: string, items: readonly OutboxItem[]): KvMutation[] {
-    return items.map((o) => ({
-      type: "set" as const,
-      key: K.outbox(instanceId, o.effectId),
-      value: o.trace === undefined
-        ? { target: o.target, event: o.event }
-        : { target: o.target, event: o.event, trace: o.trace },
-      size: 256,
-    }));
-  }
-
-  /**
-   * Effect ids of deliveries this process started and that have not run to the end (running,
-   * or failed and kept in the outbox), by instance: a commit keeps the record's `outbox` flag
-   * while an instance has any, so that its next load still looks in the outbox.
-   */
-  readonly #undelivered = new Map<string, Map<string, "running" | "failed">>();
-
-  /** Whether deliveries of the instance started here have not all run (see `#undelivered`). */
-  outboxPending(instanceId: string): boolean {
-    return (this.#undelivered.get(instanceId)?.size ?? 0) > 0;
-  }
-
-  /**
-   * Runs committed deliveries, then removes them from the outbox. One that fails stays there,
-   * its record counting the failed runs with the last error and its time (`failedEffects`), and
-   * runs again (with the same effect id) when the instance is next loaded or redriven.
-   */
-  deliver(instanceId: string, items: readonly OutboxItem[]): void {
-    if (items.length === 0) return;
-    void this.runDeliveries(instanceId, items).catch((e) => {
-      if (!this.closed) this.reportError(e, instanceId, `outbox of "${instanceId}"`);
-    });
-  }
-
-  /**
-   * Runs deliveries and settles their outbox records: deleted once run, kept with one more
-   * failed attempt (`attempts`, `error`, `at`) when the run failed. Resolves with what each did,
-   * in the order given, once their records are written.
-   */
-  async runDeliveries(
-    instanceId: string,
-    items: readonly OutboxItem[],
-  ): Promise<{ effectId: string; error?: string }[]> {
-    let pending = this.#undelivered.get(instanceId);
-    if (pending === undefined) this.#undelivered.set(instanceId, pending = new Map());
-    for (const o of items) pending.set(o.effectId, "running");
-    const results = await Promise.all(items.map(async (o) => {
-      try {
-        await (tracing ? traceEffect(instanceId, o) : o.run());
-        return { effectId: o.effectId };
-      } catch (e) {
-        this.reportError(e, instanceId, `send ${o.event.type} to ${o.target} from "${instanceId}"`);
-        return { effectId: o.effectId, error: e instanceof Error ? e.message : String(e) };
-      }
-    }));
-    const deletes: KvMutation[] = [];
-    for (const r of results) {
-      if (r.error !== undefined) pending.set(r.effectId, "failed");
-      else {
-        deletes.push({ type: "delete", key: K.outbox(instanceId, r.effectId) });
-        pending.delete(r.effectId);
-      }
-    }
-    if (pending.size === 0 && this.#undelivered.get(instanceId) === pending) {
-      this.#undelivered.delete(instanceId);
-    }
-    if (this.closed) return results;
-    if (deletes.length > 0) await this.backend.atomic([], deletes);
-    const at = this.clock.now();
-    await Promise.all(
-      results.filter((r) => r.error !== undefined).map((r) =>
-        this.#recordFailure(instanceId, r.effectId, r.error!, at)
-      ),
-    );
-    return results;
-  }
-
-  /**
-   * Counts a failed run on an effect's outbox record (a read and a write checked against the
-   * version read): a record gone meanwhile (another process ran it) is not written back.
-   */
-  async #recordFailure(
-    instanceId: string,
-    effectId: string,
-    error: string,
-    at: number,
-  ): Promise<void> {
-    const key = K.outbox(instanceId, effectId);
-    for (let attempt = 0; attempt < 5 && !this.closed; attempt++) {
-      const entry = await this.backend.get<StoredOutboxRecord>(key);
-      if (entry.value === null) return;
-      const value: StoredOutboxRecord = {
-        ...entry.value,
-        attempts: (entry.value.attempts ?? 0) + 1,
-        error: error.length > MAX_EFFECT_ERROR ? `${error.slice(0, MAX_EFFECT_ERROR)}…` : error,
-        at,
-      };
-      const r = await this.backend.atomic([{ key, version: entry.version }], [{
-        type: "set",
-        key,
-        value,
-        size: 256 + value.error!.length,
-      }]);
-      if (r.ok) return;
-    }
-  }
-
-  /** The instance's outbox: its sends not yet delivered, in effect id order. */
-  async outboxOf(instanceId: string): Promise<(StoredOutboxRecord & { effectId: string })[]> {
-    const out: (StoredOutboxRecord & { effectId: string })[] = [];
-    for await (
-      const e of this.backend.list<StoredOutboxRecord>({ prefix: K.outboxPrefix(instanceId) })
-    ) {
-      out.push({ ...e.value!, effectId: e.key[3] as string });
-    }
-    return out;
-  }
-
-  /** The instance's failed effects: its outbox records with at least one failed run. */
-  async failedEffects(instanceId: string): Promise<FailedEffect[]> {
-    const out: FailedEffect[] = [];
-    for (const o of await this.outboxOf(instanceId)) {
-      if ((o.attempts ?? 0) < 1) continue;
-      out.push({
-        effectId: o.effectId,
-        target: o.target,
-        event: o.event.type,
-        attempts: o.attempts!,
-        error: o.error ?? "",
-        at: o.at ?? 0,
-      });
-    }
-    return out;
-  }
-
-  /** Whether a delivery of this effect is running in this process now. */
-  delivering(instanceId: string, effectId: string): boolean {
-    return this.#undelivered.get(instanceId)?.get(effectId) === "running";
-  }
-
-  /** The delivery of an outbox record, made again through `onSend` (null: refused, reported). */
-  outboxItem(
-    instanceId: string,
-    instance: AnyInstance,
-    o: StoredOutboxRecord & { effectId: string },
-  ): OutboxItem | null {
-    const { target, event, trace, effectId } = o;
-    try {
-      const run = this.options.onSend!(target, event, instance, effectId);
-      if (typeof run !== "function") return null;
-      const item: OutboxItem = { target, event, effectId, run };
-      if (trace !== undefined) item.trace = trace;
-      return item;
-    } catch (err) {
-      this.reportError(err, instanceId, `send ${event.type} to ${target} from "${instanceId}"`);
-      return null;
-    }
-  }
-
-  /** After a load: the outbox's deliveries of this instance that had not run, run now. */
-  async redeliver(instanceId: string, instance: AnyInstance): Promise<void> {
-    if (this.options.onSend === undefined) return;
-    const items: OutboxItem[] = [];
-    for (const o of await this.outboxOf(instanceId)) {
-      const item = this.outboxItem(instanceId, instance, o);
-      if (item !== null) items.push(item);
-    }
-    this.deliver(instanceId, items);
   }
 
   /** Options of an inert engine instance (inspect mode, archived): nothing fires. */

@@ -10,7 +10,8 @@
  * cache. The routes registered here:
  *
  * - `GET /`: the page.
- * - `GET /assets/<name>`: `inspector.js`, `inspector.css`, `elk.bundled.js`.
+ * - `GET /assets/<name>`: `inspector.js`, `schedules.js` (the Schedules view), `inspector.css`,
+ *   `elk.bundled.js`.
  * - `GET /machines/:id/chart`: the machine's chart (`chartOf`), 404 for an unknown machine.
  *
  * @module
@@ -24,6 +25,7 @@ export { type Chart, chartOf, type ChartState, type ChartTransition } from "./ch
 /** The page's own files, served from `lib/server/assets/`. */
 const PAGE_ASSETS: Record<string, string> = {
   "inspector.js": "text/javascript; charset=utf-8",
+  "schedules.js": "text/javascript; charset=utf-8",
   "inspector.css": "text/css; charset=utf-8",
 };
 

@@ -22,7 +22,15 @@ import type { JournalEntry } from "../../lib/persist/types.ts";
 import { pgServer } from "../_pg.ts";
 import { backendTest } from "../persist/_backends.ts";
 import { AFTER_MS } from "../fixtures/cluster/machines.ts";
-import { random, request, ServeNode, sleep, until } from "./_nodes.ts";
+import {
+  type ClusterView,
+  clusterView,
+  random,
+  request,
+  ServeNode,
+  sleep,
+  until,
+} from "./_nodes.ts";
 
 const PROBE = new URL("./_kv_probe.ts", import.meta.url).pathname;
 const PROJECT = new URL("../fixtures/cluster/", import.meta.url).pathname.replace(/\/$/, "");
@@ -261,35 +269,6 @@ class Driver {
   }
 }
 
-interface PartitionRow {
-  partition: number;
-  owner: string | null;
-  epoch: number;
-  expiresAt: number;
-}
-
-interface Status {
-  partitions: number;
-  partitionTable: PartitionRow[];
-  nodes: { node: string; live: boolean; owned: number }[];
-  stats: Record<string, number>;
-}
-
-/** The cluster as a live node reports it (any live node that answers). */
-async function clusterStatus(nodes: ServeNode[]): Promise<Status> {
-  let last: unknown;
-  for (const node of nodes.filter((n) => n.live)) {
-    try {
-      const r = await request(`${node.url}/cluster`, { timeoutMs: 2000 });
-      if (r.status === 200) return r.body as Status;
-      last = new Error(`${node.name}: ${r.status} ${JSON.stringify(r.body)}`);
-    } catch (e) {
-      last = e;
-    }
-  }
-  throw last ?? new Error("no live node");
-}
-
 /**
  * Milliseconds from `since` (performance.now()) until a live node reports every partition with
  * an owner that is a live node (running, not paused, not killed) and a lease not expired, and
@@ -299,14 +278,14 @@ async function timeToOwners(
   label: string,
   since: number,
   nodes: ServeNode[],
-  also: (s: Status) => boolean = () => true,
+  also: (s: ClusterView) => boolean = () => true,
   deadlineMs = 30_000,
 ): Promise<number> {
   let lastSeen = "";
   await until(
     async () => {
       const live = new Set(nodes.filter((n) => n.live).map((n) => n.name));
-      const s = await clusterStatus(nodes);
+      const s = await clusterView(nodes);
       const at = Date.now();
       const bad = s.partitionTable.filter((p) =>
         p.owner === null || !live.has(p.owner) || p.expiresAt <= at
@@ -326,7 +305,7 @@ async function timeToOwners(
 }
 
 /** Every live node owns at least one partition (a joined or resumed node got its share). */
-function everyLiveNodeOwns(nodes: ServeNode[]): (s: Status) => boolean {
+function everyLiveNodeOwns(nodes: ServeNode[]): (s: ClusterView) => boolean {
   return (s) => {
     const owned = new Map<string, number>();
     for (const p of s.partitionTable) {
@@ -407,7 +386,7 @@ backendTest(
     let pgDown = false;
     /** Pauses during which the KV file stayed locked by the stopped node. */
     let stalls = 0;
-    const measure = async (label: string, since: number, also?: (s: Status) => boolean) => {
+    const measure = async (label: string, since: number, also?: (s: ClusterView) => boolean) => {
       const ms = await timeToOwners(label, since, nodes, also);
       takeovers.push({ label, ms, bound: TAKEOVER_BOUND_MS });
       console.log(`cluster: ${label}: every partition had a live owner after ${ms} ms`);
@@ -542,7 +521,7 @@ backendTest(
       for (const c of driver.created) journals.set(c.id, await readJournal(c.id));
 
       // --- the checks --------------------------------------------------------------------------
-      const status = await clusterStatus(nodes);
+      const status = await clusterView(nodes);
       const partitions = status.partitions;
       assert.equal(partitions, CONFIG.cluster.partitions);
       const names = new Set(nodes.map((n) => n.name));
@@ -668,7 +647,7 @@ backendTest(
       const stats = await Promise.all(
         live().map(async (n) => {
           const r = await request(`${n.url}/cluster`, { timeoutMs: 5000 });
-          return `${n.name} ${JSON.stringify((r.body as Status).stats)}`;
+          return `${n.name} ${JSON.stringify((r.body as ClusterView).stats)}`;
         }),
       );
       console.log(

@@ -4,12 +4,13 @@
 // clock stands still), another node takes its partitions over and runs the remaining attempts
 // at their due times, each once, and the instance ends as the retry policy says.
 import assert from "node:assert/strict";
-import { defineMachine, type InvokeArgs, VirtualClock } from "../../mod.ts";
+import { VirtualClock } from "../../mod.ts";
 import { joinCluster, type Membership } from "../../lib/cluster/membership.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { openStore, type Store } from "../../lib/persist/store.ts";
 import { backendTest } from "../persist/_backends.ts";
 import { waitFor } from "../_wait.ts";
+import { chargingMachine } from "../persist/_charging.ts";
 
 const LEASE = 10_000;
 const START = 3_000_000;
@@ -19,35 +20,10 @@ type Calls = [number, string][];
 
 /**
  * The machine, as node `node` builds it: the same definition (and hash) on every node; its
- * invoked function records where it ran. Attempts 1 and 2 fail, the third succeeds.
+ * invoked function records where each attempt ran (attempts 1 and 2 fail, the third succeeds).
  */
 function charging(calls: Calls, node: string) {
-  return defineMachine({
-    id: "charging",
-    initial: "calling",
-    context: { result: "" },
-    states: {
-      calling: {
-        invoke: {
-          id: "charge",
-          src: ({ attempt }: InvokeArgs) => {
-            calls.push([attempt, node]);
-            return attempt < 3
-              ? Promise.reject(new Error(`gateway down (attempt ${attempt})`))
-              : Promise.resolve(`charged on attempt ${attempt}`);
-          },
-          retry: { attempts: 4, initial: "500ms", factor: 2 },
-          onDone: {
-            target: "paid",
-            actions: ({ context, event }) => context.result = event.output as string,
-          },
-          onError: "failed",
-        },
-      },
-      paid: {},
-      failed: {},
-    },
-  });
+  return chargingMachine("charging", (attempt) => calls.push([attempt, node]));
 }
 
 interface Node {

@@ -4,24 +4,27 @@
  *
  * @module
  */
-import { defineMachine } from "../../mod.ts";
+import { defineMachine, type InvokeConfig } from "../../mod.ts";
+
+/** The job's invocation `call`: fails until `job.ok`; done: `finished`, failed: `failed`. */
+export function flakyCall(job: { ok: boolean; calls: number }): InvokeConfig {
+  return {
+    id: "call",
+    src: () => {
+      job.calls++;
+      return job.ok ? Promise.resolve("fine") : Promise.reject(new Error("remote down"));
+    },
+    onDone: "finished",
+    onError: "failed",
+  };
+}
 
 /** The machine `job`: `working` invokes `call`; done: `finished` (final), failed: `failed`. */
 export function flakyJob(job: { ok: boolean; calls: number }) {
   return defineMachine({
     id: "job",
     states: {
-      working: {
-        invoke: {
-          id: "call",
-          src: () => {
-            job.calls++;
-            return job.ok ? Promise.resolve("fine") : Promise.reject(new Error("remote down"));
-          },
-          onDone: "finished",
-          onError: "failed",
-        },
-      },
+      working: { invoke: flakyCall(job) },
       failed: {},
       finished: { type: "final" },
     },

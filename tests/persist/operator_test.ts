@@ -4,7 +4,7 @@ import { defineMachine, type EventObject, type FailedEffect, VirtualClock } from
 import { type DurableStore, openStore, type Store, StoreError } from "../../lib/persist/store.ts";
 import { backendTest } from "./_backends.ts";
 import { waitFor } from "../_wait.ts";
-import { flakyJob } from "./_flaky_job.ts";
+import { flakyCall, flakyJob } from "./_flaky_job.ts";
 
 const counter = defineMachine({
   id: "counter",
@@ -145,15 +145,7 @@ function notifyingJob(job: { ok: boolean; calls: number }) {
     states: {
       working: {
         on: { PING: { actions: ({ send }) => send({ type: "ping" }, { to: "plugin:sink.take" }) } },
-        invoke: {
-          id: "call",
-          src: () => {
-            job.calls++;
-            return job.ok ? Promise.resolve("fine") : Promise.reject(new Error("remote down"));
-          },
-          onDone: "finished",
-          onError: "failed",
-        },
+        invoke: flakyCall(job),
       },
       failed: { entry: ({ send }) => send({ type: "failed" }, { to: "plugin:sink.take" }) },
       finished: { type: "final" },

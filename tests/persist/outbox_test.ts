@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { defineMachine, type EventObject, VirtualClock } from "../../mod.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
-import { openStore } from "../../lib/persist/store.ts";
+import { openStore, type Store } from "../../lib/persist/store.ts";
 import { K } from "../../lib/persist/keys.ts";
 import { backendTest } from "./_backends.ts";
 import { waitFor } from "../_wait.ts";
@@ -29,15 +29,31 @@ const pinger = defineMachine({
   },
 });
 
+/** A plugin that runs every delivery, recording it in `runs` as `type@effectId`. */
+function recording(runs: string[]) {
+  return (_target: string, event: EventObject, _from: unknown, effectId?: string) => () => {
+    runs.push(`${event.type}@${effectId}`);
+  };
+}
+
+/** A store of pingers at `path` whose plugin is down: every delivery fails. */
+function openPluginDown(path: string, clock?: VirtualClock): Promise<Store> {
+  return openStore({
+    path,
+    machines: [pinger],
+    onError: () => {},
+    clock,
+    onSend: () => () => Promise.reject(new Error("the plugin is down")),
+  });
+}
+
 backendTest("outbox: a send runs after its commit, once; not for an uncommitted one", async (b) => {
   const runs: string[] = [];
   const store = await openStore({
     path: await b.path(),
     machines: [pinger],
     onError: () => {},
-    onSend: (_target: string, event: EventObject, _from: unknown, effectId?: string) => () => {
-      runs.push(`${event.type}@${effectId}`);
-    },
+    onSend: recording(runs),
   });
   try {
     await store.create("pinger", "p1");
@@ -61,12 +77,7 @@ backendTest(
   "outbox: a send whose delivery failed runs again, same id, after a restart",
   async (b) => {
     const path = await b.path();
-    const first = await openStore({
-      path,
-      machines: [pinger],
-      onError: () => {},
-      onSend: () => () => Promise.reject(new Error("the plugin is down")),
-    });
+    const first = await openPluginDown(path);
     await first.create("pinger", "p2");
     const ack = await first.send("p2", "PING");
     await first.close();
@@ -80,9 +91,7 @@ backendTest(
       path,
       machines: [pinger],
       timerPollMs: 10,
-      onSend: (_target: string, event: EventObject, _from: unknown, effectId?: string) => () => {
-        runs.push(`${event.type}@${effectId}`);
-      },
+      onSend: recording(runs),
     });
     try {
       // Nobody touches the instance: the poller finds its outbox and loads it.
@@ -102,13 +111,7 @@ backendTest(
   "outbox: a failed delivery is recorded on its record, shown by get, and kept for the next load",
   async (b) => {
     const path = await b.path();
-    const first = await openStore({
-      path,
-      machines: [pinger],
-      onError: () => {},
-      clock: new VirtualClock(5_000),
-      onSend: () => () => Promise.reject(new Error("the plugin is down")),
-    });
+    const first = await openPluginDown(path, new VirtualClock(5_000));
     let effectId = "";
     try {
       await first.create("pinger", "p3");
@@ -134,9 +137,7 @@ backendTest(
     const second = await openStore({
       path,
       machines: [pinger],
-      onSend: (_target: string, event: EventObject, _from: unknown, id?: string) => () => {
-        runs.push(`${event.type}@${id}`);
-      },
+      onSend: recording(runs),
     });
     try {
       await second.send("p3", "NOTHING"); // loads it

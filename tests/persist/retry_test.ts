@@ -2,7 +2,8 @@
 // wait between attempts is a durable timer (the store is closed during it and opened again; the
 // next attempt starts at its due time, once), and the journal shows each attempt.
 import assert from "node:assert/strict";
-import { defineMachine, type InvokeArgs, VirtualClock } from "../../mod.ts";
+import { VirtualClock } from "../../mod.ts";
+import { chargingMachine } from "./_charging.ts";
 import { openStore, type Store } from "../../lib/persist/store.ts";
 import { backendTest } from "./_backends.ts";
 import { waitFor } from "../_wait.ts";
@@ -12,32 +13,7 @@ const calls: [number, number][] = [];
 /** The test's clock (one per backend's run). */
 let clock = new VirtualClock(1_000);
 
-const flaky = defineMachine({
-  id: "flaky",
-  initial: "calling",
-  context: { result: "" },
-  states: {
-    calling: {
-      invoke: {
-        id: "charge",
-        src: ({ attempt }: InvokeArgs) => {
-          calls.push([attempt, clock.now()]);
-          return attempt < 3
-            ? Promise.reject(new Error(`gateway down (attempt ${attempt})`))
-            : Promise.resolve(`charged on attempt ${attempt}`);
-        },
-        retry: { attempts: 4, initial: "500ms", factor: 2 },
-        onDone: {
-          target: "paid",
-          actions: ({ context, event }) => context.result = event.output as string,
-        },
-        onError: "failed",
-      },
-    },
-    paid: {},
-    failed: {},
-  },
-});
+const flaky = chargingMachine("flaky", (attempt) => calls.push([attempt, clock.now()]));
 
 async function journal(store: Store): Promise<[string, string | null, unknown, number][]> {
   return (await store.history("x")).map((e) => [

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { defineMachine, VirtualClock } from "../../mod.ts";
 import { joinCluster } from "../../lib/cluster/membership.ts";
-import type { KvBackend } from "../../lib/persist/backend.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { parseWhere } from "../../lib/persist/search.ts";
 import {
@@ -17,49 +16,7 @@ import {
   StoreError,
 } from "../../lib/persist/store.ts";
 import { backendTest } from "./_backends.ts";
-
-type Ctx = { customer: string; total: number };
-
-function orderMachine(search: boolean) {
-  return defineMachine<Ctx>({
-    id: "order",
-    ...(search ? { search: { context: ["customer", "total"], tags: true } } : {}),
-    context: { customer: "", total: 0 },
-    initial: "open",
-    states: {
-      open: {
-        tags: ["pending"],
-        on: {
-          SET: {
-            actions: ({ context, event }) => {
-              Object.assign(context, (event as unknown as { patch: Partial<Ctx> }).patch);
-            },
-          },
-          PAY: "paid",
-        },
-      },
-      paid: { tags: ["vip"] },
-    },
-  });
-}
-
-/** A backend that counts point reads. */
-function counting(backend: KvBackend): { backend: KvBackend; gets: () => number } {
-  let gets = 0;
-  const wrapped = new Proxy(backend, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (prop === "get") {
-        return (...args: unknown[]) => {
-          gets++;
-          return (v as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-  return { backend: wrapped, gets: () => gets };
-}
+import { counting, orderMachine } from "../search/_orders.ts";
 
 async function ids(store: Store, options: ListOptions): Promise<string[]> {
   const out: string[] = [];

@@ -1,7 +1,8 @@
 /**
- * A REPL session in-process over a Runtime on a temp KV, capturing what it prints (no plugins
- * unless `plugins` names plugin directories).
+ * A REPL session in-process over a Runtime on a temp KV (or the store at `kv`), capturing what
+ * it prints (no plugins unless `plugins` names plugin directories).
  */
+import type { Machine } from "../../lib/core/machine.ts";
 import { Runtime } from "../../lib/runtime/runtime.ts";
 import { ReplSession } from "../../lib/repl/session.ts";
 
@@ -11,6 +12,7 @@ export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "
 /** A session and what it printed. */
 export interface Captured {
   session: ReplSession;
+  runtime: Runtime;
   /** Result lines (stdout). */
   lines: string[];
   /** Error lines (stderr). */
@@ -18,16 +20,29 @@ export interface Captured {
   close(): Promise<void>;
 }
 
-/** Opens a runtime over `machines` (and `plugins` directories, if any) and a session on it. */
+/**
+ * Opens a runtime over `machines` (files; `extraMachines`, machines given as objects; `plugins`
+ * directories, if any) on the store at `kv` (default: one in a temp directory, removed on
+ * close), and a session on it.
+ */
 export async function openSession(
   machines: string[],
-  options: { projectDir?: string; plugins?: string[] } = {},
+  options: {
+    projectDir?: string;
+    plugins?: string[];
+    kv?: string;
+    // deno-lint-ignore no-explicit-any
+    extraMachines?: Machine<any, any>[];
+  } = {},
 ): Promise<Captured> {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_repl_" });
+  const dir = options.kv === undefined
+    ? await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_repl_" })
+    : undefined;
   const runtime = await Runtime.open({
     projectDir: options.projectDir ?? ROOT,
-    kv: `${dir}/state.kv`,
+    kv: options.kv ?? `${dir}/state.kv`,
     machines,
+    extraMachines: options.extraMachines as Machine<Record<string, unknown>>[] | undefined,
     noPlugins: options.plugins === undefined,
     plugins: options.plugins,
     log: () => {},
@@ -40,11 +55,12 @@ export async function openSession(
   }, { timings: false, cwd: ROOT });
   return {
     session,
+    runtime,
     lines,
     errors,
     close: async () => {
       await runtime.close();
-      await Deno.remove(dir, { recursive: true });
+      if (dir !== undefined) await Deno.remove(dir, { recursive: true });
     },
   };
 }

@@ -2,29 +2,19 @@
 // PostgreSQL (`backendTest`): what the user types, what it prints, what the store then holds.
 import assert from "node:assert/strict";
 import type { Machine } from "../../lib/core/machine.ts";
-import { ReplSession } from "../../lib/repl/session.ts";
-import { Runtime } from "../../lib/runtime/runtime.ts";
 import { counter } from "../fixtures/kv_counter.ts";
 import { flakyJob } from "../persist/_flaky_job.ts";
 import { backendTest } from "../persist/_backends.ts";
 import { waitFor } from "../_wait.ts";
+import { openSession } from "./_session.ts";
 
 /** A REPL session over a runtime on the store at `kv`; `run(line)` gives what it printed. */
 // deno-lint-ignore no-explicit-any
 async function replOn(kv: string, machines: Machine<any, any>[]) {
-  const runtime = await Runtime.open({
+  const { session, runtime, lines, errors, close } = await openSession([], {
     kv,
-    machines: [],
-    noPlugins: true,
-    extraMachines: machines as Machine<Record<string, unknown>>[],
-    log: () => {},
+    extraMachines: machines,
   });
-  const lines: string[] = [];
-  const errors: string[] = [];
-  const session = new ReplSession(runtime, {
-    line: (t) => lines.push(t),
-    error: (t) => errors.push(t),
-  }, { timings: false });
   const release = session.catchLaterErrors();
   return {
     runtime,
@@ -35,7 +25,7 @@ async function replOn(kv: string, machines: Machine<any, any>[]) {
       return { out: lines.join("\n"), err: errors.join("\n") };
     },
     async [Symbol.asyncDispose]() {
-      await runtime.close();
+      await close();
       release();
     },
   };

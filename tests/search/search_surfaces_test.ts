@@ -2,12 +2,12 @@
 // ls --where --sort` and the REPL's `ls --where --sort`, each with an error that names the bad
 // clause or sort.
 import assert from "node:assert/strict";
-import { kvLsCommand } from "../../lib/cli/kv.ts";
+import { kvLsCommand, type KvLsOptions } from "../../lib/cli/kv.ts";
 import { openStore } from "../../lib/persist/store.ts";
 import { Runtime } from "../../lib/runtime/runtime.ts";
-import { createApp } from "../../lib/server/app.ts";
+import { type ApiApp, createApp } from "../../lib/server/app.ts";
 import { order } from "../fixtures/search/machines.ts";
-import { backendTest } from "../persist/_backends.ts";
+import { backendTest, type TestBackend } from "../persist/_backends.ts";
 import { memorySession } from "../repl/_memory_session.ts";
 
 const FIXTURES = new URL("../fixtures/search/", import.meta.url).pathname;
@@ -24,12 +24,54 @@ const MORE = [
   { id: "b3", customer: "acme", total: 300 },
 ];
 
-backendTest("http: GET /instances?where=...", async (b) => {
+type Order = (typeof ORDERS)[number];
+
+/** Runs `test` on the HTTP app over a runtime (the fixtures' machines) on `b` holding `orders`. */
+async function withApp(
+  b: TestBackend,
+  orders: Order[],
+  test: (app: ApiApp, rt: Runtime) => Promise<void>,
+): Promise<void> {
   const options = { projectDir: FIXTURES, machines: ["machines.ts"], noPlugins: true };
   const rt = await Runtime.open({ ...options, kv: await b.path(), log: () => {} });
   try {
     const app = createApp(rt);
-    for (const { id, ...context } of ORDERS) await rt.spawn("order", id, { context });
+    for (const { id, ...context } of orders) await rt.spawn("order", id, { context });
+    await test(app, rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+/**
+ * Runs `test` with `statecraft kv ls` over a Deno KV file holding `orders`: `ls` runs it on the
+ * fixtures' machines with JSON lines and gives its exit code; `printed` is what it printed.
+ */
+async function withKvLs(
+  orders: Order[],
+  test: (
+    ls: (options: Partial<KvLsOptions>) => Promise<number>,
+    printed: { lines: string[]; warns: string[] },
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "statecraft-search-" });
+  try {
+    const path = `${dir}/state.kv`;
+    const store = await openStore({ path, machines: [order] });
+    for (const { id, ...context } of orders) await store.create("order", id, { context });
+    await store.close();
+    const lines: string[] = [];
+    const warns: string[] = [];
+    const out = { line: (t: string) => lines.push(t), warn: (t: string) => warns.push(t) };
+    const options = { kv: path, machines: [`${FIXTURES}machines.ts`], json: true };
+    await test((more) => kvLsCommand({ ...options, ...more }, out), { lines, warns });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+backendTest("http: GET /instances?where=...", async (b) => {
+  await withApp(b, ORDERS, async (app, rt) => {
     await rt.send("a2", "PAY");
     const ids = async (query: string) => {
       const res = await app.request(`/instances?${query}`);
@@ -56,37 +98,18 @@ backendTest("http: GET /instances?where=...", async (b) => {
     res = await app.request("/instances?where=customer=acme");
     assert.equal(res.status, 400);
     assert.match((await res.json()).message, /where clause on "customer": field filters need/);
-  } finally {
-    await rt.close();
-  }
+  });
 });
 
 Deno.test("kv ls --where", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "statecraft-search-" });
-  try {
-    const path = `${dir}/state.kv`;
-    const store = await openStore({ path, machines: [order] });
-    for (const { id, ...context } of ORDERS) await store.create("order", id, { context });
-    await store.close();
-    const lines: string[] = [];
-    const warns: string[] = [];
-    const out = { line: (t: string) => lines.push(t), warn: (t: string) => warns.push(t) };
-    const options = { kv: path, machines: [`${FIXTURES}machines.ts`], json: true };
-    assert.equal(
-      await kvLsCommand(
-        { ...options, machine: "order", where: ["customer=acme", "total>100"] },
-        out,
-      ),
-      0,
-    );
+  await withKvLs(ORDERS, async (ls, { lines }) => {
+    assert.equal(await ls({ machine: "order", where: ["customer=acme", "total>100"] }), 0);
     assert.deepEqual(lines.map((l) => JSON.parse(l).id), ["a2"]);
     await assert.rejects(
-      kvLsCommand({ ...options, machine: "order", where: ["total~1"] }, out),
+      ls({ machine: "order", where: ["total~1"] }),
       /--where: where clause "total~1"/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("repl: ls --where", async () => {
@@ -100,13 +123,7 @@ Deno.test("repl: ls --where", async () => {
 });
 
 backendTest("http: GET /instances?sort=total:desc, paged", async (b) => {
-  const options = { projectDir: FIXTURES, machines: ["machines.ts"], noPlugins: true };
-  const rt = await Runtime.open({ ...options, kv: await b.path(), log: () => {} });
-  try {
-    const app = createApp(rt);
-    for (const { id, ...context } of [...ORDERS, ...MORE]) {
-      await rt.spawn("order", id, { context });
-    }
+  await withApp(b, [...ORDERS, ...MORE], async (app) => {
     const pages = async (query: string) => {
       const out: string[] = [];
       let cursor: string | undefined;
@@ -151,44 +168,26 @@ backendTest("http: GET /instances?sort=total:desc, paged", async (b) => {
     res = await app.request("/instances?machine=order&sort=total&cursor=bm9wZQ");
     assert.equal(res.status, 400);
     assert.equal((await res.json()).field, "cursor");
-  } finally {
-    await rt.close();
-  }
+  });
 });
 
 Deno.test("kv ls --sort", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "statecraft-search-" });
-  try {
-    const path = `${dir}/state.kv`;
-    const store = await openStore({ path, machines: [order] });
-    for (const { id, ...context } of [...ORDERS, ...MORE]) {
-      await store.create("order", id, { context });
-    }
-    await store.close();
-    const lines: string[] = [];
-    const warns: string[] = [];
-    const out = { line: (t: string) => lines.push(t), warn: (t: string) => warns.push(t) };
-    const options = { kv: path, machines: [`${FIXTURES}machines.ts`], json: true };
+  await withKvLs([...ORDERS, ...MORE], async (ls, { lines, warns }) => {
     assert.equal(
-      await kvLsCommand(
-        { ...options, machine: "order", where: ["total>=100"], sort: "total:desc", limit: 3 },
-        out,
-      ),
+      await ls({ machine: "order", where: ["total>=100"], sort: "total:desc", limit: 3 }),
       0,
     );
     assert.deepEqual(lines.map((l) => JSON.parse(l).id), ["g1", "b3", "b1"]);
     assert.deepEqual(warns, ["(more than 3 instances: raise --limit to see more)"]);
     await assert.rejects(
-      kvLsCommand({ ...options, machine: "order", sort: "total:up" }, out),
+      ls({ machine: "order", sort: "total:up" }),
       /--sort: sort "total:up": expected/,
     );
     await assert.rejects(
-      kvLsCommand({ ...options, machine: "order", sort: "customr" }, out),
+      ls({ machine: "order", sort: "customr" }),
       /--sort: sort by "customr": not a search field of machine "order"/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("repl: ls --sort", async () => {

@@ -4,8 +4,7 @@
 // page, with a selective filter sorted in memory); cursors stay right when instances come and
 // go between pages; bad sorts and cursors are errors naming them. On Deno KV and PostgreSQL.
 import assert from "node:assert/strict";
-import { defineMachine, VirtualClock } from "../../mod.ts";
-import type { KvBackend } from "../../lib/persist/backend.ts";
+import { VirtualClock } from "../../mod.ts";
 import { openBackend } from "../../lib/persist/open_backend.ts";
 import { parseWhere } from "../../lib/persist/search.ts";
 import { parseSort } from "../../lib/persist/search_sort.ts";
@@ -17,46 +16,9 @@ import {
   StoreError,
 } from "../../lib/persist/store.ts";
 import { backendTest } from "../persist/_backends.ts";
+import { counting, type OrderCtx, orderMachine } from "./_orders.ts";
 
-type Ctx = { customer: string; total?: unknown };
-
-const order = defineMachine<Ctx>({
-  id: "order",
-  search: { context: ["customer", "total"], tags: true },
-  context: { customer: "" },
-  initial: "open",
-  states: {
-    open: {
-      on: {
-        SET: {
-          actions: ({ context, event }) => {
-            Object.assign(context, (event as unknown as { patch: Partial<Ctx> }).patch);
-          },
-        },
-        PAY: "paid",
-      },
-    },
-    paid: { tags: ["vip"] },
-  },
-});
-
-/** A backend that counts point reads. */
-function counting(backend: KvBackend): { backend: KvBackend; gets: () => number } {
-  let gets = 0;
-  const wrapped = new Proxy(backend, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (prop === "get") {
-        return (...args: unknown[]) => {
-          gets++;
-          return (v as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-  return { backend: wrapped, gets: () => gets };
-}
+const order = orderMachine(true);
 
 /** Every page of a sorted list, joined, with the page sizes seen. */
 async function pages(store: Store, options: ListOptions): Promise<InstanceInfo[]> {
@@ -90,7 +52,7 @@ async function fill(store: Store, clock: VirtualClock): Promise<void> {
 /** The expected order of `infos` by total (absent last), ties by id, both in `dir`. */
 function byTotal(infos: InstanceInfo[], dir: "asc" | "desc"): string[] {
   const total = (i: InstanceInfo) => {
-    const t = (i.context as Ctx).total;
+    const t = (i.context as OrderCtx).total;
     return typeof t === "number" ? t : undefined;
   };
   const sign = dir === "asc" ? 1 : -1;
@@ -153,7 +115,7 @@ backendTest("sort: by a field, both directions, ties by id, pages join up", asyn
     assert.deepEqual(
       idsOf(mid),
       byTotal(all, "desc").filter((id) => {
-        const t = (all.find((i) => i.id === id)!.context as Ctx).total;
+        const t = (all.find((i) => i.id === id)!.context as OrderCtx).total;
         return typeof t === "number" && t >= 10 && t < 40;
       }),
     );
@@ -168,7 +130,7 @@ backendTest("sort: by a field, both directions, ties by id, pages join up", asyn
     });
     assert.deepEqual(
       idsOf(acme),
-      byTotal(all.filter((i) => (i.context as Ctx).customer === "acme"), "desc"),
+      byTotal(all.filter((i) => (i.context as OrderCtx).customer === "acme"), "desc"),
     );
     // Ten matches, four pages: each page reads the ten matches, nothing of the others.
     assert.ok(c.gets() - before <= 4 * 10 + 10, `read ${c.gets() - before}`);

@@ -140,6 +140,7 @@ Deno.test("inspector: GET / and every asset it loads come from the runtime", asy
       "assets/elk.bundled.js",
       "assets/inspector.css",
       "assets/inspector.js",
+      "assets/schedules.js",
     ]);
     for (const ref of refs) {
       // Relative, so nothing comes from elsewhere (no CDN): the page works offline.

@@ -3,11 +3,22 @@
 import assert from "node:assert/strict";
 import { Runtime } from "../../lib/runtime/runtime.ts";
 import { createApp } from "../../lib/server/app.ts";
-import { backendTest } from "../persist/_backends.ts";
+import { backendTest, type TestBackend } from "../persist/_backends.ts";
 import { defineMachine } from "../../mod.ts";
 import { waitFor } from "../_wait.ts";
 
 const FIXTURES = new URL("../fixtures/server/", import.meta.url).pathname;
+
+/** A runtime on the `machines.ts` of fixture folder `dir`, on a fresh store of `b`. */
+async function openRuntime(b: TestBackend, dir: string): Promise<Runtime> {
+  return await Runtime.open({
+    projectDir: dir,
+    kv: await b.path(),
+    machines: ["machines.ts"],
+    noPlugins: true,
+    log: () => {},
+  });
+}
 
 function post(body: unknown): RequestInit {
   return {
@@ -18,13 +29,7 @@ function post(body: unknown): RequestInit {
 }
 
 backendTest("http: cancel, fork, redrive, and bulk actions with a dry run", async (b) => {
-  const rt = await Runtime.open({
-    projectDir: FIXTURES,
-    kv: await b.path(),
-    machines: ["machines.ts"],
-    noPlugins: true,
-    log: () => {},
-  });
+  const rt = await openRuntime(b, FIXTURES);
   try {
     const app = createApp(rt);
     for (const id of ["t1", "t2", "t3"]) {
@@ -150,13 +155,7 @@ backendTest(
 );
 
 backendTest("http: a bulk action's filter takes search clauses", async (b) => {
-  const rt = await Runtime.open({
-    projectDir: new URL("../fixtures/search/", import.meta.url).pathname,
-    kv: await b.path(),
-    machines: ["machines.ts"],
-    noPlugins: true,
-    log: () => {},
-  });
+  const rt = await openRuntime(b, new URL("../fixtures/search/", import.meta.url).pathname);
   try {
     const app = createApp(rt);
     for (const [id, total] of [["o1", 50], ["o2", 150], ["o3", 250]] as const) {
