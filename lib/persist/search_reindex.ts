@@ -144,11 +144,12 @@ export async function reindexMachine(
       total: resume?.total ?? 0,
       updated: resume?.updated ?? 0,
     };
-    const took = await ctx.backend.atomic([{ key, version: entry.version }], [{
-      type: "set",
-      key,
-      value: mine,
-    }]);
+    // Checked against the declaration marker read above too: a holder that finished between
+    // the two reads (marker written, lease ended) makes this take fail, and the loop sees it.
+    const took = await ctx.backend.atomic([
+      { key, version: entry.version },
+      { key: K.searchDecl(machine.id), version: marker.version },
+    ], [{ type: "set", key, value: mine }]);
     if (!took.ok) continue;
     const job = new Job(ctx, machine, run, key, mine, took.version, onProgress);
     const outcome = await job.work();

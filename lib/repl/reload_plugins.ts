@@ -2,13 +2,14 @@
  * The plugins part of the REPL's `reload`, and what `plugins` lists: a plugin folder added
  * since start-up is loaded, a removed one unloaded, a changed one (its files' content hash)
  * reloaded through the supervisor (the old version serves until the new one is up), and one
- * that failed before is tried again. Failures are kept per runtime, so `plugins` shows each
+ * that failed before is tried again. New plugins load after the plugins they require, as at
+ * start-up; one whose `requires` cannot be met is reported and not loaded. Failures are kept per runtime, so `plugins` shows each
  * plugin once, with the latest error.
  *
  * @module
  */
 import { checkSignature, toSpec } from "../plugins/loader.ts";
-import { discoverPlugins } from "../plugins/resolver.ts";
+import { discoverPlugins, resolvePlugins } from "../plugins/resolver.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 
 /** What `reloadPlugins` did for one plugin. */
@@ -106,8 +107,20 @@ export async function reloadPlugins(runtime: Runtime): Promise<PluginOutcome[]> 
     failed.set(name, e.error.message);
     outcomes.push({ plugin: name, result: "error", reason: e.error.message });
   }
+  // As at start-up: dependencies first; a plugin whose `requires` cannot be met is refused.
+  const { order, problems } = resolvePlugins(discovery.plugins, {
+    broken: discovery.errors.flatMap((e) => e.name === undefined ? [] : [e.name]),
+  });
+  for (const problem of problems) {
+    for (const name of problem.plugins) {
+      seen.add(name);
+      if (failed.get(name) === problem.message) continue;
+      failed.set(name, problem.message);
+      outcomes.push({ plugin: name, result: "error", reason: problem.message });
+    }
+  }
   const supervisor = runtime.plugins;
-  for (const p of discovery.plugins) {
+  for (const p of order) {
     const name = p.manifest.name;
     seen.add(name);
     const running = supervisor.get(name);

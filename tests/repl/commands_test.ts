@@ -94,11 +94,18 @@ Deno.test("a code line's syntax error names what was typed, with its column", as
 
 const PLUGIN = new URL("../../lib/plugins/sdk.ts", import.meta.url).href;
 
-async function writePlugin(root: string, name: string, body: string): Promise<void> {
+async function writePlugin(
+  root: string,
+  name: string,
+  body: string,
+  requires: Record<string, string> = {},
+): Promise<void> {
   await Deno.mkdir(`${root}/${name}`, { recursive: true });
+  const needs = Object.entries(requires).map(([k, v]) => `  ${k}: "${v}"\n`).join("");
   await Deno.writeTextFile(
     `${root}/${name}/plugin.yaml`,
-    `name: ${name}\nversion: 1.0.0\nisolation: worker\nprovides: [hello]\n`,
+    `name: ${name}\nversion: 1.0.0\nisolation: worker\nprovides: [hello]\n` +
+      (needs === "" ? "" : `requires:\n${needs}`),
   );
   await Deno.writeTextFile(
     `${root}/${name}/mod.ts`,
@@ -147,6 +154,34 @@ Deno.test("plugins lists a failed plugin once; reload adds, reloads and removes 
     lines.length = 0;
     await session.execute("plugins");
     assert.deepEqual(lines.map((l) => l.split(/\s+/)[0]).toSorted(), ["broken", "hi"]);
+  } finally {
+    await t.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("reload loads new plugins after the plugins they require, and refuses unmet requires", async () => {
+  const root = await Deno.makeTempDir({ dir: "/tmp", prefix: "statecraft_repl_plugins_" });
+  const t = await openSession([], { plugins: [root] });
+  try {
+    const { session, lines, errors } = t;
+    // "app" sorts first but requires "zbase"; "orphan" requires a plugin nobody has.
+    await writePlugin(root, "app", `{ actions: { hello: () => "app" } }`, { zbase: "^1.0.0" });
+    await writePlugin(root, "zbase", `{ actions: { hello: () => "base" } }`);
+    await writePlugin(root, "orphan", `{ actions: { hello: () => 0 } }`, { nobody: "*" });
+    lines.length = 0;
+    // Some plugin did not load: the line fails, saying which and why; the others loaded.
+    assert.equal(await session.execute("reload"), "failed");
+    const added = lines.filter((l) => l.startsWith("added plugin "));
+    assert.deepEqual(added, ["added plugin zbase", "added plugin app"], lines.join("\n"));
+    assert.ok(
+      errors.some((l) => /plugin orphan requires nobody \*, which is not installed/.test(l)),
+      `the unmet requirement is reported: ${errors.join(" | ")}`,
+    );
+    assert.equal(await session.runtime.call("app", "hello"), "app");
+    lines.length = 0;
+    await session.execute("plugins");
+    assert.match(lines.find((l) => l.startsWith("orphan "))!, /not loaded .*requires nobody/);
   } finally {
     await t.close();
     await Deno.remove(root, { recursive: true });
