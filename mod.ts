@@ -37,6 +37,7 @@ export {
   StoreError,
 } from "./lib/persist/store.ts";
 export { ImportError } from "./lib/persist/transfer.ts";
+export { CausalLivelockError, type ChainLink, type RefusedHop } from "./lib/persist/livelock.ts";
 export type {
   CancelInfo,
   FailedEffect,

@@ -17,6 +17,7 @@ import { setSearch } from "./search.ts";
 import { estimateBytes } from "./instance_cache.ts";
 import { K } from "./keys.ts";
 import { compact, load } from "./loading.ts";
+import { type Cause, causeOf, liveCauses, refusal } from "./livelock.ts";
 import { type QueuedSend, settle, settleEcho } from "./mailbox.ts";
 import type { InstanceRecord } from "./records.ts";
 import type { Replayable } from "./replay.ts";
@@ -126,6 +127,11 @@ export async function applyBatch(
     // due times are exactly journal time + delay and a replay reproduces them.
     ctx.clock.freeze(time);
     loaded.effects.outbox = []; // the sends of this attempt only
+    if (loaded.effects.refused !== undefined) loaded.effects.refused = undefined;
+    if (loaded.effects.causes === undefined && rec.causes !== undefined) {
+      loaded.effects.causes = { ...rec.causes };
+    }
+    let chained: Cause | undefined; // the batch's longest chain of causes (livelock.ts)
     // OpenTelemetry on: a span per macrostep and one for the commit (lib/persist/tracing.ts).
     const tr = tracing ? new BatchTrace(loaded, ctx.cluster?.node, live.length) : null;
     const applied: { item: QueuedSend; entry: JournalEntry; result: SendResult }[] = [];
@@ -138,6 +144,16 @@ export async function applyBatch(
       if (op.eventId !== undefined && seenHere.get(op.eventId) !== item) {
         echoes.push({ item, of: seenHere.get(op.eventId)! });
         continue;
+      }
+      // A timer armed at once or an invocation's result continues the chain that caused it;
+      // an operation past `maxCausalHops` is refused before anything changed.
+      if (op.kind !== "event") op.cause = causeOf(loaded.effects, op);
+      if (op.cause !== undefined) {
+        if (op.cause.hops > ctx.maxCausalHops) {
+          settle(item, refusal(op, instanceId, ctx.maxCausalHops));
+          continue;
+        }
+        if (chained === undefined || op.cause.hops > chained.hops) chained = op.cause;
       }
       const step = (): boolean => {
         if (op.kind === "event") {
@@ -160,9 +176,12 @@ export async function applyBatch(
         return false;
       };
       let ok: boolean;
+      ctx.applying = op.cause;
+      ctx.applyingEvent = op.event.type;
       try {
         ok = tr === null ? step() : tr.step(item, seq + 1, step);
       } catch (e) {
+        ctx.applying = undefined;
         if (e instanceof EventError) {
           settle(item, e); // rejected before anything changed
           continue;
@@ -173,6 +192,7 @@ export async function applyBatch(
         broken = item;
         break;
       }
+      ctx.applying = undefined;
       if (!ok) {
         settle(item, null, {
           id: instanceId,
@@ -239,6 +259,10 @@ export async function applyBatch(
         configuration: snap.configuration,
         effects: { ...loaded.effects.ids },
       };
+      // Causes of invocations still running (livelock.ts): kept so a restart keeps counting.
+      const causes = loaded.effects.causes === undefined ? undefined : liveCauses(loaded.effects);
+      if (causes !== undefined) newRec.causes = causes;
+      else delete newRec.causes;
       const sends = loaded.effects.outbox;
       // Kept while earlier sends have not run (running, or failed): the next load runs them.
       if (sends.length > 0 || ctx.outbox.pending(instanceId)) newRec.outbox = true;
@@ -264,9 +288,12 @@ export async function applyBatch(
             type: "set",
             key: K.eid(instanceId, entry.eventId),
             value: result,
-            // Timer and effect-result ids only guard against two runs of one delivery: a day
-            // will do.
-            expireIn: entry.kind === "timer" || entry.kind === "invoke" ? 86_400_000 : undefined,
+            // Timer, effect-result and instance-send ids only guard against two runs of one
+            // delivery: a day will do.
+            expireIn:
+              entry.kind === "timer" || entry.kind === "invoke" || item.op.cause !== undefined
+                ? 86_400_000
+                : undefined,
           });
         }
       }
@@ -304,6 +331,14 @@ export async function applyBatch(
       for (const { item, result } of applied) settle(item, null, result);
       for (const { item, of } of echoes) settleEcho(item, of);
       ctx.outbox.deliver(instanceId, loaded.effects.outbox.splice(0));
+      if (chained !== undefined) loaded.effects.chained = { time, cause: chained };
+      else if (loaded.effects.chained !== undefined) loaded.effects.chained = undefined;
+      // Set by the engine's sends while applying (TypeScript sees only the reset above).
+      const refused = loaded.effects.refused as Error[] | undefined;
+      if (refused !== undefined) {
+        loaded.effects.refused = undefined;
+        for (const e of refused) ctx.reportError(e, instanceId);
+      }
       ctx.notify(rec.id, rec.machine, rec.configuration, applied.map((a) => a.entry));
       if (bigSnapshot !== null) await checkpointAlone(ctx, instanceId, seq, time, bigSnapshot);
       return;

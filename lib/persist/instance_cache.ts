@@ -8,6 +8,7 @@
 import type { AnyInstance, AnyMachine } from "./types.ts";
 import type { EventObject } from "../core/types.ts";
 import type { InstanceRecord } from "./records.ts";
+import type { Cause } from "./livelock.ts";
 
 /** The effect ids of an instance's invoked functions, by invoke id (see `instanceOptions`). */
 export interface EffectIds {
@@ -21,6 +22,15 @@ export interface EffectIds {
   sends?: number;
   /** Deliveries of sends made while applying, to commit with the transition and then run. */
   outbox: OutboxItem[];
+  /**
+   * Invocations started by an operation that had a cause (livelock.ts), by effect id: the
+   * cause their result carries (kept in the record as `causes`; absent: none).
+   */
+  causes?: Record<string, Cause>;
+  /** Sends refused while applying (past `maxCausalHops`), reported once committed. */
+  refused?: Error[];
+  /** The last batch with a caused operation: its time and cause (for zero-delay timers). */
+  chained?: { time: number; cause: Cause };
 }
 
 /** A send waiting for its transition's commit. */
@@ -31,6 +41,8 @@ export interface OutboxItem {
   run: () => unknown;
   /** OpenTelemetry on: the `traceparent` of the macrostep that made it. */
   trace?: string;
+  /** A send to another instance: the cause its delivery carries (livelock.ts). */
+  cause?: Cause;
 }
 
 /** An instance in memory: its record (without the inline snapshot), version, engine instance. */

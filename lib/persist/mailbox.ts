@@ -7,6 +7,7 @@
  */
 import type { EventObject } from "../core/types.ts";
 import { activeContext, tracing } from "../telemetry/tracing.ts";
+import type { Cause } from "./livelock.ts";
 import { type SendResult, StoreError } from "./types.ts";
 
 /** An operation applied to an instance in its mailbox. */
@@ -24,6 +25,8 @@ export interface Operation {
   due?: number;
   /** OpenTelemetry on: the context it was sent in (its macrostep's parent). */
   trace?: unknown;
+  /** Caused by another operation, not from outside: its hop count and chain (livelock.ts). */
+  cause?: Cause;
 }
 
 /** A send waiting in an instance's mailbox. */

@@ -13,6 +13,7 @@ import type { KvBackend, KvMutation } from "./backend.ts";
 import type { StoreClock } from "./clocks.ts";
 import type { OutboxItem } from "./instance_cache.ts";
 import { K } from "./keys.ts";
+import { type Cause, readCause } from "./livelock.ts";
 import { traceEffect } from "./tracing.ts";
 import { tracing } from "../telemetry/tracing.ts";
 import type { AnyInstance, FailedEffect, OpenStoreOptions } from "./types.ts";
@@ -29,6 +30,8 @@ export interface StoredOutboxRecord {
   error?: string;
   /** When the last run failed (the store's clock). */
   at?: number;
+  /** A send to another instance: the cause its delivery carries (livelock.ts). */
+  cause?: Cause;
 }
 
 /** A failure's message is kept in the outbox record up to this many characters. */
@@ -44,6 +47,15 @@ export interface OutboxHost {
   readonly options: OpenStoreOptions;
   readonly closed: boolean;
   reportError(error: unknown, instanceId: string, what?: string): void;
+  /** The delivery of a send (`StoreContext.routeSend`): `undefined` when nothing runs it. */
+  routeSend(
+    instanceId: string,
+    target: string,
+    event: EventObject,
+    from: AnyInstance,
+    effectId: string,
+    cause: Cause | undefined,
+  ): void | (() => unknown);
 }
 
 /** The store's outbox (`StoreContext.outbox`): its records and the deliveries of this process. */
@@ -63,14 +75,12 @@ export class Outbox {
 
   /** The outbox mutations of the sends a transition made (committed with it). */
   mutations(instanceId: string, items: readonly OutboxItem[]): KvMutation[] {
-    return items.map((o) => ({
-      type: "set" as const,
-      key: K.outbox(instanceId, o.effectId),
-      value: o.trace === undefined
-        ? { target: o.target, event: o.event }
-        : { target: o.target, event: o.event, trace: o.trace },
-      size: 256,
-    }));
+    return items.map((o) => {
+      const value: StoredOutboxRecord = { target: o.target, event: o.event };
+      if (o.trace !== undefined) value.trace = o.trace;
+      if (o.cause !== undefined) value.cause = o.cause;
+      return { type: "set" as const, key: K.outbox(instanceId, o.effectId), value, size: 256 };
+    });
   }
 
   /** Whether deliveries of the instance started here have not all run (see `#undelivered`). */
@@ -211,7 +221,10 @@ export class Outbox {
     return this.#undelivered.get(instanceId)?.get(effectId) === "running";
   }
 
-  /** The delivery of an outbox record, made again through `onSend` (null: refused, reported). */
+  /**
+   * The delivery of an outbox record, made again through `onSend` or, to another instance,
+   * with the cause it was sent with (null: refused, reported; or nothing runs it).
+   */
   item(
     instanceId: string,
     instance: AnyInstance,
@@ -219,10 +232,12 @@ export class Outbox {
   ): OutboxItem | null {
     const { target, event, trace, effectId } = o;
     try {
-      const run = this.#host.options.onSend!(target, event, instance, effectId);
+      const cause = readCause(o.cause);
+      const run = this.#host.routeSend(instanceId, target, event, instance, effectId, cause);
       if (typeof run !== "function") return null;
       const item: OutboxItem = { target, event, effectId, run };
       if (trace !== undefined) item.trace = trace;
+      if (cause !== undefined) item.cause = cause;
       return item;
     } catch (err) {
       this.#host.reportError(
@@ -236,7 +251,6 @@ export class Outbox {
 
   /** After a load: the outbox's deliveries of this instance that had not run, run now. */
   async redeliver(instanceId: string, instance: AnyInstance): Promise<void> {
-    if (this.#host.options.onSend === undefined) return;
     const items: OutboxItem[] = [];
     for (const o of await this.records(instanceId)) {
       const item = this.item(instanceId, instance, o);

@@ -10,6 +10,7 @@ import type { KvBackend, KvMutation } from "./backend.ts";
 import { chunk, decodeValue, encodeValue, INLINE_BYTES, join, StoreDataError } from "./codec.ts";
 import { K } from "./keys.ts";
 import type { SearchValues } from "./search.ts";
+import type { Cause } from "./livelock.ts";
 import { collectTimers, type TimerRef } from "./timers.ts";
 import { type InstanceHead, type JournalEntry, StoreError } from "./types.ts";
 
@@ -29,6 +30,11 @@ export interface InstanceRecord extends InstanceHead {
   base?: number;
   /** Effect ids of the invoked functions started and not yet answered, by invoke id. */
   effects?: Record<string, string>;
+  /**
+   * Invocations started by an operation of a chain of causes, by effect id: the cause their
+   * result carries (livelock.ts; absent: none).
+   */
+  causes?: Record<string, Cause>;
   /** The last commit put sends in the outbox (a load looks there for undelivered ones). */
   outbox?: boolean;
   recoveredAt?: number;

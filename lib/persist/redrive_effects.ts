@@ -57,7 +57,7 @@ export async function redriveEffects(
 /** The outbox records a redrive runs again, and the instance they belong to. */
 interface PickedEffects {
   records: (StoredOutboxRecord & { effectId: string })[];
-  /** `false`: this process runs no sends (no `onSend`, or inspect mode): they stay queued. */
+  /** `false`: this process runs no sends (inspect mode, or not the owner): they stay queued. */
   runnable: boolean;
 }
 
@@ -167,7 +167,8 @@ async function journalEffects(
     loaded.rec = compact(newRec);
     loaded.version = commit.version;
     ctx.notify(instanceId, rec.machine, rec.configuration, [journal]);
-    const runnable = ctx.live && ctx.options.onSend !== undefined && ctx.runsHere(instanceId);
+    // Sends to instances run without `onSend` (the store delivers them itself).
+    const runnable = ctx.live && ctx.runsHere(instanceId);
     return { records, runnable };
   }
 }

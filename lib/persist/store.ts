@@ -28,6 +28,7 @@ import { Records } from "./records.ts";
 import { ChangeFeedReader } from "./change_feed.ts";
 import { Forwarder, type ForwardKind, type ForwardRequest } from "./forwarding.ts";
 import { StoreContext } from "./store_context.ts";
+import { type Cause, readCause } from "./livelock.ts";
 import { TimerPoller } from "./timers.ts";
 import { SpanKind, traced, tracing } from "../telemetry/tracing.ts";
 import { exportRecords, importRecords } from "./transfer.ts";
@@ -161,6 +162,8 @@ export class DurableStore implements Store {
       ctx.machines.set(m.id, m);
     }
     this.#ctx = ctx;
+    // Sends to `instance:<id>` targets: after the sender's commit, with their cause.
+    ctx.deliverToInstance = (id, event, o) => this.#send(id, event, o, o.cause);
     ctx.cluster = options.cluster;
     if (options.cluster !== undefined) ctx.committer.feedNode = options.cluster.node;
     if (options.cluster !== undefined && ctx.live) {
@@ -312,6 +315,16 @@ export class DurableStore implements Store {
     event: EventObject | string,
     options: { eventId?: string; by?: string } = {},
   ): Promise<SendResult> {
+    return this.#send(instanceId, event, options, undefined);
+  }
+
+  /** `send`, with the cause of a send from another instance (livelock.ts; none: outside). */
+  #send(
+    instanceId: string,
+    event: EventObject | string,
+    options: { eventId?: string; by?: string },
+    cause: Cause | undefined,
+  ): Promise<SendResult> {
     const ev = typeof event === "string" ? { type: event } : event;
     if (typeof ev !== "object" || ev === null || typeof ev.type !== "string" || ev.type === "") {
       return Promise.reject(new EventError(`send: an event needs a non-empty string "type"`));
@@ -332,9 +345,10 @@ export class DurableStore implements Store {
         eventId,
         by: options.by ?? "api",
         bytes,
+        cause,
       }).catch((e) => Promise.reject(this.#ctx.storeError(e)));
-    const send = () =>
-      this.#route("send", instanceId, { event: ev, ...options }, local) as Promise<SendResult>;
+    const args = { event: ev, eventId: options.eventId, by: options.by, cause };
+    const send = () => this.#route("send", instanceId, args, local) as Promise<SendResult>;
     if (!tracing) return send();
     // OpenTelemetry on: the send's span is the parent of its macrostep and commit.
     const attributes = { "statecraft.instance": instanceId, "statecraft.event": ev.type };
@@ -635,6 +649,7 @@ export class DurableStore implements Store {
           eventId,
           by: a.by ?? "api",
           bytes: encoder.encode(JSON.stringify(ev)).length,
+          cause: readCause(a.cause),
         }).catch((e) => Promise.reject(this.#ctx.storeError(e)));
       }
       case "create": {

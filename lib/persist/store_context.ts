@@ -15,6 +15,13 @@ import { CommitBuilder } from "./commit_builder.ts";
 import { type EffectIds, InstanceCache, type Loaded, type OutboxItem } from "./instance_cache.ts";
 import { type Mailboxes, type Operation } from "./mailbox.ts";
 import { Outbox } from "./outbox.ts";
+import {
+  CausalLivelockError,
+  type Cause,
+  DEFAULT_MAX_CAUSAL_HOPS,
+  instanceTarget,
+  nextCause,
+} from "./livelock.ts";
 import { traceparent, tracing } from "../telemetry/tracing.ts";
 import type { InstanceRecord, Records } from "./records.ts";
 import {
@@ -44,6 +51,20 @@ export class StoreContext {
   /** Cluster mode: this node's membership (partitions, ownership, epochs). */
   cluster: ClusterMembership | undefined;
   closed = false;
+  /**
+   * While an operation is applied (`applyBatch`): its cause (none: it came from outside) and
+   * its event's type. What it causes (sends to instances, invocations) carries one hop more.
+   */
+  applying: Cause | undefined;
+  applyingEvent = "";
+  /** Set once by the store: delivers a send from one instance to another (`instance:<id>`). */
+  deliverToInstance:
+    | ((
+      instanceId: string,
+      event: EventObject,
+      options: { eventId: string; by: string; cause: Cause | undefined },
+    ) => Promise<unknown>)
+    | undefined;
 
   constructor(
     backend: KvBackend,
@@ -91,6 +112,33 @@ export class StoreContext {
 
   get maxRetries(): number {
     return this.options.maxRetries ?? 50;
+  }
+
+  /** Hops one chain of causes may take with no outside event (livelock.ts). */
+  get maxCausalHops(): number {
+    return this.options.maxCausalHops ?? DEFAULT_MAX_CAUSAL_HOPS;
+  }
+
+  /**
+   * The delivery of a send from an instance to a target the engine does not know: to another
+   * instance (`instance:<id>`), through the store with `cause`; else through `onSend` (none:
+   * `undefined`, nothing to run). Throws when the target is refused.
+   */
+  routeSend(
+    instanceId: string,
+    target: string,
+    event: EventObject,
+    from: AnyInstance,
+    effectId: string,
+    cause: Cause | undefined,
+  ): void | (() => unknown) {
+    const to = instanceTarget(target);
+    if (to === null) return this.options.onSend?.(target, event, from, effectId);
+    if (to === "") throw new Error(`"instance:" names no instance: write "instance:<id>"`);
+    const deliver = this.deliverToInstance;
+    if (deliver === undefined) throw new Error("this store delivers no sends to instances");
+    const options = { eventId: effectId, by: `instance:${instanceId}`, cause };
+    return () => deliver(to, event, options);
   }
 
   conflict(instanceId: string): StoreError {
@@ -169,27 +217,45 @@ export class StoreContext {
   instanceOptions(instanceId: string, effects: EffectIds): {
     id: string;
     clock: StoreClock;
-    onSend?: (target: string, event: EventObject, from: AnyInstance) => void;
+    onSend: (target: string, event: EventObject, from: AnyInstance) => void;
     schedule: (delivery: AsyncDelivery) => void;
     effectId: (invokeId: string) => string;
   } {
     return {
       id: instanceId,
       clock: this.clock,
-      // A send to a target outside the engine (a plugin) is named like an invocation: after the
-      // entry that made it, and its place among that entry's sends. Applied again (a retry
-      // after a conflict), it has the same id, so its receiver can tell.
-      onSend: this.options.onSend === undefined ? undefined : (target, event, from) => {
+      // A send to a target outside the engine (a plugin, another instance) is named like an
+      // invocation: after the entry that made it, and its place among that entry's sends.
+      // Applied again (a retry after a conflict), it has the same id, so its receiver can tell.
+      onSend: (target, event, from) => {
+        const to = instanceTarget(target);
+        if (to === null && this.options.onSend === undefined) throw new Error("no such target");
         if (effects.sendSeq !== effects.seq || effects.sends === undefined) {
           effects.sendSeq = effects.seq;
           effects.sends = 0;
         }
         const effectId = `${instanceId}:send:${effects.seq}:${effects.sends++}`;
+        let cause: Cause | undefined;
+        if (to !== null) {
+          // One hop more than the operation being applied: past the bound, refused.
+          cause = nextCause(this.applying, instanceId, this.applyingEvent);
+          if (cause.hops > this.maxCausalHops) {
+            const e = new CausalLivelockError(cause, this.maxCausalHops, {
+              kind: "send",
+              from: instanceId,
+              to,
+              event: event.type,
+            });
+            (effects.refused ??= []).push(e);
+            throw e;
+          }
+        }
         // Refused targets throw here (the machine hears of it); the delivery waits for the
         // commit of the transition that made it.
-        const run = this.options.onSend!(target, event, from, effectId);
+        const run = this.routeSend(instanceId, target, event, from, effectId, cause);
         if (typeof run !== "function") return;
         const item: OutboxItem = { target, event, effectId, run };
+        if (cause !== undefined) item.cause = cause;
         if (tracing) item.trace = traceparent();
         effects.outbox.push(item);
       },
@@ -198,7 +264,13 @@ export class StoreContext {
       // entry's seq names it.
       effectId: (invokeId) => {
         const known = effects.restoring ? effects.ids[invokeId] : undefined;
-        return known ?? (effects.ids[invokeId] = `${instanceId}:${invokeId}:${effects.seq}`);
+        if (known !== undefined) return known;
+        const id = effects.ids[invokeId] = `${instanceId}:${invokeId}:${effects.seq}`;
+        // Started by an operation of a chain of causes: its result carries one hop more.
+        if (this.applying !== undefined) {
+          (effects.causes ??= {})[id] = nextCause(this.applying, instanceId, this.applyingEvent);
+        }
+        return id;
       },
     };
   }

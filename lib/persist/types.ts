@@ -58,6 +58,13 @@ export interface OpenStoreOptions {
   /** Retries after a versionstamp conflict before giving up (default 50). */
   maxRetries?: number;
   /**
+   * Livelocks across instances (docs/robustness.md, "Livelock across instances"): operations
+   * in one chain of causes with no outside event (sends to `instance:<id>`, invocations started
+   * by an invocation's result) before the next one is refused with a `LivelockError`
+   * (default 10,000; `Infinity`: never).
+   */
+  maxCausalHops?: number;
+  /**
    * Bytes of memory the instances kept in memory may take, estimated from their snapshots
    * (default: a sixteenth of the machine's memory, between 64 MiB and 2 GiB; 256 MiB when the
    * memory cannot be read). Least recently used go first.

@@ -42,6 +42,11 @@ export interface RuntimeConfig {
   };
   /** Schedules (docs/operations.md): cron ticks that create an instance or send an event. */
   schedules?: ScheduleSpec[];
+  /** Limits of the store (docs/robustness.md). */
+  limits?: {
+    /** Hops of one chain of causes between instances before it is a livelock (10,000). */
+    maxCausalHops?: number;
+  };
 }
 
 const configSchema = z.strictObject({
@@ -71,6 +76,9 @@ const configSchema = z.strictObject({
     renewMs: z.number().int().min(100).max(300_000).optional(),
     role: z.enum(["member", "client"]).optional(),
   }).optional(),
+  limits: z.strictObject({
+    maxCausalHops: z.number().int().min(1).max(1_000_000_000).optional(),
+  }).optional(),
   schedules: z.array(scheduleSchema).default([]).superRefine((list, ctx) => {
     const seen = new Set<string>();
     list.forEach((s, i) => {
@@ -97,6 +105,8 @@ const SPEC: YamlSpec<RuntimeConfig> = {
       ? ["host", "port", "tokenEnv"]
       : path[0] === "cluster"
       ? ["enabled", "node", "partitions", "leaseMs", "renewMs", "role"]
+      : path[0] === "limits"
+      ? ["maxCausalHops"]
       : path[0] === "schedules" && path.length >= 2
       ? SCHEDULE_KEYS[String(path[2] ?? "")] ?? []
       : [],

@@ -2,8 +2,9 @@
  * The Runtime: a project's machines, its durable store and its plugins, wired together.
  * Every instance is durable (one event at a time per instance, acknowledged once committed);
  * committed transitions reach the bus (`machine.transition`) and plugin hooks; machine sends to
- * `plugin:<name>.<action>` and `pluginAction(...)` invocations call plugins; a plugin's emit
- * with an `instance` field reaches that instance.
+ * `plugin:<name>.<action>` and `pluginAction(...)` invocations call plugins; sends to
+ * `instance:<id>` reach that instance through the store; a plugin's emit with an `instance`
+ * field reaches that instance.
  *
  * @module
  */
@@ -62,6 +63,13 @@ export interface RuntimeOptions {
    * partitions' owners and runs no instance itself.
    */
   cluster?: ClusterOptions & { url?: string };
+  /**
+   * Livelocks across instances: operations in one chain of causes with no outside event
+   * (sends to `instance:<id>`, invocations started by an invocation's result) before the next
+   * is refused with a `LivelockError`, logged as an error (default 10,000; `Infinity`: never).
+   * See docs/robustness.md.
+   */
+  maxCausalHops?: number;
 }
 
 /** A transition as watchers and the bus see it. */
@@ -314,6 +322,7 @@ export class Runtime {
       encryptionKey,
       mode,
       clock: options.clock,
+      maxCausalHops: options.maxCausalHops ?? config.limits?.maxCausalHops,
       onCommit: (commit) => holder.runtime?.published(commit),
       onSend: (target, event, _from, effectId) =>
         holder.runtime?.routeSend(target, event, effectId),
@@ -645,7 +654,9 @@ export class Runtime {
   routeSend(target: string, event: EventObject, effectId?: string): () => Promise<unknown> {
     const m = /^plugin:([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_-]*)$/.exec(target);
     if (m === null) {
-      throw new Error(`unknown target "${target}" (plugins: "plugin:<name>.<action>")`);
+      throw new Error(
+        `unknown target "${target}" (plugins: "plugin:<name>.<action>"; instances: "instance:<id>")`,
+      );
     }
     // Run by the store once the transition that sent it is committed (and again after a
     // restart or takeover until it has run): a failure keeps it in the outbox.

@@ -17,6 +17,13 @@ Deno.test("config: defaults, ${VAR} substitution, every problem with line and co
   assert.deepEqual(config.plugins, ["plugins", "more"]);
   assert.equal(config.signing.unsigned, "deny");
   assert.deepEqual(config.machines, ["examples/*.ts", "examples/*.scxml"]);
+  assert.equal(config.limits, undefined);
+  const limited = parseConfig("limits:\n  maxCausalHops: 500\n", "statecraft.yaml");
+  assert.equal(limited.limits?.maxCausalHops, 500);
+  assert.throws(
+    () => parseConfig("limits:\n  maxCausalHops: 0\n", "statecraft.yaml"),
+    /statecraft\.yaml:2:18 limits\.maxCausalHops: /,
+  );
   assert.throws(
     () =>
       parseConfig(
