@@ -11,9 +11,21 @@
  * @module
  */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
+import type { RunOptions } from "./lib/cli/run.ts";
+import type { ReplOptions } from "./lib/cli/repl.ts";
+import type { ServeCommandOptions } from "./lib/cli/serve.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { CliError } from "./lib/cli/cli_error.ts";
 import { importLazily } from "./lib/cli/lazy_import.ts";
+import { REPL_COMMAND, RUN_COMMAND, SERVE_COMMAND } from "./lib/cli/command_tables.ts";
+import { parseFastArgs } from "./lib/cli/fast_args.ts";
+import type { TableAction } from "./lib/cli/commander_table.ts";
+import {
+  type CommandSpec,
+  OptionValueError,
+  parseNonNegativeInt,
+  parsePositiveInt,
+} from "./lib/cli/option_table.ts";
 import {
   DEFAULT_KEY_ENV,
   DEFAULT_KV_PATH,
@@ -24,9 +36,11 @@ import {
 
 // Each command's body is imported when that command runs, not at start-up: loading every
 // command's module graph (store, plugins, SCXML, REPL) would cost every command ~150 ms.
-// Commander itself (~40 ms of module loading) is imported only once a command line needs
-// parsing: `--version` is answered without it (see the end of this file). The imports are not
-// literal `import("...")`s, which Deno would load at start-up, taken or not (~40 ms here).
+// Commander itself (~27 ms of module loading) is imported only once a command line needs
+// it: `--version` is answered without it, and a plain `run`, `repl` or `serve` line is read
+// against the command's table (lib/cli/command_tables.ts) by lib/cli/fast_args.ts (see the
+// end of this file). The imports are not literal `import("...")`s, which Deno would load at
+// start-up, taken or not (~40 ms here for the commands, ~2.5 ms for commander).
 
 /** Each command's module, by its file name in lib/cli/. */
 interface Commands {
@@ -48,11 +62,15 @@ interface Commands {
 const load = <K extends keyof Commands>(name: K): Promise<Commands[K]> =>
   importLazily<Commands[K]>(import.meta.url, `./lib/cli/${name}.ts`);
 
-/** Commander's classes, once `loadCommander` has run. */
+/** Commander's classes and the table-to-commander builder, once `loadCommander` has run. */
 let commander: typeof import("@commander-js/extra-typings");
+let addTableCommand: typeof import("./lib/cli/commander_table.ts").addTableCommand;
 
 async function loadCommander(): Promise<void> {
-  commander ??= await import("@commander-js/extra-typings");
+  if (commander !== undefined) return;
+  ({ commander, addTableCommand } = await importLazily<
+    typeof import("./lib/cli/commander_table.ts")
+  >(import.meta.url, "./lib/cli/commander_table.ts"));
 }
 
 /** Builds the `statecraft` program (commander, loaded first), without parsing anything. */
@@ -77,43 +95,7 @@ function buildProgram(): Command {
     .argument("<files...>", "machine scripts (.ts or .js) exporting machines, or SCXML documents")
     .action(async (files) => finish(await (await load("check")).checkCommand(files)));
 
-  program
-    .command("run")
-    .description(
-      "start a machine (in memory; durable with --kv, --plugins, --config), feed it events " +
-        "and print each transition",
-    )
-    .argument("<machine>", "machine script (.ts or .js) or SCXML document (.scxml)")
-    .addOption(
-      new Option("--events <list>", "comma-separated events; wait:<duration> lets time pass")
-        .conflicts("eventsFile"),
-    )
-    .option(
-      "--events-file <file>",
-      'JSONL file: {"type":"X",...}, "X" or {"wait": 1000} per line',
-    )
-    .option("--virtual-time", "use a virtual clock: timers fire without waiting")
-    .option(
-      "--for <duration>",
-      "time to let pass after the events (default: 1m virtual, 0 real)",
-    )
-    .option("--machine <id>", "the machine to run when the script exports several")
-    .option("--kv <store>", "durable: KV file path, :memory: or KV Connect URL")
-    .option("--plugins <dirs...>", "durable: plugin directories to load")
-    .option("--config <file>", "durable: the statecraft.yaml to read")
-    .option("--instance <id>", "durable: instance id (an existing one continues)")
-    .option("--durable", "run as a durable instance (implied by --kv, --plugins, --config)")
-    .option(
-      "--trusted",
-      "SCXML: evaluate the document's expressions in this process (default: a Worker " +
-        "without permissions)",
-    )
-    .option(
-      "--time-limit <duration>",
-      "SCXML without --trusted: stop the document when it runs this long without finishing " +
-        "a step (a script or expression in a loop); default 5s, 0 for none",
-    )
-    .action(async (file, options) => finish(await (await load("run")).runCommand(file, options)));
+  addTableCommand(program, RUN_COMMAND, TABLE_BODIES.run);
 
   program
     .command("export")
@@ -164,8 +146,8 @@ function buildProgram(): Command {
   addKvCommands(program);
   addReplayCommand(program);
   addPluginCommands(program);
-  addReplCommand(program);
-  addServeCommand(program);
+  addTableCommand(program, REPL_COMMAND, TABLE_BODIES.repl);
+  addTableCommand(program, SERVE_COMMAND, TABLE_BODIES.serve);
   addClusterCommands(program);
   addScheduleCommands(program);
   addInstanceCommands(program);
@@ -173,51 +155,23 @@ function buildProgram(): Command {
   return program;
 }
 
-/** `statecraft repl [project-dir]`: the interactive session; body in lib/cli/repl.ts. */
-function addReplCommand(program: Command): void {
-  program
-    .command("repl")
-    .description(
-      "an interactive session over a project's runtime: spawn, send (Tab completes accepted " +
-        "events), state, history, rollback, diagram, and TypeScript lines; with stdin not a " +
-        "terminal, runs the lines as a script (exit 1 if any failed)",
-    )
-    .argument("[project-dir]", "the project folder (default: the current directory)")
-    .option("--kv <path|url>", "KV file, KV Connect or PostgreSQL URL (default: from the config)")
-    .option("--config <file>", "the configuration file (default: <project>/statecraft.yaml)")
-    .option("--plugins <dirs...>", "plugin directories (default: from the config)")
-    .option("--no-plugins", "load no plugins")
-    .option("--watch", "reload machine scripts when they change")
-    .option("--no-timings", "no (0.4 ms) after sends and calls (for scripted sessions)")
-    .option("--cluster", "join the store's cluster as a member (see docs/cluster.md)")
-    .option("--node <name>", "this node's name in the cluster (implies --cluster)")
-    .action(async (dir, options) => finish(await (await load("repl")).replCommand(dir, options)));
-}
-
-/** `statecraft serve [project-dir]`: the HTTP API; body in lib/cli/serve.ts. */
-function addServeCommand(program: Command): void {
-  program
-    .command("serve")
-    .description(
-      "serve the project's runtime over HTTP (JSON API, SSE, /metrics, /openapi.json) until " +
-        "Ctrl-C; loopback by default, a bearer token is required beyond it",
-    )
-    .argument("[project-dir]", "the project folder (default: the current directory)")
-    .option("--port <n>", "port (default: server.port of the config, else 8787)", portNumber)
-    .option("--host <host>", "interface (default: server.host of the config, else 127.0.0.1)")
-    .option("--kv <path|url>", "KV file, KV Connect or PostgreSQL URL (default: from the config)")
-    .option("--config <file>", "the configuration file (default: <project>/statecraft.yaml)")
-    .option("--plugins <dirs...>", "plugin directories (default: from the config)")
-    .option("--no-plugins", "load no plugins")
-    .option(
-      "--token-env <name>",
-      "environment variable holding the bearer token (default: server.tokenEnv of the config)",
-    )
-    .option("--cluster", "join the store's cluster as a member (see docs/cluster.md)")
-    .option("--node <name>", "this node's name in the cluster (implies --cluster)")
-    .option("--max-body <bytes>", "largest request body (default 1048576)", positiveInt)
-    .action(async (dir, options) => finish(await (await load("serve")).serveCommand(dir, options)));
-}
+/**
+ * The commands described by a table (lib/cli/command_tables.ts) and their bodies: commander's
+ * action and the fast path (a plain command line, read without commander) call the same.
+ */
+const TABLE_COMMANDS: Record<string, CommandSpec> = {
+  run: RUN_COMMAND,
+  repl: REPL_COMMAND,
+  serve: SERVE_COMMAND,
+};
+const TABLE_BODIES: Record<"run" | "repl" | "serve", TableAction> = {
+  run: async ([file], options) =>
+    finish(await (await load("run")).runCommand(file!, options as RunOptions)),
+  repl: async ([dir], options) =>
+    finish(await (await load("repl")).replCommand(dir, options as ReplOptions)),
+  serve: async ([dir], options) =>
+    finish(await (await load("serve")).serveCommand(dir, options as ServeCommandOptions)),
+};
 
 /** `statecraft cluster ...`: look at a store run in cluster mode; bodies in lib/cli/cluster.ts. */
 function addClusterCommands(program: Command): void {
@@ -586,25 +540,18 @@ function withStoreOptions<A extends unknown[], O extends OptionValues, G extends
     );
 }
 
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new commander.InvalidArgumentError("expected a positive whole number");
-  }
-  return Number(value);
-}
+const positiveInt = commanderParser(parsePositiveInt);
+const nonNegativeInt = commanderParser(parseNonNegativeInt);
 
-function portNumber(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 65535) {
-    throw new commander.InvalidArgumentError("expected a port number, 0 to 65535");
-  }
-  return Number(value);
-}
-
-function nonNegativeInt(value: string): number {
-  if (!/^\d+$/.test(value)) {
-    throw new commander.InvalidArgumentError("expected a whole number, 0 or more");
-  }
-  return Number(value);
+/** A value parser of option_table.ts as commander's: its complaint as commander's error. */
+function commanderParser<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (e) {
+      throw e instanceof OptionValueError ? new commander.InvalidArgumentError(e.message) : e;
+    }
+  };
 }
 
 function finish(code: number): void {
@@ -640,12 +587,21 @@ if (import.meta.main) {
     console.log(denoJson.version);
     Deno.exit(0);
   }
-  // The command's own modules load while commander does (module loading overlaps I/O).
-  if (first === "run") load("run").catch(() => {});
-  else if (first === "repl") load("repl").catch(() => {});
+  // A plain `run`, `repl` or `serve` line is read against the command's table without
+  // commander (~27 ms of module loading); anything else (help, a mistake, an unusual form)
+  // goes to commander, which prints its help and errors as always.
+  const table = Object.hasOwn(TABLE_COMMANDS, first ?? "") ? TABLE_COMMANDS[first] : undefined;
+  const fast = table === undefined ? null : parseFastArgs(table, Deno.args.slice(1));
   try {
-    await loadCommander();
-    await buildProgram().parseAsync(Deno.args, { from: "user" });
+    if (fast !== null) {
+      await TABLE_BODIES[first as keyof typeof TABLE_BODIES](fast.args, fast.options);
+    } else {
+      // The command's own modules load while commander does (module loading overlaps I/O).
+      if (first === "run") load("run").catch(() => {});
+      else if (first === "repl") load("repl").catch(() => {});
+      await loadCommander();
+      await buildProgram().parseAsync(Deno.args, { from: "user" });
+    }
   } catch (e) {
     report(e);
   }

@@ -73,10 +73,9 @@ export async function replCommand(
 
   // Runtime log lines go wherever the session writes, once there is one.
   let sink: ReplOutput = { line: (t) => console.log(t), error: (t) => console.error(t) };
-  const opening = openRuntime(dir, open, colors, (line) => sink.error(line));
-  opening.catch(() => {}); // Reported where it is awaited, possibly after the prompt.
+  const opening = () => openRuntime(dir, open, colors, (line) => sink.error(line));
   if (interactive) return await interactiveSession(dir, opening, options, colors, (s) => sink = s);
-  return await scriptedSession(await opening, options, (s) => sink = s);
+  return await scriptedSession(await opening(), options, (s) => sink = s);
 }
 
 /** Opens the runtime, its log lines to `log`; a `CliError` saying which project failed. */
@@ -163,12 +162,14 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
 }
 
 /**
- * A terminal: readline with completion, history, Ctrl-C and Ctrl-D. The prompt comes first;
- * the session starts when `opening` resolves, and lines typed before that wait for it.
+ * A terminal: readline with completion, history, Ctrl-C and Ctrl-D. The prompt comes first:
+ * `open` is called, and the session's modules loaded, once it is drawn (loading them earlier
+ * would hold the prompt back: their evaluation takes the thread); the session starts when the
+ * runtime is open, and lines typed before that wait for it.
  */
 async function interactiveSession(
   dir: string,
-  opening: Promise<Runtime>,
+  open: () => Promise<Runtime>,
   options: ReplOptions,
   colors: ReturnType<typeof makeColors>,
   setSink: (out: ReplOutput) => void,
@@ -216,10 +217,14 @@ async function interactiveSession(
   });
   rl = iface;
 
+  // The runtime and the session's modules start loading once the prompt is drawn.
+  let promptDrawn = () => {};
+  const drawn = new Promise<void>((resolve) => promptDrawn = resolve);
   const ready: Promise<ReplSession | null> = (async () => {
     try {
+      await drawn;
       const [runtime, { ReplSession }, completion] = await Promise.all([
-        opening,
+        open(),
         loadSession(),
         loadComplete(),
       ]);
@@ -296,6 +301,7 @@ async function interactiveSession(
     });
   });
   iface.prompt();
+  promptDrawn();
   await finished;
   // Ctrl-D before the runtime opened: it is closed once open.
   const opened = await ready;

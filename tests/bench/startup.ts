@@ -16,15 +16,21 @@
  *
  * The cases run in turn, round after round (A B C ... A B C ...), so the machine's drift hits
  * every case alike. Prints median, p90 and min per case and the median ratio to its floor.
+ * With `--before <dir>` (another copy of the project, e.g. a `git worktree` of `HEAD`), each
+ * `cli.ts` case also runs in that copy, in the same rounds, printed as `before: <case>`: a
+ * before/after comparison under the same load.
  *
  * ```sh
- * deno run --allow-read --allow-run=deno,script --allow-env tests/bench/startup.ts [runs]
+ * deno run --allow-read --allow-run=deno,script --allow-env tests/bench/startup.ts [runs] \
+ *   [--before <dir>]
  * ```
  *
  * @module
  */
 const ROOT = new URL("../../", import.meta.url).pathname;
-const RUNS = Number(Deno.args[0] ?? 15);
+const beforeAt = Deno.args.indexOf("--before");
+const BEFORE = beforeAt < 0 ? undefined : Deno.args[beforeAt + 1];
+const RUNS = Number(Deno.args.find((a, i) => /^\d+$/.test(a) && i !== beforeAt + 1) ?? 15);
 const WARMUP = 2;
 /** `deno task start`'s permissions. */
 const START_FLAGS = [
@@ -44,6 +50,8 @@ interface Case {
   args: string[];
   /** The output that ends the measurement (the process is then killed); null: its exit. */
   until: RegExp | null;
+  /** The project copy it runs in (default: this one). */
+  cwd?: string;
 }
 
 const deno = (...args: string[]) => ["run", ...args];
@@ -98,12 +106,20 @@ const CASES: Case[] = [
   },
 ];
 
+if (BEFORE !== undefined) {
+  // The same cli.ts cases in the other copy, right after each one, round after round.
+  for (const c of [...CASES]) {
+    if (!c.args.some((a) => a.includes("cli.ts"))) continue;
+    CASES.splice(CASES.indexOf(c) + 1, 0, { ...c, name: `before: ${c.name}`, cwd: BEFORE });
+  }
+}
+
 /** Milliseconds from spawn to the first output matching `until`. */
 async function once(c: Case): Promise<number> {
   const start = performance.now();
   const child = new Deno.Command(c.program, {
     args: c.args,
-    cwd: ROOT,
+    cwd: c.cwd ?? ROOT,
     stdin: c.program === "script" ? "piped" : "null",
     stdout: "piped",
     stderr: "null",
@@ -136,7 +152,9 @@ function quantile(sorted: number[], q: number): number {
 }
 
 console.log(
-  `deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${RUNS} rounds (after ${WARMUP} warm-up)`,
+  `deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${RUNS} rounds (after ${WARMUP} warm-up)${
+    BEFORE === undefined ? "" : `, before: ${BEFORE}`
+  }`,
 );
 const times = new Map<string, number[]>(CASES.map((c) => [c.name, []]));
 for (let i = 0; i < WARMUP + RUNS; i++) {
@@ -157,8 +175,10 @@ for (const c of CASES) {
     })`;
   }
   console.log(
-    `${c.name.padEnd(40)} median ${median.toFixed(0).padStart(4)} ms  p90 ${
-      quantile(sorted, 0.9).toFixed(0).padStart(4)
-    } ms  min ${sorted[0].toFixed(0).padStart(4)} ms${verdict}`,
+    `${c.name.padEnd(BEFORE === undefined ? 40 : 48)} median ${
+      median.toFixed(0).padStart(4)
+    } ms  p90 ${quantile(sorted, 0.9).toFixed(0).padStart(4)} ms  min ${
+      sorted[0].toFixed(0).padStart(4)
+    } ms${verdict}`,
   );
 }
