@@ -45,6 +45,11 @@ const NOT_RUN: { match: RegExp; reason: string; inRoot?: boolean }[] = [
     reason: "benchmarks and the W3C suite: minutes of CPU",
   },
   { match: /postgres:\/\//, reason: "needs a PostgreSQL server" },
+  {
+    match: /^git worktree /,
+    reason:
+      "a benchmark's before/after copy: needs a git checkout (this test runs in a plain copy)",
+  },
   { match: /localhost:8788\/cluster/, reason: "needs the PostgreSQL cluster started above" },
   { match: /^curl -N /, reason: "streams Server-Sent Events until interrupted" },
   {

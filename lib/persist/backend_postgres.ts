@@ -172,8 +172,15 @@ export function parsePostgresUrl(
   };
 }
 
-/** SQLSTATEs after which the same call may simply run again (nothing was applied). */
-const RETRY_CODES = new Set(["40001", "40P01"]);
+/**
+ * SQLSTATEs after which the same call may simply run again (nothing was applied): a
+ * serialization failure, a deadlock, and "out of shared memory" (53200), which a write gets
+ * when the server's lock table is full: `sc_atomic` takes an advisory lock per key, and the
+ * table holds `max_locks_per_transaction` x `max_connections` locks (6,400 by default) for
+ * every transaction at once, so several large writes together (1,000 events each, from the
+ * nodes of a cluster) can fill it; each ends soon and frees its locks.
+ */
+const RETRY_CODES = new Set(["40001", "40P01", "53200"]);
 
 /** A PostgreSQL error response (it carries a SQLSTATE). */
 function isDatabaseError(e: unknown): e is pg.DatabaseError {
@@ -213,6 +220,17 @@ function backoffMs(attempt: number): number {
 const VERSION_RE = /^\d{20}$/;
 const padVersion = (v: string | number | bigint): string => String(v).padStart(20, "0");
 
+/** `true` and `false` V8-serialised (index entries' values): made once, sent as they are. */
+const SERIALIZED_TRUE = serialize(true);
+const SERIALIZED_FALSE = serialize(false);
+
+/** `b` as a string of one char per byte (a map key; cheaper than hex for short keys). */
+function binaryString(b: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < b.length; i++) out += String.fromCharCode(b[i]);
+  return out;
+}
+
 function toBuffer(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -241,11 +259,24 @@ class Slots {
   }
 }
 
+/**
+ * The kv table's fillfactor. At 100 (PostgreSQL's default) the pages are full, so every update
+ * of an instance record wrote its new version on another page: a new primary-key entry per
+ * update (no HOT update), the table growing by the record's size per event and autovacuum
+ * scanning it all again and again. With room left on each page most updates stay on their
+ * page (HOT). Measured in docs/performance.md (the store benchmark, issue #10).
+ */
+export const KV_FILLFACTOR = 70;
+
+/** Marks the current body of `sc_atomic` (`upgrade` replaces an older one on open). */
+const ATOMIC_REVISION = "statecraft sc_atomic revision 2";
+
 /** SQL text of one schema (identifiers quoted once, here). */
 function sqlFor(schema: string) {
   const s = `"${schema}"`;
   const channel = `sc_changes_${schema}`;
   const live = `(expires_at IS NULL OR expires_at > (SELECT ${s}.sc_now()))`;
+  const atomicFunction = atomicFunctionSql(s, schema);
   return {
     channel,
     listen: `LISTEN "${channel}"`,
@@ -274,30 +305,57 @@ function sqlFor(schema: string) {
         value bytea NOT NULL,
         version bigint NOT NULL,
         expires_at bigint
-      )`,
+      ) WITH (fillfactor = ${KV_FILLFACTOR})`,
       `CREATE INDEX IF NOT EXISTS kv_expires_at ON ${s}.kv (expires_at)
         WHERE expires_at IS NOT NULL`,
       `CREATE SEQUENCE IF NOT EXISTS ${s}.version_seq`,
       `CREATE OR REPLACE FUNCTION ${s}.sc_now() RETURNS bigint LANGUAGE sql VOLATILE AS
         $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$`,
-      // One atomic write. Keys of one call are distinct within set_keys + del_keys (the
-      // client folds repeated keys: the last mutation of a key wins). Returns the new
-      // version, or NULL when a check failed (then nothing was written).
-      `CREATE OR REPLACE FUNCTION ${s}.sc_atomic(
+      atomicFunction,
+      `INSERT INTO ${s}.meta (name, value) VALUES ('format', '${PG_FORMAT_VERSION}')
+        ON CONFLICT (name) DO NOTHING`,
+    ],
+    /**
+     * Brings a format-1 schema made by an earlier Statecraft up to this one's layout, in
+     * place; each statement is safe to repeat and changes nothing the older code relies on.
+     */
+    upgrade: {
+      /** The kv table's fillfactor (null: the default, 100) and whether we own it. */
+      probe: `SELECT (SELECT option_value::int FROM pg_options_to_table(c.reloptions)
+          WHERE option_name = 'fillfactor') AS fillfactor,
+        pg_has_role(c.relowner, 'USAGE') AS owner,
+        (SELECT p.prosrc LIKE '%${ATOMIC_REVISION}%' FROM pg_proc p
+          WHERE p.oid = to_regprocedure('${s}.sc_atomic(bytea[], bigint[], bytea[], bytea[], bigint[], bytea[])'))
+          AS atomic_current
+        FROM pg_class c WHERE c.oid = '${s}.kv'::regclass`,
+      // Pages filled from now on keep room for updates (existing pages as vacuum frees them).
+      fillfactor: `ALTER TABLE ${s}.kv SET (fillfactor = ${KV_FILLFACTOR})`,
+      // Same signature, same lock keys and order: old and new bodies exclude each other.
+      atomic: atomicFunction,
+    },
+  };
+}
+
+/** The body of `sc_atomic` of one schema (`s` quoted, `schema` raw). */
+function atomicFunctionSql(s: string, schema: string): string {
+  return (
+    // One atomic write. Keys of one call are distinct within set_keys + del_keys (the
+    // client folds repeated keys: the last mutation of a key wins). Returns the new
+    // version, or NULL when a check failed (then nothing was written).
+    `CREATE OR REPLACE FUNCTION ${s}.sc_atomic(
         check_keys bytea[], check_versions bigint[],
         set_keys bytea[], set_values bytea[], set_expire_in bigint[],
         del_keys bytea[]) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
       DECLARE
-        h bigint;
         now_ms bigint;
         v bigint;
       BEGIN
-        FOR h IN
-          SELECT DISTINCT ('x' || left(md5(convert_to('${schema}:', 'UTF8') || k), 16))::bit(64)::bigint
+        -- ${ATOMIC_REVISION}: the locks in one statement, taken in the order of the sorted
+        -- hashes (as revision 1 did, one PERFORM per lock).
+        PERFORM pg_advisory_xact_lock(locks.h) FROM (
+          SELECT DISTINCT ('x' || left(md5(convert_to('${schema}:', 'UTF8') || k), 16))::bit(64)::bigint AS h
           FROM unnest(check_keys || set_keys || del_keys) AS k ORDER BY 1
-        LOOP
-          PERFORM pg_advisory_xact_lock(h);
-        END LOOP;
+        ) AS locks;
         now_ms := ${s}.sc_now();
         IF EXISTS (
           SELECT 1 FROM unnest(check_keys, check_versions) AS c(k, ver)
@@ -319,11 +377,8 @@ function sqlFor(schema: string) {
         END IF;
         RETURN v;
       END
-      $fn$`,
-      `INSERT INTO ${s}.meta (name, value) VALUES ('format', '${PG_FORMAT_VERSION}')
-        ON CONFLICT (name) DO NOTHING`,
-    ],
-  };
+      $fn$`
+  );
 }
 
 type Row = { key?: Buffer; value: Buffer; version: string };
@@ -432,13 +487,39 @@ export class PostgresBackend implements KvBackend {
         }
         if (found === null) {
           for (const stmt of this.#sql.create(!has_schema)) await c.query(stmt);
-        }
+        } else await this.#upgrade(c);
         await c.query("COMMIT");
       } catch (e) {
         await c.query("ROLLBACK").catch(() => {});
         throw e;
       }
     });
+  }
+
+  /**
+   * Upgrades a schema made by an earlier Statecraft, inside `init`'s transaction (under its
+   * advisory lock). Only the owner of the tables can: a role with only the privileges a store
+   * needs (docs/persistence.md) opens it unchanged. Each step waits at most 2 s for its lock
+   * and is skipped when it cannot be done: the store works the same without it, only slower.
+   */
+  async #upgrade(c: pg.PoolClient): Promise<void> {
+    const r = await c.query(this.#sql.upgrade.probe);
+    const { fillfactor, owner, atomic_current } = r.rows[0] ?? {};
+    if (!owner) return;
+    const steps: string[] = [];
+    if (fillfactor !== KV_FILLFACTOR) steps.push(this.#sql.upgrade.fillfactor);
+    if (atomic_current !== true) steps.push(this.#sql.upgrade.atomic);
+    for (const step of steps) {
+      await c.query("SAVEPOINT sc_upgrade");
+      try {
+        await c.query("SET LOCAL lock_timeout = 2000");
+        await c.query(step);
+        await c.query("RELEASE SAVEPOINT sc_upgrade");
+      } catch (e) {
+        if (!isDatabaseError(e) || isUnavailableCode(e.code)) throw e;
+        await c.query("ROLLBACK TO SAVEPOINT sc_upgrade");
+      }
+    }
   }
 
   /**
@@ -611,16 +692,18 @@ export class PostgresBackend implements KvBackend {
     const last = new Map<string, { key: Buffer; m: KvMutation }>();
     for (const m of mutations) {
       const key = toBuffer(encodeKey(m.key));
-      const hex = key.toString("hex");
-      last.delete(hex);
-      last.set(hex, { key, m });
+      const id = binaryString(key);
+      last.delete(id);
+      last.set(id, { key, m });
     }
     const setKeys: Buffer[] = [], setValues: Buffer[] = [], setExpire: (number | null)[] = [];
     const delKeys: Buffer[] = [];
     for (const { key, m } of last.values()) {
       bytes += key.length;
       if (m.type === "set") {
-        const value = serialize(m.value);
+        const value = typeof m.value === "boolean"
+          ? (m.value ? SERIALIZED_TRUE : SERIALIZED_FALSE)
+          : serialize(m.value);
         if (value.length > limits.valueBytes) {
           throw new RangeError(
             `value of ${value.length} bytes at key ${JSON.stringify(m.key, bigintJson)}; ` +

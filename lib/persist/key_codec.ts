@@ -97,6 +97,9 @@ class Writer {
   }
 }
 
+/** The writer `encodeKey` reuses. */
+const scratch = new Writer();
+
 /** Big-endian magnitude bytes of a non-negative bigint (none for `0n`). */
 function magnitude(n: bigint): Uint8Array {
   let hex = n.toString(16);
@@ -155,13 +158,43 @@ function encodeNumber(w: Writer, n: number): void {
   }
 }
 
+/**
+ * A string part's UTF-8 bytes, escaped and terminated. ASCII (nearly every key part) is written
+ * straight from its char codes; from the first other character on, `TextEncoder` encodes the
+ * rest (the same bytes: a lone surrogate becomes U+FFFD there as before). Measured on a store
+ * at 100,000 instances: `TextEncoder` per key part was a tenth of the JavaScript thread.
+ */
+function encodeString(w: Writer, s: string): void {
+  const n = s.length;
+  w.reserve(2 * n + 1);
+  const buf = w.buf;
+  let len = w.len;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) break;
+    buf[len++] = c;
+    if (c === 0) buf[len++] = 0xff;
+  }
+  w.len = len;
+  if (i < n) {
+    const rest = encoder.encode(i === 0 ? s : s.slice(i));
+    w.reserve(rest.length * 2 + 1);
+    for (const x of rest) {
+      w.buf[w.len++] = x;
+      if (x === 0) w.buf[w.len++] = 0xff;
+    }
+  }
+  w.buf[w.len++] = 0;
+}
+
 function encodePart(w: Writer, part: KvKeyPart): void {
   if (part instanceof Uint8Array) {
     w.byte(BYTES);
     w.escaped(part);
   } else if (typeof part === "string") {
     w.byte(STRING);
-    w.escaped(encoder.encode(part));
+    encodeString(w, part);
   } else if (typeof part === "bigint") encodeBigint(w, part);
   else if (typeof part === "number") encodeNumber(w, part);
   else if (typeof part === "boolean") w.byte(part ? TRUE : FALSE);
@@ -182,9 +215,16 @@ function encodePart(w: Writer, part: KvKeyPart): void {
  * ```
  */
 export function encodeKey(key: KvKey): Uint8Array {
-  const w = new Writer();
-  for (const part of key) encodePart(w, part);
-  return w.result();
+  // One scratch writer for every call: encoding is synchronous and never re-enters.
+  const w = scratch;
+  w.len = 0;
+  try {
+    for (const part of key) encodePart(w, part);
+    return w.result();
+  } finally {
+    // A very long key does not keep its buffer alive.
+    if (w.buf.length > 4096) w.buf = new Uint8Array(64);
+  }
 }
 
 /** Reads an escaped, `0x00`-terminated byte string from `bytes` at `pos`. */
