@@ -83,4 +83,6 @@ export const K = {
   /** Schedules (lib/persist/schedule_records.ts): definition, next due tick, ticks in flight. */
   schedule: (name: string): KvKey => ["sc", "sched", name],
   schedulePrefix: (): KvKey => ["sc", "sched"],
+  /** The revision of the configuration the schedules follow (lib/persist/schedule_sync.ts). */
+  scheduleRevision: (): KvKey => ["sc", "schedrev"],
 };

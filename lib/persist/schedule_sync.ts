@@ -15,6 +15,8 @@ import {
   update,
 } from "./schedule_records.ts";
 import { nextTick, parseSchedule, type ScheduleSpec } from "./schedule_spec.ts";
+import type { KvBackend } from "./backend.ts";
+import { K } from "./keys.ts";
 import { type Store, StoreError } from "./types.ts";
 
 /** Options of {@linkcode syncSchedules}. */
@@ -25,6 +27,19 @@ export interface SyncOptions {
    * says nothing about the schedules.
    */
   prune?: boolean;
+  /**
+   * The configuration's `schedulesRevision`. The store keeps the highest revision synced; a
+   * configuration with a lower one (a node of an older deployment, restarted during a rolling
+   * deploy) changes nothing, so it cannot put back what a newer one removed. Without one, the
+   * last configuration synced wins.
+   */
+  revision?: number;
+}
+
+/** What the store keeps of the last revision synced (`K.scheduleRevision()`). */
+interface RevisionRecord {
+  revision: number;
+  at: number;
 }
 
 /**
@@ -46,6 +61,15 @@ export async function syncSchedules(
 ): Promise<string[]> {
   const home = homeOf(at);
   const done: string[] = [];
+  if (options.revision !== undefined) {
+    const older = await claimRevision(home.backend, options.revision, now);
+    if (older !== null) {
+      return [
+        `schedules of the configuration left as they are: it is schedulesRevision ` +
+        `${options.revision}, and the store follows revision ${older} of a newer one`,
+      ];
+    }
+  }
   const declared = new Set<string>();
   for (const s of specs) {
     const spec = parseSchedule(s);
@@ -98,6 +122,27 @@ export async function syncSchedules(
     }
   }
   return done;
+}
+
+/**
+ * Records `revision` as the one the schedules follow, unless the store has a higher one:
+ * `null` when this revision may sync (recorded), else the store's higher revision.
+ */
+async function claimRevision(
+  backend: KvBackend,
+  revision: number,
+  now: number,
+): Promise<number | null> {
+  const key = K.scheduleRevision();
+  for (;;) {
+    const entry = await backend.get<RevisionRecord>(key);
+    const stored = entry.value?.revision;
+    if (stored !== undefined && stored > revision) return stored;
+    if (stored === revision) return null;
+    const value: RevisionRecord = { revision, at: now };
+    const r = await backend.atomic([{ key, version: entry.version }], [{ type: "set", key, value }]);
+    if (r.ok) return null;
+  }
 }
 
 /** JSON with object keys sorted: two definitions equal in value compare equal. */

@@ -42,6 +42,11 @@ export interface RuntimeConfig {
   };
   /** Schedules (docs/operations.md): cron ticks that create an instance or send an event. */
   schedules?: ScheduleSpec[];
+  /**
+   * The revision of `schedules` (raise it with each change): a node started with a lower one
+   * than the store has synced leaves the schedules alone (rolling deploys).
+   */
+  schedulesRevision?: number;
   /** Limits of the store (docs/robustness.md). */
   limits?: {
     /** Hops of one chain of causes between instances before it is a livelock (10,000). */
@@ -76,6 +81,7 @@ const configSchema = z.strictObject({
     renewMs: z.number().int().min(100).max(300_000).optional(),
     role: z.enum(["member", "client"]).optional(),
   }).optional(),
+  schedulesRevision: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   limits: z.strictObject({
     maxCausalHops: z.number().int().min(1).max(1_000_000_000).optional(),
   }).optional(),

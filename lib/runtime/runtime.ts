@@ -397,7 +397,7 @@ export class Runtime {
         this.store,
         this.config.schedules ?? [],
         clock.now(),
-        { prune: configRead },
+        { prune: configRead, revision: this.config.schedulesRevision },
       )
     ) {
       this.#log("info", line);

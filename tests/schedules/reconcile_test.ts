@@ -138,3 +138,61 @@ async function waitIdle(rt: Runtime): Promise<void> {
     await (rt.store as unknown as { idle(): Promise<void> }).idle();
   }
 }
+
+backendTest(
+  "schedules: an older schedulesRevision leaves a newer one's schedules alone",
+  async (b) => {
+    const kv = await b.path();
+    const dirs = await Promise.all(
+      ["old", "new"].map((p) => Deno.makeTempDir({ prefix: `statecraft-revision-${p}-` })),
+    );
+    const [oldDir, newDir] = dirs;
+    const clock = new VirtualClock(T0);
+    const revision = async (dir: string, n: number, schedules: string[]) => {
+      await project(dir, schedules);
+      await Deno.writeTextFile(
+        `${dir}/statecraft.yaml`,
+        `schedulesRevision: ${n}\n${await Deno.readTextFile(`${dir}/statecraft.yaml`)}`,
+      );
+    };
+    try {
+      // Revision 1 (beat and jobs) runs; the rollout brings revision 2, which drops jobs.
+      await revision(oldDir, 1, [...BEAT, ...JOBS]);
+      await revision(newDir, 2, BEAT);
+      const names = async (rt: Runtime) =>
+        (await listSchedules(rt.store)).map((s) => s.name).sort();
+      let rt = await open(oldDir, kv, clock, []);
+      assert.deepEqual(await names(rt), ["beat", "jobs"]);
+      await rt.close();
+      rt = await open(newDir, kv, clock, []);
+      assert.deepEqual(await names(rt), ["beat"]);
+      await rt.close();
+
+      // A node of the old deployment restarts mid-rollout: it puts nothing back, and says why.
+      const log: string[] = [];
+      rt = await open(oldDir, kv, clock, log);
+      try {
+        assert.deepEqual(await names(rt), ["beat"]);
+        assert.ok(
+          log.some((l) =>
+            /schedulesRevision 1, and the store follows revision 2 of a newer one/.test(l)
+          ),
+          log.join("\n"),
+        );
+      } finally {
+        await rt.close();
+      }
+      // The same revision again (another node of the new deployment) syncs as usual.
+      const again: string[] = [];
+      rt = await open(newDir, kv, clock, again);
+      try {
+        assert.deepEqual(await names(rt), ["beat"]);
+        assert.ok(!again.some((l) => /left as they are/.test(l)), again.join("\n"));
+      } finally {
+        await rt.close();
+      }
+    } finally {
+      for (const d of dirs) await Deno.remove(d, { recursive: true });
+    }
+  },
+);

@@ -259,6 +259,7 @@ function renderPanel() {
   renderEvents(d);
   renderOperator(d);
   $("#context").textContent = JSON.stringify(d.context, null, 2);
+  renderFailedEffects(d);
   const body = $("#journal tbody");
   body.replaceChildren();
   for (const e of [...view.journal].reverse()) {
@@ -563,9 +564,10 @@ function renderOperator(d) {
   const effects = cancelled ? [] : d.failedEffects ?? [];
   $("#op-redrive").disabled = failed === undefined && effects.length === 0;
   $("#op-redrive").title = effects.length > 0
-    ? `run the failed effects again: ${
-      effects.map((f) => `${f.event} -> ${f.target} (${f.attempts}x: ${f.error})`).join("; ")
-    }`
+    ? `run the ${effects.length === 1 ? "failed effect" : `${effects.length} failed effects`} ` +
+      `again (listed under Failed effects): ${
+        effects.map((f) => `${f.event} -> ${f.target} (${f.attempts}x: ${f.error})`).join("; ")
+      }`
     : failed !== undefined
     ? `retry the invocation that failed at entry ${failed.seq} (${failed.event.type})`
     : cancelled
@@ -581,7 +583,8 @@ async function operate(action, body, done) {
       method: "POST",
       body: JSON.stringify(body),
     });
-    say(done(info));
+    // A redrive whose effect failed again answers 200: its outcome is still an error to see.
+    say(done(info), info?.redriven?.some((r) => r.outcome === "failed") ?? false);
     return info;
   } catch (e) {
     say(e.message, true);
@@ -634,8 +637,74 @@ async function redriveSelected() {
     (i) =>
       i.redriven === undefined
         ? `redriven ${i.id}: the failed invocation runs again`
-        : `redriven ${i.id}: ${i.redriven.map((r) => `${r.effectId} ${r.outcome}`).join(", ")}`,
+        : redrivenText(i),
   );
+}
+
+/** What a redrive of effects did, for the message line: `<effect id> <outcome>` each. */
+function redrivenText(info) {
+  const outcomes = info.redriven.map((r) =>
+    `${r.effectId} ${r.outcome}${r.error === undefined ? "" : ` (${shorten(r.error)})`}`
+  );
+  return `redriven ${info.id}: ${outcomes.join(", ")}`;
+}
+
+/** Runs one failed effect again (`{ effect }`): a delivered one leaves the list. */
+async function redriveEffect(effectId, button) {
+  button.disabled = true;
+  await operate("redrive", { effect: effectId }, redrivenText);
+}
+
+/** A long text cut to `max` characters, whitespace runs as one space (the rest in a title). */
+function shorten(text, max = 90) {
+  const flat = String(text).replace(/\s+/g, " ").trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/**
+ * The instance's failed effects (`failedEffects` of GET /instances/:id): sends whose delivery
+ * failed, waiting in the outbox. Two rows each, as in the journal: the effect, then its last
+ * error. Hidden when there are none.
+ */
+function renderFailedEffects(d) {
+  const effects = d.failedEffects ?? [];
+  const cancelled = d.status === "cancelled";
+  $("#failed").hidden = effects.length === 0;
+  const body = $("#failed-effects tbody");
+  body.replaceChildren();
+  for (const f of effects) {
+    const at = f.at === undefined ? null : new Date(f.at);
+    const redrive = el("button", {
+      class: "redrive",
+      "data-effect": f.effectId,
+      title: cancelled
+        ? "a cancelled instance is not redriven: fork it or roll it back"
+        : `run ${f.effectId} again now (${f.event} to ${f.target})`,
+    }, "redrive");
+    redrive.addEventListener("click", () => redriveEffect(f.effectId, redrive));
+    redrive.disabled = cancelled;
+    body.append(
+      el(
+        "tr",
+        { class: "effect", "data-effect": f.effectId },
+        el("td", { class: "id" }, f.effectId),
+        el("td", { class: "event" }, f.event ?? ""),
+        el("td", { class: "target" }, f.target ?? ""),
+        el("td", { class: "attempts" }, String(f.attempts ?? "")),
+        el(
+          "td",
+          { class: "time", title: at === null ? "" : at.toLocaleString([], { hour12: false }) },
+          at === null ? "" : at.toLocaleTimeString([], { hour12: false }),
+        ),
+        el("td", {}, redrive),
+      ),
+      el(
+        "tr",
+        { class: "effect-error", "data-effect": f.effectId },
+        el("td", { colspan: "6", title: f.error ?? "" }, "✕ ", shorten(f.error ?? "")),
+      ),
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
