@@ -140,7 +140,11 @@ async function claimRevision(
     if (stored !== undefined && stored > revision) return stored;
     if (stored === revision) return null;
     const value: RevisionRecord = { revision, at: now };
-    const r = await backend.atomic([{ key, version: entry.version }], [{ type: "set", key, value }]);
+    const r = await backend.atomic([{ key, version: entry.version }], [{
+      type: "set",
+      key,
+      value,
+    }]);
     if (r.ok) return null;
   }
 }
