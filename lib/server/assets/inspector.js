@@ -565,9 +565,7 @@ function renderOperator(d) {
   $("#op-redrive").disabled = failed === undefined && effects.length === 0;
   $("#op-redrive").title = effects.length > 0
     ? `run the ${effects.length === 1 ? "failed effect" : `${effects.length} failed effects`} ` +
-      `again (listed under Failed effects): ${
-        effects.map((f) => `${f.event} -> ${f.target} (${f.attempts}x: ${f.error})`).join("; ")
-      }`
+      "again (listed under Failed effects, where each row's redrive runs one)"
     : failed !== undefined
     ? `retry the invocation that failed at entry ${failed.seq} (${failed.event.type})`
     : cancelled
@@ -663,8 +661,9 @@ function shorten(text, max = 90) {
 
 /**
  * The instance's failed effects (`failedEffects` of GET /instances/:id): sends whose delivery
- * failed, waiting in the outbox. Two rows each, as in the journal: the effect, then its last
- * error. Hidden when there are none.
+ * failed, waiting in the outbox. Two rows each, as in the journal: the effect, then the event
+ * sent, where to, and the last error (cut short, the whole of it in a tooltip). Hidden when
+ * there are none.
  */
 function renderFailedEffects(d) {
   const effects = d.failedEffects ?? [];
@@ -680,16 +679,14 @@ function renderFailedEffects(d) {
       title: cancelled
         ? "a cancelled instance is not redriven: fork it or roll it back"
         : `run ${f.effectId} again now (${f.event} to ${f.target})`,
+      onclick: () => redriveEffect(f.effectId, redrive),
     }, "redrive");
-    redrive.addEventListener("click", () => redriveEffect(f.effectId, redrive));
     redrive.disabled = cancelled;
     body.append(
       el(
         "tr",
         { class: "effect", "data-effect": f.effectId },
         el("td", { class: "id" }, f.effectId),
-        el("td", { class: "event" }, f.event ?? ""),
-        el("td", { class: "target" }, f.target ?? ""),
         el("td", { class: "attempts" }, String(f.attempts ?? "")),
         el(
           "td",
@@ -700,8 +697,19 @@ function renderFailedEffects(d) {
       ),
       el(
         "tr",
-        { class: "effect-error", "data-effect": f.effectId },
-        el("td", { colspan: "6", title: f.error ?? "" }, "✕ ", shorten(f.error ?? "")),
+        { class: "effect-detail", "data-effect": f.effectId },
+        el(
+          "td",
+          { colspan: "4" },
+          el(
+            "div",
+            { class: "sent" },
+            el("span", { class: "event" }, f.event ?? ""),
+            " → ",
+            el("span", { class: "target" }, f.target ?? ""),
+          ),
+          el("div", { class: "error", title: f.error ?? "" }, "✕ ", shorten(f.error ?? "")),
+        ),
       ),
     );
   }
