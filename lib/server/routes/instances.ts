@@ -18,15 +18,9 @@ import {
   param,
   parse,
   parseBody,
+  parseEvent,
 } from "../request.ts";
-import {
-  checkpointBody,
-  createBody,
-  eventBody,
-  historyQuery,
-  listQuery,
-  rollbackBody,
-} from "../schemas.ts";
+import { checkpointBody, createBody, historyQuery, listQuery, rollbackBody } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
 
 /** Who the journal says made a change through the HTTP API. */
@@ -113,7 +107,7 @@ export function instanceRoutes({ runtime, metrics, limit }: RouteDeps): Hono {
     const started = performance.now();
     const id = param(c);
     const eventId = idempotency(c.req.header("idempotency-key"));
-    const event = parseBody(eventBody, await jsonBody(c));
+    const event = parseEvent(await jsonBody(c));
     try {
       const result = await runtime.send(id, event, { eventId, by: BY_HTTP });
       metrics.recordEvent(
