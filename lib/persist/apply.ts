@@ -27,6 +27,19 @@ import { BatchTrace } from "./tracing.ts";
 import { tracing } from "../telemetry/tracing.ts";
 import { type JournalEntry, type SendResult, StoreError } from "./types.ts";
 
+/** Whether two arrays of strings are equal, element by element. */
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Whether an object has no own enumerable keys (without listing them). */
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
 /** Jittered exponential backoff: up to 2^attempt ms, capped at 100 ms. */
 function backoff(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(100, 2 ** Math.min(attempt, 7));
@@ -126,7 +139,8 @@ export async function applyBatch(
     // Everything the engine reads from the clock while applying this batch is `time`, so
     // due times are exactly journal time + delay and a replay reproduces them.
     ctx.clock.freeze(time);
-    loaded.effects.outbox = []; // the sends of this attempt only
+    // The sends of this attempt only (an empty outbox is kept: no garbage per event).
+    if (loaded.effects.outbox.length > 0) loaded.effects.outbox = [];
     if (loaded.effects.refused !== undefined) loaded.effects.refused = undefined;
     if (loaded.effects.causes === undefined && rec.causes !== undefined) {
       loaded.effects.causes = { ...rec.causes };
@@ -251,13 +265,22 @@ export async function applyBatch(
           if (v === answered) delete loaded.effects.ids[k];
         }
       }
+      // Arrays and objects equal to the record's are kept, not copied: the record stays in
+      // memory until the instance's next commit, and what outlives a young-generation GC is
+      // what the GC pays for (100,000 instances round-robin: most of the store's own time).
       newRec = {
         ...rec,
         seq,
         status: snap.status,
         updatedAt: time,
-        configuration: snap.configuration,
-        effects: { ...loaded.effects.ids },
+        configuration: sameStrings(rec.configuration, snap.configuration)
+          ? rec.configuration
+          : snap.configuration,
+        // (Never the live `effects.ids` itself, which a just-created record holds.)
+        effects: rec.effects !== undefined && rec.effects !== loaded.effects.ids &&
+            isEmpty(rec.effects) && isEmpty(loaded.effects.ids)
+          ? rec.effects
+          : { ...loaded.effects.ids },
       };
       // Causes of invocations still running (livelock.ts): kept so a restart keeps counting.
       const causes = loaded.effects.causes === undefined ? undefined : liveCauses(loaded.effects);
@@ -270,13 +293,15 @@ export async function applyBatch(
       const mutations: KvMutation[] = [];
       const checks: KvCheck[] = [ctx.fence(instanceId, loaded.version)];
       encodedBytes = await ctx.records.writeSnapshot(newRec, rec, snap, mutations);
+      const encrypted = ctx.records.encrypted;
       if (tr !== null) tr.timers(rec, newRec);
       else if (newRec.traces !== undefined) delete newRec.traces;
       for (const { item, entry, result } of applied) {
         mutations.push({
           type: "set",
           key: K.journal(instanceId, entry.seq),
-          value: await ctx.records.sealJournal(entry),
+          // Unencrypted, the entry is stored as it is (no promise to wait for).
+          value: encrypted ? await ctx.records.sealJournal(entry) : entry,
           size: (item.op.bytes ?? 1024) + 512,
         });
         if (entry.eventId !== undefined) {

@@ -127,9 +127,18 @@ export interface EncodedValue {
 
 /** JSON -> bytes -> SHA-256 -> (encrypted) bytes. */
 export async function encodeValue(value: unknown, key: CryptoKey | null): Promise<EncodedValue> {
+  if (key === null) return encodePlain(value);
   const plain = encoder.encode(JSON.stringify(value));
-  const hash = sha256(plain);
-  return { bytes: key === null ? plain : await encrypt(key, plain), sha256: hash };
+  return { bytes: await encrypt(key, plain), sha256: sha256(plain) };
+}
+
+/**
+ * `encodeValue` without a key, synchronously (every commit of an unencrypted store): the
+ * same bytes and hash, without a promise to wait for.
+ */
+export function encodePlain(value: unknown): EncodedValue {
+  const plain = encoder.encode(JSON.stringify(value));
+  return { bytes: plain, sha256: sha256(plain) };
 }
 
 /** The reverse of `encodeValue`; checks the SHA-256 when one is given. */

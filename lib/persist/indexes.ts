@@ -18,7 +18,17 @@ export function indexChanges(
   mutations: KvMutation[],
 ): void {
   const id = (old ?? next)!.id;
-  if (old !== null && next !== null && sameIndexes(old, next)) return;
+  if (old !== null && next !== null && sameIndexesButUpdated(old, next)) {
+    // Most events: nothing indexed changed but maybe the updated-at second, whose entry moves
+    // (what the diff below would give, without building both sets of keys).
+    const was = Math.floor(old.updatedAt / 1000);
+    const now = Math.floor(next.updatedAt / 1000);
+    if (was !== now) {
+      mutations.push({ type: "delete", key: K.ixUpdated(was, id) });
+      mutations.push({ type: "set", key: K.ixUpdated(now, id), value: true });
+    }
+    return;
+  }
   const before = indexKeys(old, id);
   const after = indexKeys(next, id);
   for (const [name, key] of before) {
@@ -29,13 +39,15 @@ export function indexChanges(
   }
 }
 
-/** Whether two records of one instance have the same index entries (most events). */
-function sameIndexes(a: InstanceRecord, b: InstanceRecord): boolean {
+/**
+ * Whether two records of one instance have the same index entries, the updated-at second
+ * aside (most events).
+ */
+function sameIndexesButUpdated(a: InstanceRecord, b: InstanceRecord): boolean {
   if (
-    a.status !== b.status || a.archived !== b.archived ||
-    Math.floor(a.updatedAt / 1000) !== Math.floor(b.updatedAt / 1000) ||
+    a.status !== b.status || a.archived !== b.archived || a.machine !== b.machine ||
     a.configuration.length !== b.configuration.length || a.timers.length !== b.timers.length ||
-    !sameSearch(a.search, b.search)
+    (a.search !== b.search && !sameSearch(a.search, b.search))
   ) return false;
   for (let i = 0; i < a.configuration.length; i++) {
     if (a.configuration[i] !== b.configuration[i]) return false;

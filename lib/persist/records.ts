@@ -7,7 +7,15 @@
  */
 import type { Snapshot } from "../core/types.ts";
 import type { KvBackend, KvMutation } from "./backend.ts";
-import { chunk, decodeValue, encodeValue, INLINE_BYTES, join, StoreDataError } from "./codec.ts";
+import {
+  chunk,
+  decodeValue,
+  encodePlain,
+  encodeValue,
+  INLINE_BYTES,
+  join,
+  StoreDataError,
+} from "./codec.ts";
 import { K } from "./keys.ts";
 import type { SearchValues } from "./search.ts";
 import type { Cause } from "./livelock.ts";
@@ -91,9 +99,13 @@ export class Records {
     snap: Snapshot,
     mutations: KvMutation[],
   ): Promise<number> {
-    const encoded = await encodeValue(snap, this.#key);
+    const encoded = this.#key === null ? encodePlain(snap) : await encodeValue(snap, this.#key);
     rec.sha256 = encoded.sha256;
-    rec.timers = collectTimers(snap, []);
+    const timers = collectTimers(snap, []);
+    // No timers, as before: the old (empty) array is kept rather than a new one retained.
+    rec.timers = timers.length === 0 && old !== null && old.timers?.length === 0
+      ? old.timers
+      : timers;
     const oldChunks = old?.chunks ?? 0;
     if (encoded.bytes.length <= this.#inline) {
       rec.inline = encoded.bytes;
