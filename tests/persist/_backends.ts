@@ -41,10 +41,18 @@ class KvLocations implements TestBackend {
   }
 }
 
+/** The application name of a location's connections: `sc_<its schema>`. */
+function appName(url: string): string {
+  return `sc_${new URL(url).searchParams.get("schema")}`;
+}
+
 class PgLocations implements TestBackend {
   readonly name = "postgres";
   async path(): Promise<string> {
-    return (await pgServer()).url();
+    // Connections to this location carry its schema as their application name, so that
+    // `quiesce` can tell them from those of other tests on the same server.
+    const url = (await pgServer()).url();
+    return `${url}&application_name=${appName(url)}`;
   }
   cleanup(): Promise<void> {
     return Promise.resolve();
@@ -53,14 +61,17 @@ class PgLocations implements TestBackend {
     const client = new postgres.Client({ connectionString: path.replace(/\?.*$/, "") });
     await client.connect();
     try {
-      // Every other backend idle (or gone): no statement of a dead client is still running.
+      // Every connection to this location gone: a killed client's server process may still
+      // read a statement from its socket, run it and commit it, and only then find the client
+      // gone (waiting for "idle" missed a statement read after the look).
       for (let i = 0;; i++) {
         const r = await client.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() " +
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'",
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() " +
+            "AND application_name = $1",
+          [appName(path)],
         );
         if (r.rows[0].n === 0) return;
-        if (i === 1000) throw new Error(`PostgreSQL: ${r.rows[0].n} statements still running`);
+        if (i === 1000) throw new Error(`PostgreSQL: ${r.rows[0].n} connections still open`);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     } finally {
