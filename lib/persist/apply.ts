@@ -93,8 +93,14 @@ export async function applyBatch(
     }
     const live: QueuedSend[] = [];
     let sawDuplicate = false;
-    if (seenHere.size === 0) live.push(...pending);
-    else {
+    // Outside cluster mode the commit checks that each id is new (`K.eid` absent): on a first
+    // attempt the ids are not read beforehand, which would cost every send with an id a round
+    // trip before its macrostep (measured: 1.36x more keyed HTTP events/s without it). An id
+    // applied before fails the commit; the retry (after a reload) reads the ids and answers
+    // it as a duplicate. In cluster mode a failed commit means "fenced", so the read stays.
+    if (seenHere.size === 0 || (ctx.cluster === undefined && attempt === 0)) {
+      live.push(...pending);
+    } else {
       const ids = [...seenHere.keys()];
       const priors = await ctx.backend.getMany<SendResult>(
         ids.map((eventId) => K.eid(instanceId, eventId)),
