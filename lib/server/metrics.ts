@@ -163,42 +163,22 @@ export class Metrics {
     if (cluster !== undefined) {
       const one = (name: string, kind: "counter" | "gauge", help: string, pick: () => number) =>
         observe(name, kind, help, ["node"], () => new Map([[key([cluster.node]), pick()]]));
-      one(
-        "statecraft_cluster_partitions_owned",
-        "gauge",
-        "Partitions this node owns",
-        () => cluster.stats.owned,
-      );
-      one(
-        "statecraft_cluster_takeovers",
-        "counter",
-        "Partitions taken over",
-        () => cluster.stats.takeovers,
-      );
-      one(
-        "statecraft_cluster_partitions_lost",
-        "counter",
-        "Partitions lost",
-        () => cluster.stats.lost,
-      );
-      one(
-        "statecraft_cluster_fenced_commits",
-        "counter",
-        "Commits refused by an epoch",
-        () => cluster.stats.fencedCommits,
-      );
-      one(
-        "statecraft_cluster_forwarded",
-        "counter",
-        "Writes forwarded to another node",
-        () => cluster.stats.forwarded,
-      );
-      one(
-        "statecraft_cluster_served",
-        "counter",
-        "Writes run here for another node",
-        () => cluster.stats.served,
-      );
+      const series: [string, "counter" | "gauge", string, () => number][] = [
+        ["partitions_owned", "gauge", "Partitions this node owns", () => cluster.stats.owned],
+        ["takeovers", "counter", "Partitions taken over", () => cluster.stats.takeovers],
+        ["partitions_lost", "counter", "Partitions lost", () => cluster.stats.lost],
+        [
+          "fenced_commits",
+          "counter",
+          "Commits refused by an epoch",
+          () => cluster.stats.fencedCommits,
+        ],
+        ["forwarded", "counter", "Writes forwarded to another node", () => cluster.stats.forwarded],
+        ["served", "counter", "Writes run here for another node", () => cluster.stats.served],
+      ];
+      for (const [name, kind, help, pick] of series) {
+        one(`statecraft_cluster_${name}`, kind, help, pick);
+      }
     }
     observe(
       "statecraft_sse_clients",
